@@ -1,0 +1,1 @@
+"""The staff web console (and, later, the handset simulator page)."""

@@ -1,0 +1,51 @@
+"""Console access: every page names the capability it needs; the matrix in
+parley.accounts.roles decides."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from parley.accounts.middleware import VERIFIED_KEY
+from parley.accounts.models import StaffUser
+from parley.accounts.roles import Capability
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def staff(request: HttpRequest) -> StaffUser:
+    return cast(StaffUser, request.user)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return cast(str | None, request.META.get("REMOTE_ADDR"))
+
+
+def console_view(*capabilities: Capability) -> Callable[[View], View]:
+    """Require a verified staff session holding every capability named."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = request.user
+            if not user.is_authenticated or not request.session.get(VERIFIED_KEY):
+                return redirect(f"/login/?next={request.path}")
+            if not all(staff(request).can(c) for c in capabilities):
+                return render(
+                    request,
+                    "frontend/error.html",
+                    {
+                        "status": 403,
+                        "title": "Not allowed",
+                        "detail": "Your role does not give access to this page.",
+                    },
+                    status=403,
+                )
+            return view(request, *args, **kwargs)
+
+        return cast(View, wrapper)
+
+    return decorate

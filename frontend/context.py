@@ -1,0 +1,35 @@
+"""Template context for every console page: who is signed in and what they may open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from parley.accounts.roles import Capability, Role
+
+# (label, url, capability) of the console's sections; a section shows only to roles that may
+# open it.
+SECTIONS: list[tuple[str, str, Capability | None]] = [
+    ("Dashboard", "/", None),
+    ("Staff", "/staff/", Capability.VIEW_STAFF),
+    ("Numbers", "/numbers/", Capability.VIEW_NUMBERS),
+    ("API tokens", "/tokens/", Capability.MANAGE_API_TOKENS),
+    ("Audit log", "/audit/", Capability.VIEW_AUDIT_LOG),
+    ("Security", "/security/", None),
+]
+
+
+def console(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    nav = [
+        {"label": label, "url": url, "active": _active(request.path, url)}
+        for label, url, cap in SECTIONS
+        if cap is None or user.can(cap)
+    ]
+    return {"nav": nav, "role_label": Role(user.role).label, "business": user.business}
+
+
+def _active(path: str, url: str) -> bool:
+    return path == url if url == "/" else path.startswith(url)

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from parley.accounts.roles import Capability, capabilities_of
+from parley.accounts.selectors import count_staff_by_role, list_numbers
+
+from frontend.access import console_view, staff
+
+
+@console_view()
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = staff(request)
+    context: dict[str, object] = {
+        "capabilities": sorted(capabilities_of(user.role), key=lambda c: c.label),
+    }
+    if user.can(Capability.VIEW_STAFF):
+        context["staff_counts"] = count_staff_by_role(user.business)
+    if user.can(Capability.VIEW_NUMBERS):
+        context["numbers"] = list(list_numbers(user.business))
+    return render(request, "frontend/dashboard.html", context)

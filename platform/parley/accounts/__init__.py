@@ -1,0 +1,2 @@
+"""Tenants (businesses), staff users, roles, two-factor login, API tokens, business numbers
+and the tamper-evident audit log."""

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django.db import models
+
+from parley.accounts.models.tenants import Business
+from parley.core.ids import new_numeric_id
+
+
+class PhoneNumber(models.Model):
+    """A business phone number and its registration on the platform.
+
+    The registration flow mirrors the Cloud API: request a code (SMS/voice), verify it,
+    then register with a 6-digit two-step verification PIN."""
+
+    class CodeStatus(models.TextChoices):
+        NOT_VERIFIED = "NOT_VERIFIED"
+        VERIFIED = "VERIFIED"
+        EXPIRED = "EXPIRED"
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING"  # added, not yet registered
+        CONNECTED = "CONNECTED"  # registered for messaging
+        DISCONNECTED = "DISCONNECTED"
+
+    class Official(models.TextChoices):
+        UNVERIFIED = "unverified"
+        PENDING = "pending"
+        VERIFIED = "verified"
+
+    id = models.BigIntegerField(primary_key=True, default=new_numeric_id, editable=False)
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="numbers")
+    e164 = models.CharField(max_length=20, unique=True)
+    country = models.CharField(max_length=2)
+    display_name = models.CharField(max_length=100)
+    code_verification_status = models.CharField(
+        max_length=16, choices=CodeStatus.choices, default=CodeStatus.NOT_VERIFIED
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    official_verification = models.CharField(
+        max_length=16, choices=Official.choices, default=Official.UNVERIFIED
+    )
+    official_requested_at = models.DateTimeField(null=True, blank=True)
+    pin_hash = models.CharField(max_length=200, blank=True, default="")
+    quality_rating = models.CharField(max_length=8, default="GREEN")
+    created_at = models.DateTimeField()
+    registered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["e164"]
+
+    def __str__(self) -> str:
+        return self.e164
+
+
+class NumberVerificationCode(models.Model):
+    """A registration code the simulated carrier delivers to a business number.
+
+    Kept hashed for checking and encrypted so the number's owner can read the simulated SMS
+    in the console, as they would on the real handset."""
+
+    number = models.ForeignKey(PhoneNumber, on_delete=models.CASCADE, related_name="codes")
+    method = models.CharField(max_length=8)  # SMS or VOICE
+    language = models.CharField(max_length=16, default="en_US")
+    code_hash = models.CharField(max_length=200)
+    code_encrypted = models.TextField()
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager
+from django.db import models
+
+from parley.accounts.models.tenants import Business
+from parley.accounts.roles import Capability, Role, role_can
+
+
+class StaffUserManager(BaseUserManager["StaffUser"]):
+    def create_user(self, email: str, password: str | None = None, **fields: Any) -> StaffUser:
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+
+class StaffUser(AbstractBaseUser):
+    """A member of a business's staff. Exactly one business, exactly one role."""
+
+    business = models.ForeignKey(Business, on_delete=models.PROTECT, related_name="staff")
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=150)
+    role = models.CharField(max_length=32, choices=[(r.value, r.label) for r in Role])
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    # Two-factor: the TOTP seed is encrypted at rest; confirmed once the user proved a code.
+    totp_secret_encrypted = models.TextField(blank=True, default="")
+    totp_confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_totp_step = models.BigIntegerField(default=0, help_text="Blocks code replay")
+    # Lockout after repeated failures.
+    failed_logins = models.PositiveIntegerField(default=0)
+    first_failure_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = ["full_name"]
+
+    objects = StaffUserManager()
+
+    class Meta:
+        ordering = ["full_name", "email"]
+        indexes = [models.Index(fields=["business", "role"])]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} <{self.email}>"
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)
+
+    def can(self, capability: Capability) -> bool:
+        return self.is_active and role_can(self.role, capability)
+
+    @property
+    def two_factor_enrolled(self) -> bool:
+        return self.totp_confirmed_at is not None
+
+
+class TrustedDevice(models.Model):
+    """A browser that completed two-factor login; presenting its cookie skips the code."""
+
+    user = models.ForeignKey(StaffUser, on_delete=models.CASCADE, related_name="devices")
+    token_hash = models.CharField(max_length=64, unique=True)
+    label = models.CharField(max_length=200, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_used_at"]

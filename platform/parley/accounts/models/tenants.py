@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from django.db import models
+
+from parley.core.ids import new_numeric_id
+
+
+class Business(models.Model):
+    """A tenant: one business account (a WhatsApp Business Account in Graph API terms)."""
+
+    id = models.BigIntegerField(primary_key=True, default=new_numeric_id, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
+    currency = models.CharField(max_length=3, default="USD")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,137 @@
+"""Roles and the permission matrix: the one place that says who may do what.
+
+Every view, API endpoint and websocket checks a Capability through `can()`; nothing else
+compares role names."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    ADMINISTRATOR = "administrator"
+    SUPERVISOR = "supervisor"
+    AGENT = "agent"
+    COMPLIANCE_OFFICER = "compliance_officer"
+    DEVELOPER = "developer"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+# Rank decides who may assign which role: nobody may give anyone (themselves included) a
+# role ranked above their own, nor manage an account ranked above their own.
+RANK: dict[Role, int] = {
+    Role.ADMINISTRATOR: 3,
+    Role.SUPERVISOR: 2,
+    Role.COMPLIANCE_OFFICER: 2,
+    Role.DEVELOPER: 2,
+    Role.AGENT: 1,
+}
+
+
+class Capability(enum.StrEnum):
+    READ_CONVERSATIONS = "read_conversations"
+    MANAGE_STAFF = "manage_staff"
+    MANAGE_AGENTS = "manage_agents"
+    VIEW_STAFF = "view_staff"
+    VIEW_ARCHIVE = "view_archive"
+    MANAGE_RETENTION = "manage_retention"
+    MANAGE_API_TOKENS = "manage_api_tokens"
+    MANAGE_WEBHOOKS = "manage_webhooks"
+    VIEW_BILLING = "view_billing"
+    MANAGE_NUMBERS = "manage_numbers"
+    VIEW_NUMBERS = "view_numbers"
+    VIEW_AUDIT_LOG = "view_audit_log"
+    SUPERVISE_QUEUES = "supervise_queues"
+    VIEW_SECURITY_HEALTH = "view_security_health"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS: dict[Capability, str] = {
+    Capability.READ_CONVERSATIONS: "Read conversation content",
+    Capability.MANAGE_STAFF: "Manage all staff accounts",
+    Capability.MANAGE_AGENTS: "Manage agent accounts",
+    Capability.VIEW_STAFF: "See the staff directory",
+    Capability.VIEW_ARCHIVE: "Search and export the archive",
+    Capability.MANAGE_RETENTION: "Set retention and legal holds",
+    Capability.MANAGE_API_TOKENS: "Create and revoke API tokens",
+    Capability.MANAGE_WEBHOOKS: "Manage webhooks",
+    Capability.VIEW_BILLING: "See billing",
+    Capability.MANAGE_NUMBERS: "Register business numbers",
+    Capability.VIEW_NUMBERS: "See business numbers",
+    Capability.VIEW_AUDIT_LOG: "Read the audit log",
+    Capability.SUPERVISE_QUEUES: "Watch queues, load and service levels",
+    Capability.VIEW_SECURITY_HEALTH: "See encryption health counters",
+}
+
+_A, _S, _G, _C, _D = (
+    Role.ADMINISTRATOR,
+    Role.SUPERVISOR,
+    Role.AGENT,
+    Role.COMPLIANCE_OFFICER,
+    Role.DEVELOPER,
+)
+
+# Administrators manage accounts and metadata but never read conversation content;
+# compliance officers reach content only through the archive.
+MATRIX: dict[Capability, frozenset[Role]] = {
+    Capability.READ_CONVERSATIONS: frozenset({_S, _G, _D}),
+    Capability.MANAGE_STAFF: frozenset({_A}),
+    Capability.MANAGE_AGENTS: frozenset({_A, _S}),
+    Capability.VIEW_STAFF: frozenset({_A, _S}),
+    Capability.VIEW_ARCHIVE: frozenset({_C}),
+    Capability.MANAGE_RETENTION: frozenset({_C}),
+    Capability.MANAGE_API_TOKENS: frozenset({_A, _D}),
+    Capability.MANAGE_WEBHOOKS: frozenset({_A, _D}),
+    Capability.VIEW_BILLING: frozenset({_A, _D}),
+    Capability.MANAGE_NUMBERS: frozenset({_A}),
+    Capability.VIEW_NUMBERS: frozenset({_A, _D}),
+    Capability.VIEW_AUDIT_LOG: frozenset({_A, _C}),
+    Capability.SUPERVISE_QUEUES: frozenset({_A, _S}),
+    Capability.VIEW_SECURITY_HEALTH: frozenset({_A}),
+}
+
+
+def role_can(role: Role | str, capability: Capability) -> bool:
+    return Role(role) in MATRIX[capability]
+
+
+def capabilities_of(role: Role | str) -> frozenset[Capability]:
+    return frozenset(c for c, roles in MATRIX.items() if Role(role) in roles)
+
+
+def assignable_roles(by: Role | str) -> list[Role]:
+    """Roles an account of role `by` may hand out (only to accounts it may manage)."""
+    actor = Role(by)
+    if role_can(actor, Capability.MANAGE_STAFF):
+        return [r for r in Role if RANK[r] <= RANK[actor]]
+    if role_can(actor, Capability.MANAGE_AGENTS):
+        return [Role.AGENT]
+    return []
+
+
+def may_manage(actor: Role | str, target: Role | str) -> bool:
+    """May an account of role `actor` change an account that has role `target`?"""
+    actor, target = Role(actor), Role(target)
+    if role_can(actor, Capability.MANAGE_STAFF):
+        return RANK[target] <= RANK[actor]
+    if role_can(actor, Capability.MANAGE_AGENTS):
+        return target == Role.AGENT
+    return False
+
+
+def matrix_markdown() -> str:
+    """The matrix as the Markdown table the README carries (a test keeps them equal)."""
+    roles = list(Role)
+    head = "| Capability | " + " | ".join(r.label for r in roles) + " |"
+    rule = "|---|" + "---|" * len(roles)
+    rows = [
+        "| " + c.label + " | " + " | ".join("yes" if r in MATRIX[c] else "—" for r in roles) + " |"
+        for c in Capability
+    ]
+    return "\n".join([head, rule, *rows])

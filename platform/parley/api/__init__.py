@@ -1,0 +1,1 @@
+"""The Business REST API in the WhatsApp Cloud API's shapes."""

@@ -1,0 +1,97 @@
+"""Every API error in the Graph API's envelope:
+{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from parley.core.errors import ParleyError, RateLimited
+from parley.core.ids import new_fbtrace_id
+
+
+def envelope(
+    message: str, *, code: int, error_type: str = "OAuthException", subcode: int | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"message": message, "type": error_type, "code": code}
+    if subcode is not None:
+        body["error_subcode"] = subcode
+    body["fbtrace_id"] = new_fbtrace_id()
+    return {"error": body}
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[str]:
+    if isinstance(detail, dict):
+        out: list[str] = []
+        for key, value in detail.items():
+            name = key if key != "non_field_errors" else ""
+            out += _flatten(value, f"{prefix}{name}" if not prefix else f"{prefix}.{name}")
+        return out
+    if isinstance(detail, list):
+        return [m for item in detail for m in _flatten(item, prefix)]
+    return [f"{prefix}: {detail}" if prefix else str(detail)]
+
+
+def meta_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    headers: dict[str, str] = {}
+    if isinstance(exc, ParleyError):
+        status = exc.http_status
+        body = envelope(exc.message, code=exc.code, error_type=exc.error_type, subcode=exc.subcode)
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, drf.NotAuthenticated):
+        status = 401
+        body = envelope("An access token is required to request this resource.", code=190)
+    elif isinstance(exc, drf.AuthenticationFailed):
+        status = 401
+        body = envelope(str(exc.detail), code=190)
+    elif isinstance(exc, drf.PermissionDenied):
+        status = 403
+        body = envelope("Application does not have permission for this action", code=10)
+    elif isinstance(exc, drf.ParseError):
+        status = 400
+        body = envelope(f"(#100) Invalid JSON in the request body: {exc.detail}", code=100)
+    elif isinstance(exc, drf.UnsupportedMediaType):
+        status = 415
+        body = envelope("(#100) Send the request body as application/json.", code=100)
+    elif isinstance(exc, drf.ValidationError):
+        status = 400
+        body = envelope("(#100) Invalid parameter: " + "; ".join(_flatten(exc.detail)), code=100)
+    elif isinstance(exc, drf.MethodNotAllowed):
+        status = 405
+        body = envelope(f"(#100) Unsupported request method {exc.detail}", code=100)
+    elif isinstance(exc, drf.Throttled):
+        status = 429
+        body = envelope("(#4) Application request limit reached", code=4)
+    elif isinstance(exc, Http404 | drf.NotFound):
+        status = 404
+        body = envelope("Unsupported request - the object does not exist.", code=100, subcode=33)
+    elif isinstance(exc, drf.APIException):
+        status = exc.status_code
+        body = envelope(str(exc.detail), code=100)
+    else:
+        return None
+    return Response(body, status=status, headers=headers)
+
+
+def api_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return JsonResponse(
+        envelope(
+            f"Unknown path components: {request.path}", code=2500, error_type="OAuthException"
+        ),
+        status=404,
+    )
+
+
+def api_server_error(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(
+        envelope(
+            "An unexpected error has occurred. Please retry your request later.",
+            code=2,
+            error_type="OAuthException",
+        ),
+        status=500,
+    )

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: clock, errors, ids, the event vocabulary, publish-on-commit."""

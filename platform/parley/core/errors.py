@@ -1,0 +1,65 @@
+"""One error hierarchy. Actions raise these; the API renders them in Meta's error envelope
+and the console renders them as form errors."""
+
+from __future__ import annotations
+
+
+class ParleyError(Exception):
+    """A problem the caller can act on. `code`/`subcode` follow the Graph API's numbering."""
+
+    http_status = 400
+    code = 100
+    error_type = "OAuthException"
+    subcode: int | None = None
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidParameter(ParleyError):
+    """Code 100: invalid parameter."""
+
+    code = 100
+
+
+class NotFound(ParleyError):
+    """Unknown ids and other tenants' ids look the same: nothing is there."""
+
+    http_status = 404
+    code = 100
+    subcode = 33
+
+
+class PermissionDenied(ParleyError):
+    http_status = 403
+    code = 10
+
+
+class Conflict(ParleyError):
+    http_status = 409
+    code = 100
+
+
+class AuthenticationFailed(ParleyError):
+    http_status = 401
+    code = 190
+
+
+class RateLimited(ParleyError):
+    http_status = 429
+    code = 4
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AccountLocked(ParleyError):
+    http_status = 403
+    code = 368
+
+    def __init__(self, message: str, *, until_seconds: int) -> None:
+        super().__init__(message)
+        self.until_seconds = until_seconds

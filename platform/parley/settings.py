@@ -1,0 +1,264 @@
+"""Parley settings: one namespace, read from the environment, defaults that run on one machine.
+
+Environment variables (all optional):
+    DATABASE_URL      database (default: SQLite in var/parley.sqlite3)
+    REDIS_URL         Redis for the Celery broker, cache and channel layer
+                      (default: the embedded server the launcher starts on port 6389)
+    PARLEY_SECRET_KEY secret key (default: generated once into var/secret.key)
+    PARLEY_DEBUG      "1" for debug pages
+    PARLEY_ALLOWED_HOSTS  comma-separated host names (default: localhost names)
+    PARLEY_AUDIT_RETENTION_DAYS  audit log retention, 90..365 (default 365)
+    PARLEY_EMAIL_URL  "console" (default) or "smtp://user:pass@host:port"
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(os.environ.get("PARLEY_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key() -> str:
+    from_env = os.environ.get("PARLEY_SECRET_KEY")
+    if from_env:
+        return from_env
+    # Generated once per installation so sessions and encrypted fields survive restarts.
+    path = VAR_DIR / "secret.key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = _env_bool("PARLEY_DEBUG")
+# Under pytest (or with PARLEY_TESTING=1): fast password hashing, and a namespace of its own
+# for queues, channel groups and cache keys so a test run never meets a running Parley.
+_argv0 = Path(sys.argv[0])
+TESTING = (
+    _env_bool("PARLEY_TESTING")
+    or _argv0.name in {"pytest", "py.test"}
+    or _argv0.parent.name == "pytest"
+)
+NAMESPACE = os.environ.get("PARLEY_NAMESPACE") or (
+    f"parley-test-{os.getpid()}" if TESTING else "parley"
+)
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.environ.get("PARLEY_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(
+        ","
+    )
+    if h.strip()
+]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("PARLEY_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+
+EMBEDDED_REDIS_PORT = int(os.environ.get("PARLEY_EMBEDDED_REDIS_PORT", "6389"))
+REDIS_URL = os.environ.get("REDIS_URL", f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")
+
+DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'parley.sqlite3'}")
+DATABASES: dict[str, Any] = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets the web server, worker and beat read while one of them writes.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "parley.core",
+    "parley.accounts",
+    "parley.api",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "parley.accounts.middleware.TwoFactorRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "parley.urls"
+WSGI_APPLICATION = "parley.wsgi.application"
+ASGI_APPLICATION = "parley.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "frontend.context.console",
+            ],
+        },
+    },
+]
+
+AUTH_USER_MODEL = "accounts.StaffUser"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = 12 * 3600
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": NAMESPACE,
+        "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+    }
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        # The pub/sub layer fans out to many sockets faster than the list-based one.
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": NAMESPACE},
+    }
+}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_DEFAULT_QUEUE = NAMESPACE
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "purge-audit-log": {"task": "parley.accounts.tasks.purge_audit_log", "schedule": 3600.0},
+    "expire-verification-codes": {
+        "task": "parley.accounts.tasks.expire_verification_codes",
+        "schedule": 600.0,
+    },
+}
+
+_email_url = os.environ.get("PARLEY_EMAIL_URL", "console")
+if _email_url == "console":
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:
+    from urllib.parse import urlparse
+
+    _parsed = urlparse(_email_url)
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _parsed.hostname or "localhost"
+    EMAIL_PORT = _parsed.port or 25
+    EMAIL_HOST_USER = _parsed.username or ""
+    EMAIL_HOST_PASSWORD = _parsed.password or ""
+    EMAIL_USE_TLS = _parsed.scheme == "smtp+tls"
+DEFAULT_FROM_EMAIL = os.environ.get("PARLEY_FROM_EMAIL", "parley@localhost")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["parley.api.auth.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "parley.api.errors.meta_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Parley Business API",
+    "DESCRIPTION": "WhatsApp Cloud API shapes, served by the Parley simulator.",
+    "VERSION": "v23.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+
+def _retention_days() -> int:
+    days = int(os.environ.get("PARLEY_AUDIT_RETENTION_DAYS", "365"))
+    if not 90 <= days <= 365:
+        raise ValueError("PARLEY_AUDIT_RETENTION_DAYS must be between 90 and 365")
+    return days
+
+
+PARLEY: dict[str, Any] = {
+    "AUDIT_RETENTION_DAYS": _retention_days(),
+    # Staff login: lock an account after this many failures inside the window.
+    "LOGIN_MAX_FAILURES": int(os.environ.get("PARLEY_LOGIN_MAX_FAILURES", "5")),
+    "LOGIN_FAILURE_WINDOW_SECONDS": 15 * 60,
+    "LOGIN_LOCKOUT_SECONDS": int(os.environ.get("PARLEY_LOGIN_LOCKOUT_SECONDS", "900")),
+    # Per client address, across accounts: attempts per minute on the login endpoints.
+    "LOGIN_RATE_PER_MINUTE": int(os.environ.get("PARLEY_LOGIN_RATE_PER_MINUTE", "30")),
+    "TRUSTED_DEVICE_DAYS": 30,
+    "TRUSTED_DEVICE_COOKIE": "parley_device",
+    "VERIFICATION_CODE_TTL_SECONDS": 600,
+    "VERIFICATION_CODE_MAX_ATTEMPTS": 5,
+    "API_VERSION": "v23.0",
+    "HEALTH_TIMEOUT_SECONDS": 1.5,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("PARLEY_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

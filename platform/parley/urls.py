@@ -1,0 +1,12 @@
+from django.urls import include, path
+
+from parley.core import views as core_views
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("", include("parley.api.urls")),
+    path("", include("frontend.urls")),
+]
+
+handler404 = "parley.core.views.not_found"
+handler500 = "parley.core.views.server_error"

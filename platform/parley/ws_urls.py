@@ -1,0 +1,9 @@
+"""Websocket routes (named ws_urls so it never collides with the top-level `routing` app)."""
+
+from django.urls import path
+
+from frontend.consumers import StaffEventsConsumer
+
+websocket_urlpatterns = [
+    path("ws/events/", StaffEventsConsumer.as_asgi()),
+]
