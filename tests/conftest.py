@@ -35,9 +35,15 @@ def frozen_clock() -> Iterator[clock.FrozenClock]:
 
 @pytest.fixture(autouse=True)
 def _clean_rate_limits() -> None:
-    from django.core.cache import cache
+    # Only this run's cache keys: flushing the database would also drop the Celery queues
+    # and bindings the live worker is using.
+    import redis
 
-    cache.clear()
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter(match=f"{settings.NAMESPACE}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 # --- tenants and staff -------------------------------------------------------------------

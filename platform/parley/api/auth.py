@@ -60,7 +60,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         return 'Bearer realm="parley"'
 
 
-class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class BearerTokenScheme(OpenApiAuthenticationExtension):
     target_class = "parley.api.auth.BearerTokenAuthentication"
     name = "bearerAuth"
 

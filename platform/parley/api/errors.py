@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -69,6 +70,9 @@ def meta_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
     elif isinstance(exc, Http404 | drf.NotFound):
         status = 404
         body = envelope("Unsupported request - the object does not exist.", code=100, subcode=33)
+    elif isinstance(exc, RequestDataTooBig):
+        status = 413
+        body = envelope("(#100) The request body is too large.", code=100)
     elif isinstance(exc, drf.APIException):
         status = exc.status_code
         body = envelope(str(exc.detail), code=100)

@@ -32,7 +32,7 @@ def parse_e164(raw: str) -> tuple[str, str]:
         raise InvalidParameter(
             f"'{raw}' is not a valid phone number for any country.", field="phone_number"
         )
-    region = phonenumbers.region_code_for_number(parsed)
+    region = phonenumbers.region_code_for_number(parsed) or "001"  # 001: non-geographic
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), region
 
 

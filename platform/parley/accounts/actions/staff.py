@@ -10,7 +10,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from parley.accounts.actions.audit import do_record_audit
-from parley.accounts.models import Business, StaffUser
+from parley.accounts.models import StaffUser
 from parley.accounts.roles import Capability, Role, assignable_roles, may_manage
 from parley.core import clock
 from parley.core.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
@@ -106,13 +106,6 @@ def _targets(actor: StaffUser, user_ids: Iterable[int]) -> list[StaffUser]:
     return users
 
 
-def _ensure_an_administrator_remains(business: Business) -> None:
-    if not StaffUser.objects.filter(
-        business=business, role=Role.ADMINISTRATOR, is_active=True
-    ).exists():
-        raise Conflict("The business must keep at least one active administrator.")
-
-
 def do_change_roles(
     actor: StaffUser, user_ids: Iterable[int], role: str, *, ip_address: str | None = None
 ) -> int:
@@ -132,7 +125,6 @@ def do_change_roles(
                 ip_address=ip_address,
             )
         StaffUser.objects.filter(pk__in=[u.pk for u in changed]).update(role=wanted.value)
-        _ensure_an_administrator_remains(actor.business)
         if changed:
             publish(
                 StaffChanged(
@@ -170,7 +162,6 @@ def do_set_active(
             from parley.accounts.models import TrustedDevice
 
             TrustedDevice.objects.filter(user_id__in=ids, revoked_at=None).update(revoked_at=now)
-        _ensure_an_administrator_remains(actor.business)
         if changed:
             publish(
                 StaffChanged(

@@ -1,0 +1,1 @@
+"""The compliance archive: WARC writer and reader, storage backends, retention, legal hold."""

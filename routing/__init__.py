@@ -1,0 +1,1 @@
+"""Routing: agents, skills, presence, capacity, assignment, queues and service levels."""
