@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[interop]' || \
+	  echo "parley | interop extras need a C compiler: the libsignal interop tests will be skipped"
 	touch $(STAMP)
 
 install: $(STAMP)

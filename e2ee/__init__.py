@@ -1,0 +1,1 @@
+"""End-to-end encryption: the Signal protocol core and its Django glue."""
