@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("PARLEY_VAR_DIR", BASE_DIR / "var"))
@@ -98,6 +99,8 @@ INSTALLED_APPS = [
     "parley.core",
     "parley.accounts",
     "parley.api",
+    "parley.relay",
+    "billing",
     "frontend",
 ]
 
@@ -156,6 +159,9 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+# Reports and other files Parley writes (the local stand-in for SFTP drops and buckets).
+MEDIA_ROOT = VAR_DIR / "storage"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -198,6 +204,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "parley.accounts.tasks.expire_verification_codes",
         "schedule": 600.0,
     },
+    "billing-finalise-events": {"task": "billing.tasks.finalise_events", "schedule": 3600.0},
+    "billing-daily-reports": {
+        "task": "billing.tasks.write_daily_reports",
+        "schedule": crontab(hour=2, minute=0),
+    },
+    "relay-expire-envelopes": {"task": "parley.relay.tasks.expire_envelopes", "schedule": 300.0},
+    "relay-purge-metadata": {"task": "parley.relay.tasks.purge_metadata", "schedule": 3600.0},
 }
 
 _email_url = os.environ.get("PARLEY_EMAIL_URL", "console")

@@ -5,6 +5,8 @@ from parley.core import views as core_views
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("", include("parley.api.urls")),
+    path("", include("parley.relay.urls")),
+    path("", include("billing.urls")),
     path("", include("frontend.urls")),
 ]
 

@@ -41,6 +41,7 @@ class Capability(enum.StrEnum):
     MANAGE_API_TOKENS = "manage_api_tokens"
     MANAGE_WEBHOOKS = "manage_webhooks"
     VIEW_BILLING = "view_billing"
+    MANAGE_BILLING = "manage_billing"
     MANAGE_NUMBERS = "manage_numbers"
     VIEW_NUMBERS = "view_numbers"
     VIEW_AUDIT_LOG = "view_audit_log"
@@ -62,6 +63,7 @@ _LABELS: dict[Capability, str] = {
     Capability.MANAGE_API_TOKENS: "Create and revoke API tokens",
     Capability.MANAGE_WEBHOOKS: "Manage webhooks",
     Capability.VIEW_BILLING: "See billing",
+    Capability.MANAGE_BILLING: "Edit rate cards and billing agents",
     Capability.MANAGE_NUMBERS: "Register business numbers",
     Capability.VIEW_NUMBERS: "See business numbers",
     Capability.VIEW_AUDIT_LOG: "Read the audit log",
@@ -89,6 +91,7 @@ MATRIX: dict[Capability, frozenset[Role]] = {
     Capability.MANAGE_API_TOKENS: frozenset({_A, _D}),
     Capability.MANAGE_WEBHOOKS: frozenset({_A, _D}),
     Capability.VIEW_BILLING: frozenset({_A, _D}),
+    Capability.MANAGE_BILLING: frozenset({_A}),
     Capability.MANAGE_NUMBERS: frozenset({_A}),
     Capability.VIEW_NUMBERS: frozenset({_A, _D}),
     Capability.VIEW_AUDIT_LOG: frozenset({_A, _C}),

@@ -78,3 +78,101 @@ class VerificationCodeDelivered(Event):
     number_id: int
     display_phone_number: str
     method: str
+
+
+# --- relay (the platform server): metadata only, never content --------------------------
+# `business_id` is the business owning the number involved (0 for customers' handsets).
+# No staff audience: these are for the relay's own listeners (push to online devices) and
+# for the business endpoint, not for the console.
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EnvelopeQueued(Event):
+    name: ClassVar[str] = "relay.envelope_queued"
+
+    guid: str
+    recipient_e164: str
+    recipient_device_id: int
+    recipient_device_pk: int
+    sender_e164: str  # "" for server notices
+    sender_device_id: int
+    envelope_type: int
+    size: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EnvelopeDelivered(Event):
+    """The recipient device acknowledged (delivery) or reported reading (read) a message."""
+
+    name: ClassVar[str] = "relay.envelope_delivered"
+
+    guid: str
+    kind: str  # "delivery" or "read"
+    sender_e164: str
+    sender_device_id: int
+    recipient_e164: str
+    recipient_device_id: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EnvelopeExpired(Event):
+    """An envelope went undelivered for the whole retention period and was dropped."""
+
+    name: ClassVar[str] = "relay.envelope_expired"
+
+    guid: str
+    sender_e164: str
+    sender_device_id: int
+    recipient_e164: str
+    recipient_device_id: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class IdentityChanged(Event):
+    """A device registered with a new identity key (reinstall or replacement): peers should
+    show a security-code change notice."""
+
+    name: ClassVar[str] = "relay.identity_changed"
+
+    e164: str
+    device_id: int
+    account_kind: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PreKeysLow(Event):
+    """A device's one-time pre-key pool fell below the replenish threshold."""
+
+    name: ClassVar[str] = "relay.prekeys_low"
+
+    e164: str
+    device_id: int
+    device_pk: int
+    ec_remaining: int
+    kem_remaining: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeliveryRecorded(Event):
+    """A message was sent, delivered or expired: the facts billing rates, never content.
+
+    `delivered_at` is None while delivery is pending; `expired` marks the end of the 30-day
+    delivery attempt."""
+
+    name: ClassVar[str] = "message.delivery_recorded"
+
+    message_id: str
+    agent_id: str
+    agent_category: str
+    customer: str
+    channel: str
+    direction: str
+    content: str
+    sent_at: dt.datetime
+    delivered_at: dt.datetime | None = None
+    expired: bool = False
+    text_bytes: int = 0
+    size_bytes: int = 0
+    suggestions: str = "none"
+    url_preview: bool = False
+    template_category: str = ""

@@ -1,0 +1,134 @@
+"""Billing end to end: 1,000,000 synthetic message facts persisted, read back, rated, priced
+and their events persisted, on the configured database (DATABASE_URL; default: a fresh
+SQLite file in a temporary folder). Prints throughput, per-batch latency and peak memory,
+with the engine alone and the ORM's bulk_create as baselines in the same run.
+
+    .venv/bin/python bench/billing.py            # 1,000,000 facts
+    .venv/bin/python bench/billing.py 200000     # fewer
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "parley.settings")
+if "DATABASE_URL" not in os.environ:
+    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+os.environ.setdefault("PARLEY_TESTING", "1")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+
+from billing.actions import do_rate, do_record_facts  # noqa: E402
+from billing.engine import country_of, rate  # noqa: E402
+from billing.engine.synthetic import SYNTHETIC_NOW, generate_facts  # noqa: E402
+from billing.models import BillableEventRecord, MessageFactRecord  # noqa: E402
+from billing.records import fact_row  # noqa: E402
+from parley.accounts.models import Business  # noqa: E402
+from parley.core import clock  # noqa: E402
+
+BATCH = 50_000
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    db = connection.settings_dict
+    print(f"database: {connection.vendor} ({db['NAME']}), facts: {n:,}")
+    if connection.vendor == "postgresql" and "bench" not in str(db["NAME"]):
+        sys.exit("point DATABASE_URL at a database whose name contains 'bench' (it is wiped)")
+    call_command("flush", "--no-input", verbosity=0) if connection.vendor == "postgresql" else None
+    call_command("migrate", "--no-input", verbosity=0)
+
+    started = time.perf_counter()
+    facts = generate_facts(n, seed=7)
+    print(f"generated in {time.perf_counter() - started:.1f}s (not counted)")
+
+    # Baseline 1: the engine alone, no database.
+    started = time.perf_counter()
+    engine_events = len(rate(facts, now=SYNTHETIC_NOW).events)
+    engine_s = time.perf_counter() - started
+    print(f"engine alone: {n / engine_s:,.0f} facts/s ({engine_s:.1f}s, {engine_events:,} events)")
+
+    business, _ = Business.objects.get_or_create(
+        slug="bench", defaults={"name": "Bench", "country": "US", "created_at": SYNTHETIC_NOW}
+    )
+    clock.install(clock.FrozenClock(SYNTHETIC_NOW))
+
+    # End to end: facts persisted in batches, then read back, rated, priced, persisted.
+    batch_s: list[float] = []
+    started = time.perf_counter()
+    for i in range(0, n, BATCH):
+        t = time.perf_counter()
+        do_record_facts(business, facts[i : i + BATCH])
+        batch_s.append(time.perf_counter() - t)
+    record_s = time.perf_counter() - started
+    t = time.perf_counter()
+    stats = do_rate(business)
+    rate_s = time.perf_counter() - t
+    total_s = record_s + rate_s
+    stored_events = BillableEventRecord.objects.filter(business=business).count()
+    assert stored_events == engine_events == stats.events, "persisted events differ"
+    print(
+        f"end to end: {n / total_s:,.0f} facts/s ({total_s:.1f}s: record {record_s:.1f}s, "
+        f"read+rate+price+store {rate_s:.1f}s), {stored_events:,} events stored"
+    )
+    print(
+        f"  record batches of {BATCH:,}: p50 {statistics.median(batch_s) * 1000:.0f} ms, "
+        f"p99 {percentile(batch_s, 0.99) * 1000:.0f} ms"
+    )
+
+    # Baseline 2: the ORM's bulk_create for a sample of the same rows.
+    sample = facts[: min(n, 100_000)]
+    MessageFactRecord.objects.filter(business=business).delete()
+    t = time.perf_counter()
+    with transaction.atomic():
+        MessageFactRecord.objects.bulk_create(
+            (
+                MessageFactRecord(
+                    **dict(
+                        zip(
+                            [
+                                "business_id", "message_id", "agent_id", "agent_category",
+                                "customer", "country", "channel", "direction", "content",
+                                "suggestions", "url_preview", "template_category", "text_bytes",
+                                "size_bytes", "sent_at", "delivered_at", "expired",
+                            ],  # fmt: skip
+                            fact_row(business.pk, f, f.country or country_of(f.customer)),
+                            strict=True,
+                        )
+                    )
+                )
+                for f in sample
+            ),
+            batch_size=5000,
+        )
+    orm_s = time.perf_counter() - t
+    print(f"baseline ORM bulk_create of facts: {len(sample) / orm_s:,.0f} rows/s")
+    print(f"our fact writes: {n / record_s:,.0f} rows/s ({(len(sample) / orm_s) and (n / record_s) / (len(sample) / orm_s):.1f}x the ORM)")
+    print(f"peak memory (RSS): {peak_rss_mb():,.0f} MB")
+    print(f"target: 1,000,000 facts end to end in < 60 s -> {'met' if n >= 1_000_000 and total_s < 60 else 'see figures'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Billing: the pure rating engine (``billing.engine``) plus the Django app around it."""

@@ -1,0 +1,181 @@
+"""Device registration: create an account's devices, re-register them (reinstall / new
+phone), and remember when each was last seen (to the day)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from django.db import IntegrityError, transaction
+
+from parley.accounts.actions.numbers import parse_e164
+from parley.accounts.models import Business, PhoneNumber
+from parley.core import clock
+from parley.core.crypto import token_digest
+from parley.core.errors import Conflict, InvalidParameter, PermissionDenied
+from parley.core.events import IdentityChanged
+from parley.core.publish import publish
+from parley.relay import conf
+from parley.relay.credentials import Credential, new_password
+from parley.relay.models import (
+    Device,
+    Envelope,
+    IdentityKeyRecord,
+    KemPreKey,
+    OneTimePreKey,
+    RelayAccount,
+    SignedPreKey,
+)
+from parley.relay.validation import check_identity_key, check_registration_id
+
+
+@dataclasses.dataclass(frozen=True)
+class Registration:
+    device: Device
+    password: str
+    created: bool
+    identity_changed: bool
+
+    @property
+    def credential(self) -> Credential:
+        return Credential(self.device.account.e164, self.device.device_id, self.password)
+
+
+def do_register_device(
+    *,
+    e164: str,
+    kind: str,
+    device_id: int,
+    registration_id: int,
+    identity_key: bytes,
+    business: Business | None = None,
+    linked_by: Device | None = None,
+) -> Registration:
+    """Register (or re-register) one device of a handset or business number.
+
+    Authorisation: a business number needs a Business API token of the business that owns
+    it (`business`). A handset number may (re-)register its primary device freely (the
+    carrier's SMS check is simulated as passed); adding another device needs an existing
+    device of the same account (`linked_by`). Re-registering with a new identity key wipes
+    the device's pre-keys and queued mail and tells peers (IdentityChanged)."""
+    e164, _ = parse_e164(e164)
+    if kind not in RelayAccount.Kind.values:
+        raise InvalidParameter("kind must be 'handset' or 'business'.", field="kind")
+    if not 1 <= device_id <= int(conf.get("RELAY_MAX_DEVICES")):
+        raise InvalidParameter(
+            f"device_id must be between 1 and {conf.get('RELAY_MAX_DEVICES')}.", field="device_id"
+        )
+    check_registration_id(registration_id)
+    check_identity_key(identity_key)
+
+    number = PhoneNumber.objects.filter(e164=e164).first()
+    if kind == RelayAccount.Kind.BUSINESS:
+        if number is None or business is None or number.business_id != business.pk:
+            raise PermissionDenied(
+                "A business number registers with an API token of the business that owns it."
+            )
+    elif number is not None:
+        raise PermissionDenied(f"{e164} is a business number; it cannot register as a handset.")
+
+    password = new_password()
+    now = clock.now()
+    try:
+        with transaction.atomic():
+            account = RelayAccount.objects.select_for_update().filter(e164=e164).first()
+            created_account = account is None
+            if account is None:
+                if device_id != 1:
+                    raise InvalidParameter(
+                        "A new account registers its primary device (device_id 1) first.",
+                        field="device_id",
+                    )
+                account = RelayAccount.objects.create(
+                    kind=kind, e164=e164, phone_number=number, created_at=now
+                )
+            elif account.kind != kind:
+                raise Conflict(f"{e164} is registered as a {account.kind} account.")
+            if linked_by is not None and linked_by.account_id != account.pk:
+                raise PermissionDenied("A device can only link devices of its own account.")
+
+            device = (
+                Device.objects.select_for_update()
+                .filter(account=account, device_id=device_id)
+                .first()
+            )
+            if (
+                not created_account
+                and device_id != 1
+                and kind == RelayAccount.Kind.HANDSET
+                and linked_by is None
+            ):
+                raise PermissionDenied(
+                    "Linking another device needs the credential of a device of this account."
+                )
+            digest = token_digest(password)
+            identity_changed = False
+            if device is None:
+                device = Device.objects.create(
+                    account=account,
+                    device_id=device_id,
+                    registration_id=registration_id,
+                    identity_key=identity_key,
+                    identity_registered_at=now,
+                    credential_digest=digest,
+                    created_at=now,
+                    last_seen_on=now.date(),
+                )
+                IdentityKeyRecord.objects.create(
+                    account=account,
+                    device_id=device_id,
+                    identity_key=identity_key,
+                    registered_at=now,
+                )
+                created = True
+            else:
+                created = False
+                identity_changed = bytes(device.identity_key) != identity_key
+                device.registration_id = registration_id
+                device.credential_digest = digest
+                device.last_seen_on = now.date()
+                if identity_changed:
+                    device.identity_key = identity_key
+                    device.identity_registered_at = now
+                    _wipe_device_state(device)
+                    IdentityKeyRecord.objects.filter(
+                        account=account, device_id=device_id, replaced_at=None
+                    ).update(replaced_at=now)
+                    IdentityKeyRecord.objects.create(
+                        account=account,
+                        device_id=device_id,
+                        identity_key=identity_key,
+                        registered_at=now,
+                    )
+                device.save()
+                if identity_changed:
+                    publish(
+                        IdentityChanged(
+                            business_id=account.business_id,
+                            occurred_at=now,
+                            e164=account.e164,
+                            device_id=device_id,
+                            account_kind=account.kind,
+                        )
+                    )
+    except IntegrityError as exc:  # a concurrent registration of the same number won
+        raise Conflict(f"{e164} is being registered by another request; retry.") from exc
+    return Registration(device, password, created, identity_changed)
+
+
+def _wipe_device_state(device: Device) -> None:
+    """Everything encrypted to, or published for, the previous identity is now useless."""
+    SignedPreKey.objects.filter(device=device).delete()
+    KemPreKey.objects.filter(device=device).delete()
+    OneTimePreKey.objects.filter(device=device).delete()
+    Envelope.objects.filter(recipient=device).delete()
+
+
+def do_touch_device(device: Device) -> None:
+    """Record that the device was seen today (day granularity; at most one write a day)."""
+    today = clock.now().date()
+    if device.last_seen_on != today:
+        Device.objects.filter(pk=device.pk).update(last_seen_on=today)
+        device.last_seen_on = today

@@ -1,0 +1,263 @@
+"""The ciphertext mailbox: queue envelopes per recipient device, acknowledge them, and route
+delivery / read / expiry receipts back to the sender's device."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+
+from django.db import transaction
+
+from parley.core import clock
+from parley.core.errors import InvalidParameter, NotFound
+from parley.core.events import EnvelopeDelivered, EnvelopeQueued
+from parley.core.publish import publish
+from parley.relay import conf
+from parley.relay.errors import DeviceMismatch, StaleDevices
+from parley.relay.models import (
+    CLIENT_ENVELOPE_TYPES,
+    DeliveryRecord,
+    Device,
+    Envelope,
+    EnvelopeType,
+    ReceiptKind,
+    RelayAccount,
+)
+
+_CLIENT_TYPES = sorted(int(t) for t in CLIENT_ENVELOPE_TYPES)
+
+
+@dataclasses.dataclass(frozen=True)
+class OutgoingMessage:
+    destination_device_id: int
+    destination_registration_id: int | None
+    type: int
+    content: bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class Sent:
+    guid: str
+    destination_device_id: int
+
+
+def _queued_event(envelope: Envelope, recipient: Device, recipient_account: RelayAccount) -> None:
+    sender = envelope.sender_account
+    publish(
+        EnvelopeQueued(
+            business_id=recipient_account.business_id,
+            occurred_at=envelope.server_timestamp,
+            guid=str(envelope.guid),
+            recipient_e164=recipient_account.e164,
+            recipient_device_id=recipient.device_id,
+            recipient_device_pk=recipient.pk,
+            sender_e164=sender.e164 if sender is not None else "",
+            sender_device_id=envelope.sender_device_id or 0,
+            envelope_type=envelope.type,
+            size=envelope.size,
+        )
+    )
+
+
+def do_send_messages(
+    sender: Device,
+    recipient: RelayAccount,
+    messages: list[OutgoingMessage],
+    *,
+    timestamp: int,
+) -> list[Sent]:
+    """Queue one ciphertext per recipient device. The list must name exactly the
+    recipient's registered devices (the sender's own device excluded when writing to its
+    own account), each with its current registration id."""
+    limit = int(conf.get("RELAY_MAX_CIPHERTEXT_BYTES"))
+    if not 0 <= timestamp < 2**63:
+        raise InvalidParameter("timestamp must be milliseconds since the epoch.", field="timestamp")
+    given: dict[int, OutgoingMessage] = {}
+    for i, m in enumerate(messages):
+        if m.type not in CLIENT_ENVELOPE_TYPES:
+            raise InvalidParameter(
+                f"messages[{i}].type must be one of {_CLIENT_TYPES}.",
+                field="messages",
+            )
+        if not m.content:
+            raise InvalidParameter(f"messages[{i}].content is empty.", field="messages")
+        if len(m.content) > limit:
+            raise InvalidParameter(
+                f"messages[{i}].content is larger than {limit} bytes.", field="messages"
+            )
+        if m.destination_device_id in given:
+            raise InvalidParameter(
+                f"Device {m.destination_device_id} appears twice in messages.", field="messages"
+            )
+        given[m.destination_device_id] = m
+    now = clock.now()
+    sent: list[Sent] = []
+    with transaction.atomic():
+        devices = {
+            d.device_id: d for d in Device.objects.filter(account=recipient).exclude(pk=sender.pk)
+        }
+        missing = sorted(set(devices) - set(given))
+        extra = sorted(set(given) - set(devices))
+        if missing or extra:
+            raise DeviceMismatch(missing=missing, extra=extra)
+        if not devices:
+            raise InvalidParameter("The recipient has no other devices to send to.")
+        stale = sorted(
+            device_id
+            for device_id, m in given.items()
+            if m.destination_registration_id is not None
+            and m.destination_registration_id != devices[device_id].registration_id
+        )
+        if stale:
+            raise StaleDevices(stale=stale)
+        expires = now + conf.retention()
+        envelopes = []
+        records = []
+        for device_id, m in sorted(given.items()):
+            guid = uuid.uuid4()
+            envelopes.append(
+                Envelope(
+                    guid=guid,
+                    recipient=devices[device_id],
+                    sender_account=sender.account,
+                    sender_device_id=sender.device_id,
+                    type=m.type,
+                    content=m.content,
+                    size=len(m.content),
+                    client_timestamp=timestamp,
+                    server_timestamp=now,
+                    expires_at=expires,
+                )
+            )
+            records.append(
+                DeliveryRecord(
+                    guid=guid,
+                    sender_account=sender.account,
+                    sender_device_id=sender.device_id,
+                    recipient_account=recipient,
+                    recipient_device_id=device_id,
+                    type=m.type,
+                    size=len(m.content),
+                    client_timestamp=timestamp,
+                    server_timestamp=now,
+                )
+            )
+            sent.append(Sent(str(guid), device_id))
+        Envelope.objects.bulk_create(envelopes)
+        DeliveryRecord.objects.bulk_create(records)
+        for envelope in envelopes:
+            _queued_event(envelope, envelope.recipient, recipient)
+    return sent
+
+
+def queue_receipt(
+    record: DeliveryRecord,
+    kind: ReceiptKind,
+    *,
+    at: dt.datetime,
+    from_account: RelayAccount | None,
+    from_device_id: int | None,
+) -> Envelope | None:
+    """Queue a receipt envelope about `record` to its sender's device (if it still exists).
+    Call inside the caller's transaction."""
+    device = (
+        Device.objects.select_related("account", "account__phone_number")
+        .filter(account_id=record.sender_account_id, device_id=record.sender_device_id)
+        .first()
+    )
+    if device is None:
+        return None
+    envelope = Envelope.objects.create(
+        recipient=device,
+        sender_account=from_account,
+        sender_device_id=from_device_id,
+        type=EnvelopeType.RECEIPT,
+        content=b"",
+        size=0,
+        client_timestamp=record.client_timestamp,
+        server_timestamp=at,
+        expires_at=at + conf.retention(),
+        receipt_kind=kind,
+        receipt_guid=record.guid,
+        receipt_at=at,
+    )
+    _queued_event(envelope, device, device.account)
+    return envelope
+
+
+def _delivered_event(record: DeliveryRecord, kind: str, recipient: Device, at: dt.datetime) -> None:
+    sender = record.sender_account
+    publish(
+        EnvelopeDelivered(
+            business_id=sender.business_id,
+            occurred_at=at,
+            guid=str(record.guid),
+            kind=kind,
+            sender_e164=sender.e164,
+            sender_device_id=record.sender_device_id,
+            recipient_e164=recipient.account.e164,
+            recipient_device_id=recipient.device_id,
+        )
+    )
+
+
+def do_ack_envelope(device: Device, guid: uuid.UUID | str) -> None:
+    """The device has the envelope: drop it from the queue and tell the sender (delivery
+    receipt) unless it was itself a receipt."""
+    now = clock.now()
+    with transaction.atomic():
+        envelope = Envelope.objects.select_for_update().filter(recipient=device, guid=guid).first()
+        if envelope is None:
+            raise NotFound("No such message in this device's queue.")
+        envelope.delete()
+        if envelope.receipt_kind:
+            return
+        record = (
+            DeliveryRecord.objects.select_for_update(of=("self",))
+            .select_related("sender_account", "sender_account__phone_number")
+            .filter(guid=envelope.guid)
+            .first()
+        )
+        if record is None or record.delivered_at is not None:
+            return
+        record.delivered_at = now
+        record.save(update_fields=["delivered_at"])
+        queue_receipt(
+            record,
+            ReceiptKind.DELIVERY,
+            at=now,
+            from_account=device.account,
+            from_device_id=device.device_id,
+        )
+        _delivered_event(record, ReceiptKind.DELIVERY, device, now)
+
+
+def do_send_read_receipt(device: Device, guid: uuid.UUID | str) -> None:
+    """The recipient read the message: tell the sender's device. Idempotent."""
+    now = clock.now()
+    with transaction.atomic():
+        record = (
+            DeliveryRecord.objects.select_for_update(of=("self",))
+            .select_related("sender_account", "sender_account__phone_number")
+            .filter(
+                guid=guid,
+                recipient_account_id=device.account_id,
+                recipient_device_id=device.device_id,
+            )
+            .first()
+        )
+        if record is None:
+            raise NotFound("No such message was delivered to this device.")
+        if record.read_at is not None:
+            return
+        record.read_at = now
+        record.save(update_fields=["read_at"])
+        queue_receipt(
+            record,
+            ReceiptKind.READ,
+            at=now,
+            from_account=device.account,
+            from_device_id=device.device_id,
+        )
+        _delivered_event(record, ReceiptKind.READ, device, now)

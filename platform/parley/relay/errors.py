@@ -1,0 +1,45 @@
+"""Relay errors: the ParleyError hierarchy plus the device-list mismatches a sender can fix
+by refreshing its view of the recipient's devices (Signal's 409 and 410)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parley.core.errors import Conflict, ParleyError
+
+
+class DeviceMismatch(Conflict):
+    """The message list does not cover exactly the recipient's registered devices."""
+
+    subcode = 2494101
+
+    def __init__(self, *, missing: list[int], extra: list[int]) -> None:
+        parts = []
+        if missing:
+            parts.append(f"missing devices {missing}")
+        if extra:
+            parts.append(f"extra devices {extra}")
+        super().__init__("Device list mismatch: " + ", ".join(parts) + ".", field="messages")
+        self.missing = missing
+        self.extra = extra
+
+    def error_data(self) -> dict[str, Any]:
+        return {"missing_devices": self.missing, "extra_devices": self.extra}
+
+
+class StaleDevices(ParleyError):
+    """Some devices were re-registered since the sender fetched their keys."""
+
+    http_status = 410
+    code = 100
+    subcode = 2494102
+
+    def __init__(self, *, stale: list[int]) -> None:
+        super().__init__(
+            f"Stale devices {stale}: their registration ids changed; fetch their keys again.",
+            field="messages",
+        )
+        self.stale = stale
+
+    def error_data(self) -> dict[str, Any]:
+        return {"stale_devices": self.stale}

@@ -1,0 +1,131 @@
+"""Relay reads. No side effects."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+
+from django.db.models import QuerySet
+
+from parley.core.crypto import constant_time_equal
+from parley.core.errors import NotFound
+from parley.relay import conf
+from parley.relay.credentials import Credential
+from parley.relay.models import (
+    Device,
+    Envelope,
+    IdentityKeyRecord,
+    KemPreKey,
+    OneTimePreKey,
+    RelayAccount,
+    SignedPreKey,
+)
+
+
+def get_device_for_credential(credential: Credential) -> Device | None:
+    """The device a credential belongs to, or None (wrong number, device or password)."""
+    device = (
+        Device.objects.select_related("account", "account__phone_number")
+        .filter(credential_digest=credential.digest)
+        .first()
+    )
+    if device is None:
+        return None
+    if device.device_id != credential.device_id or not constant_time_equal(
+        device.account.e164, credential.e164
+    ):
+        return None
+    return device
+
+
+def get_account(e164: str) -> RelayAccount:
+    account = RelayAccount.objects.select_related("phone_number").filter(e164=e164).first()
+    if account is None:
+        raise NotFound(f"No relay account for {e164}.")
+    return account
+
+
+def find_account(e164: str) -> RelayAccount | None:
+    return RelayAccount.objects.select_related("phone_number").filter(e164=e164).first()
+
+
+def list_devices(account: RelayAccount) -> QuerySet[Device]:
+    return Device.objects.filter(account=account).order_by("device_id")
+
+
+@dataclasses.dataclass(frozen=True)
+class PreKeyCounts:
+    ec: int
+    kem: int
+    has_last_resort: bool
+    has_signed: bool
+
+    @property
+    def replenish(self) -> bool:
+        low = int(conf.get("RELAY_PREKEY_LOW_WATERMARK"))
+        return self.ec < low or self.kem < low or not self.has_last_resort or not self.has_signed
+
+
+def count_pre_keys(device: Device) -> PreKeyCounts:
+    return PreKeyCounts(
+        ec=OneTimePreKey.objects.filter(device=device).count(),
+        kem=KemPreKey.objects.filter(device=device, last_resort=False).count(),
+        has_last_resort=KemPreKey.objects.filter(device=device, last_resort=True).exists(),
+        has_signed=SignedPreKey.objects.filter(device=device, superseded_at=None).exists(),
+    )
+
+
+def current_signed_pre_key(device: Device) -> SignedPreKey | None:
+    return (
+        SignedPreKey.objects.filter(device=device, superseded_at=None)
+        .order_by("-uploaded_at", "-id")
+        .first()
+    )
+
+
+def list_signed_pre_keys(device: Device) -> list[SignedPreKey]:
+    """The current signed pre-key first, then those still inside their grace period."""
+    return list(SignedPreKey.objects.filter(device=device).order_by("-uploaded_at", "-id"))
+
+
+def list_pending_envelopes(
+    device: Device, *, now: dt.datetime, limit: int, after_id: int = 0
+) -> list[Envelope]:
+    return list(
+        Envelope.objects.select_related("sender_account", "recipient")
+        .filter(recipient=device, expires_at__gt=now, id__gt=after_id)
+        .order_by("id")[:limit]
+    )
+
+
+def get_pending_envelope(device: Device, guid: uuid.UUID | str) -> Envelope | None:
+    return (
+        Envelope.objects.select_related("sender_account", "recipient")
+        .filter(recipient=device, guid=guid)
+        .first()
+    )
+
+
+def list_identity_changes(account: RelayAccount, *, since: dt.datetime) -> list[IdentityKeyRecord]:
+    """Identity keys registered after `since` that replaced an earlier one (new devices'
+    first keys are not changes)."""
+    records = list(IdentityKeyRecord.objects.filter(account=account).order_by("registered_at"))
+    seen: set[int] = set()
+    changes: list[IdentityKeyRecord] = []
+    for record in records:
+        if record.device_id in seen and record.registered_at > since:
+            changes.append(record)
+        seen.add(record.device_id)
+    # A device whose earlier history was purged but whose current identity replaced one.
+    current = {d.device_id: d for d in Device.objects.filter(account=account)}
+    for device_id, device in current.items():
+        first = next((r for r in records if r.device_id == device_id), None)
+        if (
+            first is not None
+            and first.registered_at > since
+            and first not in changes
+            and device.identity_registered_at > device.created_at
+        ):
+            changes.append(first)
+    return sorted(changes, key=lambda r: r.registered_at)

@@ -1,0 +1,188 @@
+"""Request bodies and response shapes of the relay API. Bytes travel as standard base64."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from typing import Any
+
+from rest_framework import serializers
+
+from parley.relay.actions.keys import DeviceBundle, EcKey, KemKey, KeyUpload, SignedKey
+from parley.relay.actions.mailbox import OutgoingMessage
+from parley.relay.models import Envelope
+from parley.relay.selectors import PreKeyCounts
+from parley.relay.validation import MAX_KEY_ID, MAX_REGISTRATION_ID
+
+
+def b64(data: bytes | memoryview) -> str:
+    return base64.b64encode(bytes(data)).decode()
+
+
+def ms(at: dt.datetime | None) -> int | None:
+    return int(at.timestamp() * 1000) if at is not None else None
+
+
+class Base64Field(serializers.Field[bytes, bytes, str, Any]):
+    """Standard base64 (padding optional), decoded strictly, with a size cap checked
+    before decoding."""
+
+    def __init__(self, *, max_bytes: int, **kwargs: Any) -> None:
+        self.max_bytes = max_bytes
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> bytes:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("must be a base64 string")
+        if len(data) > (self.max_bytes + 2) // 3 * 4:
+            raise serializers.ValidationError(f"must decode to at most {self.max_bytes} bytes")
+        padded = data + "=" * (-len(data) % 4)
+        try:
+            return base64.b64decode(padded, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise serializers.ValidationError("is not valid base64") from exc
+
+    def to_representation(self, value: bytes) -> str:
+        return b64(value)
+
+
+class RegisterIn(serializers.Serializer[Any]):
+    number = serializers.CharField(max_length=20)
+    kind = serializers.ChoiceField(choices=["handset", "business"], default="handset")
+    device_id = serializers.IntegerField(min_value=1, max_value=127, default=1)
+    registration_id = serializers.IntegerField(min_value=1, max_value=MAX_REGISTRATION_ID)
+    identity_key = Base64Field(max_bytes=64)
+
+
+class SignedKeyIn(serializers.Serializer[Any]):
+    key_id = serializers.IntegerField(min_value=0, max_value=MAX_KEY_ID)
+    public_key = Base64Field(max_bytes=64)
+    signature = Base64Field(max_bytes=128)
+
+
+class KemKeyIn(serializers.Serializer[Any]):
+    key_id = serializers.IntegerField(min_value=0, max_value=MAX_KEY_ID)
+    public_key = Base64Field(max_bytes=2048)
+    signature = Base64Field(max_bytes=128)
+
+
+class EcKeyIn(serializers.Serializer[Any]):
+    key_id = serializers.IntegerField(min_value=0, max_value=MAX_KEY_ID)
+    public_key = Base64Field(max_bytes=64)
+
+
+class KeysIn(serializers.Serializer[Any]):
+    identity_key = Base64Field(max_bytes=64, required=False)
+    signed_pre_key = SignedKeyIn(required=False)
+    pq_last_resort_pre_key = KemKeyIn(required=False)
+    pq_pre_keys = KemKeyIn(many=True, required=False, max_length=1000)  # type: ignore[call-arg]
+    pre_keys = EcKeyIn(many=True, required=False, max_length=1000)  # type: ignore[call-arg]
+
+
+def key_upload(data: dict[str, Any]) -> KeyUpload:
+    signed = data.get("signed_pre_key")
+    last = data.get("pq_last_resort_pre_key")
+    return KeyUpload(
+        identity_key=data.get("identity_key"),
+        signed_pre_key=SignedKey(**signed) if signed else None,
+        kem_last_resort=KemKey(**last) if last else None,
+        kem_pre_keys=tuple(KemKey(**k) for k in data.get("pq_pre_keys", [])),
+        pre_keys=tuple(EcKey(**k) for k in data.get("pre_keys", [])),
+    )
+
+
+def counts_out(counts: PreKeyCounts) -> dict[str, Any]:
+    return {
+        "count": counts.ec,
+        "pq_count": counts.kem,
+        "pq_last_resort": counts.has_last_resort,
+        "signed_pre_key": counts.has_signed,
+        "replenish": counts.replenish,
+    }
+
+
+def bundle_out(e164: str, bundles: list[DeviceBundle]) -> dict[str, Any]:
+    devices = []
+    for b in bundles:
+        devices.append(
+            {
+                "device_id": b.device_id,
+                "registration_id": b.registration_id,
+                "identity_key": b64(b.identity_key),
+                "signed_pre_key": {
+                    "key_id": b.signed_pre_key.key_id,
+                    "public_key": b64(b.signed_pre_key.public_key),
+                    "signature": b64(b.signed_pre_key.signature),
+                },
+                "pre_key": (
+                    {"key_id": b.pre_key.key_id, "public_key": b64(b.pre_key.public_key)}
+                    if b.pre_key is not None
+                    else None
+                ),
+                "pq_pre_key": (
+                    {
+                        "key_id": b.kem_pre_key.key_id,
+                        "public_key": b64(b.kem_pre_key.public_key),
+                        "signature": b64(b.kem_pre_key.signature),
+                        "last_resort": b.kem_last_resort,
+                    }
+                    if b.kem_pre_key is not None
+                    else None
+                ),
+            }
+        )
+    return {"number": e164, "devices": devices}
+
+
+class MessageIn(serializers.Serializer[Any]):
+    type = serializers.IntegerField(min_value=0, max_value=255)
+    destination_device_id = serializers.IntegerField(min_value=1, max_value=127)
+    destination_registration_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_REGISTRATION_ID, required=False
+    )
+    content = Base64Field(max_bytes=256 * 1024 + 1)
+
+
+class MessagesIn(serializers.Serializer[Any]):
+    timestamp = serializers.IntegerField(min_value=0)
+    messages = MessageIn(many=True, min_length=1, max_length=127)  # type: ignore[call-arg]
+
+
+def outgoing(data: dict[str, Any]) -> list[OutgoingMessage]:
+    return [
+        OutgoingMessage(
+            destination_device_id=m["destination_device_id"],
+            destination_registration_id=m.get("destination_registration_id"),
+            type=m["type"],
+            content=m["content"],
+        )
+        for m in data["messages"]
+    ]
+
+
+class ReceiptIn(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(choices=["read"], default="read")
+
+
+def envelope_out(e: Envelope) -> dict[str, Any]:
+    sender = e.sender_account
+    body: dict[str, Any] = {
+        "guid": str(e.guid),
+        "type": e.type,
+        "source": sender.e164 if sender is not None else None,
+        "source_device_id": e.sender_device_id,
+        "destination_device_id": e.recipient.device_id,
+        "content": b64(e.content) if e.content else None,
+        "client_timestamp": e.client_timestamp,
+        "server_timestamp": ms(e.server_timestamp),
+        "expires_at": ms(e.expires_at),
+        "receipt": None,
+    }
+    if e.receipt_kind:
+        body["receipt"] = {
+            "kind": e.receipt_kind,
+            "guid": str(e.receipt_guid),
+            "timestamp": ms(e.receipt_at),
+        }
+    return body

@@ -1,0 +1,24 @@
+from django.urls import path, re_path
+
+from parley.relay import views
+
+P = "relay/v1/"
+
+urlpatterns = [
+    path(P + "accounts", views.AccountsView.as_view(), name="relay-accounts"),
+    path(P + "accounts/me", views.WhoAmIView.as_view(), name="relay-whoami"),
+    path(P + "keys", views.KeysView.as_view(), name="relay-keys"),
+    path(P + "keys/count", views.KeyCountView.as_view(), name="relay-key-count"),
+    path(P + "keys/signed", views.SignedKeysView.as_view(), name="relay-signed-keys"),
+    path(P + "keys/<str:number>/<str:device>", views.BundleView.as_view(), name="relay-bundle"),
+    path(P + "identity/<str:number>", views.IdentityView.as_view(), name="relay-identity"),
+    path(P + "messages", views.MessagesView.as_view(), name="relay-messages"),
+    re_path(
+        r"^relay/v1/messages/(?P<guid>[0-9a-fA-F-]{32,36})$",
+        views.AckView.as_view(),
+        name="relay-ack",
+    ),
+    path(P + "messages/<str:number>", views.SendView.as_view(), name="relay-send"),
+    path(P + "receipts/<str:guid>", views.ReceiptView.as_view(), name="relay-receipt"),
+    re_path(r"^relay/", views.relay_not_found),
+]

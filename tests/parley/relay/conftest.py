@@ -1,0 +1,171 @@
+"""Relay test helpers: fake (well-formed) public keys and a small HTTP client per device."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+from parley.core import publish
+from parley.core.events import Event
+
+PG = connection.vendor == "postgresql"
+requires_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL row locks (SELECT … FOR UPDATE SKIP LOCKED) and concurrent "
+    "connections; SQLite serialises writers with its database lock instead",
+)
+
+_numbers = itertools.count(1)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def ec_key() -> bytes:
+    return b"\x05" + os.urandom(32)
+
+
+def kem_key() -> bytes:
+    return b"\x08" + os.urandom(1568)
+
+
+def signature() -> bytes:
+    return os.urandom(64)
+
+
+def new_number() -> str:
+    # Valid Indian mobile numbers, unique per test run.
+    return f"+9198100{next(_numbers) % 100000:05d}"
+
+
+def signed_pre_key(key_id: int = 1) -> dict[str, Any]:
+    return {"key_id": key_id, "public_key": b64(ec_key()), "signature": b64(signature())}
+
+
+def kem_pre_key(key_id: int) -> dict[str, Any]:
+    return {"key_id": key_id, "public_key": b64(kem_key()), "signature": b64(signature())}
+
+
+def pre_keys(start: int, count: int) -> list[dict[str, Any]]:
+    return [{"key_id": i, "public_key": b64(ec_key())} for i in range(start, start + count)]
+
+
+class Handset:
+    """One registered device talking to the relay through Django's test client."""
+
+    def __init__(self, client: Any, number: str, registration: dict[str, Any]) -> None:
+        self.client = client
+        self.number = number
+        self.device_id: int = registration["device_id"]
+        self.credential: str = registration["credential"]
+        self.registration = registration
+
+    @property
+    def auth(self) -> str:
+        return "Basic " + base64.b64encode(self.credential.encode()).decode()
+
+    def call(self, method: str, path: str, body: Any = None, raw: str | None = None) -> Any:
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        return getattr(self.client, method)(
+            path,
+            data=data,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=self.auth,
+        )
+
+    def upload(self, **body: Any) -> Any:
+        return self.call("put", "/relay/v1/keys", body)
+
+    def publish_keys(self, ec: int = 20, kem: int = 20, signed_id: int = 1) -> Any:
+        response = self.upload(
+            signed_pre_key=signed_pre_key(signed_id),
+            pq_last_resort_pre_key=kem_pre_key(9000),
+            pq_pre_keys=[kem_pre_key(100 + i) for i in range(kem)],
+            pre_keys=pre_keys(1, ec),
+        )
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    def send(self, to: Handset | str, content: bytes, *, devices: list[int] | None = None) -> Any:
+        number = to if isinstance(to, str) else to.number
+        ids = devices if devices is not None else [1]
+        return self.call(
+            "put",
+            f"/relay/v1/messages/{number}",
+            {
+                "timestamp": 1_772_000_000_000,
+                "messages": [
+                    {"type": 1, "destination_device_id": d, "content": b64(content)} for d in ids
+                ],
+            },
+        )
+
+    def fetch(self) -> list[dict[str, Any]]:
+        response = self.call("get", "/relay/v1/messages")
+        assert response.status_code == 200, response.content
+        return list(response.json()["messages"])
+
+    def ack(self, guid: str) -> Any:
+        return self.call("delete", f"/relay/v1/messages/{guid}")
+
+
+def register(
+    client: Any,
+    number: str | None = None,
+    *,
+    identity: bytes | None = None,
+    device_id: int = 1,
+    registration_id: int = 1234,
+    auth: str | None = None,
+    kind: str = "handset",
+) -> Any:
+    body = {
+        "number": number or new_number(),
+        "kind": kind,
+        "device_id": device_id,
+        "registration_id": registration_id,
+        "identity_key": b64(identity or ec_key()),
+    }
+    extra = {"HTTP_AUTHORIZATION": auth} if auth else {}
+    return client.post(
+        "/relay/v1/accounts", data=json.dumps(body), content_type="application/json", **extra
+    )
+
+
+@pytest.fixture
+def handset(client: Any) -> Any:
+    """`handset()` registers a new customer device and returns its Handset."""
+
+    def make(number: str | None = None, **kwargs: Any) -> Handset:
+        number = number or new_number()
+        response = register(client, number, **kwargs)
+        assert response.status_code in (200, 201), response.content
+        return Handset(client, response.json()["number"], response.json())
+
+    return make
+
+
+@pytest.fixture
+def events() -> Iterator[list[Event]]:
+    """Events dispatched during the test (wrap writes in
+    `django_capture_on_commit_callbacks(execute=True)` outside transactional tests)."""
+    seen: list[Event] = []
+    publish._any_listeners.append(seen.append)
+    try:
+        yield seen
+    finally:
+        publish._any_listeners.remove(seen.append)
+
+
+def error(response: Any) -> dict[str, Any]:
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert {"message", "type", "code", "fbtrace_id"} <= set(body["error"]), body
+    return dict(body["error"])
