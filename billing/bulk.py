@@ -38,10 +38,14 @@ def _adapt_for_sqlite(row: Row) -> tuple[Any, ...]:
     return tuple([_sqlite_value(v) for v in row])
 
 
+def _names(columns: Sequence[str]) -> str:
+    return ", ".join(connection.ops.quote_name(c) for c in columns)
+
+
 def insert_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Row]) -> int:
     """Insert rows (no conflict handling); returns how many."""
     table = _table(model)
-    cols = ", ".join(columns)
+    cols = _names(columns)
     count = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -76,10 +80,11 @@ def upsert_rows(
 ) -> int:
     """Insert rows, updating `update` columns where the `conflict` columns already exist."""
     table = _table(model)
-    cols = ", ".join(columns)
+    cols = _names(columns)
+    quote = connection.ops.quote_name
     on_conflict = (
-        f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET "
-        + ", ".join(f"{c} = EXCLUDED.{c}" for c in update)
+        f"ON CONFLICT ({_names(conflict)}) DO UPDATE SET "
+        + ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in update)
     )
     if connection.vendor != "postgresql":
         count = 0
@@ -100,8 +105,8 @@ def upsert_rows(
     staging = f"staging_{table}"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table} INCLUDING DEFAULTS) "
-            "ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+            f"SELECT {cols} FROM {table} WITH NO DATA"
         )
         count = 0
         with cursor.cursor.copy(f"COPY {staging} ({cols}) FROM STDIN") as copy:

@@ -10,7 +10,7 @@ from parley.accounts.middleware import VERIFIED_KEY
 from parley.core.realtime import staff_group
 
 
-class StaffEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class StaffEventsConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
 
     async def connect(self) -> None:

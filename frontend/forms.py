@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
+from django.core.exceptions import ValidationError
+from parley.accounts.roles import Role
 
 
 class LoginForm(forms.Form):
@@ -16,4 +20,147 @@ class CodeForm(forms.Form):
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
         ),
+    )
+
+
+class IdListField(forms.Field):
+    """A list of integer ids posted as repeated fields (checkboxes named alike)."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {"invalid": "The selection is not valid. Reload the page."}
+    max_items = 2000
+
+    def to_python(self, value: Any) -> list[int]:
+        if not value:
+            return []
+        values = [value] if isinstance(value, str) else list(value)
+        if len(values) > self.max_items:
+            raise ValidationError(f"Select at most {self.max_items} accounts at a time.")
+        try:
+            return sorted({int(v) for v in values})
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from exc
+
+
+class StaffFilterForm(forms.Form):
+    """The staff directory's search and filters (GET)."""
+
+    q = forms.CharField(required=False, max_length=100, label="Search")
+    role = forms.ChoiceField(required=False, label="Role")
+    status = forms.ChoiceField(
+        required=False,
+        label="Status",
+        choices=[("", "Active and inactive"), ("active", "Active"), ("inactive", "Inactive")],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        role_field = cast(forms.ChoiceField, self.fields["role"])
+        role_field.choices = [("", "All roles"), *((r.value, r.label) for r in Role)]
+        self.fields["q"].widget.attrs.update(
+            {"placeholder": "Name or email", "type": "search", "data-testid": "staff-search"}
+        )
+
+    def values(self) -> dict[str, str]:
+        """The filters that validated (an invalid filter is ignored, never an error)."""
+        if self.is_valid():
+            data = self.cleaned_data
+        else:
+            data = {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
+        return {name: str(data.get(name) or "") for name in ("q", "role", "status")}
+
+
+def bulk_operations(assignable: list[Role]) -> list[tuple[str, str]]:
+    return [
+        *((f"role:{r.value}", f"Change role to {r.label}") for r in assignable),
+        ("deactivate", "Deactivate"),
+        ("reactivate", "Reactivate"),
+    ]
+
+
+class StaffBulkForm(forms.Form):
+    """One operation on the selected accounts, or on every account matching the filters."""
+
+    operation = forms.ChoiceField(label="Action")
+    ids = IdListField(required=False)
+    all_matching = forms.BooleanField(required=False)
+
+    def __init__(self, *args: Any, assignable: list[Role], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.ChoiceField, self.fields["operation"])
+        field.choices = [("", "Choose an action…"), *bulk_operations(assignable)]
+
+
+class StaffCreateForm(forms.Form):
+    email = forms.EmailField(max_length=254, widget=forms.EmailInput(attrs={"autofocus": True}))
+    full_name = forms.CharField(max_length=150, label="Full name")
+    role = forms.ChoiceField()
+    password = forms.CharField(
+        max_length=256,
+        strip=False,
+        label="Initial password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 8 characters, not a common password. They set up two-factor "
+        "authentication at their first login.",
+    )
+
+    def __init__(self, *args: Any, assignable: list[Role], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.ChoiceField, self.fields["role"])
+        field.choices = [(r.value, r.label) for r in assignable]
+        if assignable and Role.AGENT in assignable:
+            field.initial = Role.AGENT.value
+
+
+class TokenCreateForm(forms.Form):
+    name = forms.CharField(
+        max_length=100,
+        label="Token name",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. CRM integration"}),
+    )
+
+
+class NumberAddForm(forms.Form):
+    phone_number = forms.CharField(
+        max_length=32,
+        label="Phone number",
+        widget=forms.TextInput(attrs={"placeholder": "+91 98765 43210", "inputmode": "tel"}),
+    )
+    display_name = forms.CharField(max_length=100, label="Display name")
+
+
+class RequestCodeForm(forms.Form):
+    code_method = forms.ChoiceField(
+        label="Deliver the code by",
+        choices=[("SMS", "SMS"), ("VOICE", "Voice call")],
+        initial="SMS",
+    )
+
+
+class VerifyCodeForm(forms.Form):
+    code = forms.RegexField(
+        regex=r"^\s*\d{6}\s*$",
+        max_length=8,
+        label="Registration code",
+        error_messages={"invalid": "Enter the 6-digit code the number received."},
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
+
+
+class RegisterForm(forms.Form):
+    pin = forms.RegexField(
+        regex=r"^\d{6}$",
+        max_length=6,
+        label="Two-step verification PIN",
+        error_messages={"invalid": "The PIN is 6 digits."},
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.CharField(
+        required=False,
+        max_length=64,
+        label="Action starts with",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. staff. or login.", "list": "actions"}),
     )

@@ -1,6 +1,9 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from frontend.views import auth, dashboard
+from frontend.views import audit, auth, dashboard, numbers, security, staff, tokens
+
+# Ids in console URLs are bounded so a huge number is a 404, never a database overflow.
+ID = r"(?P<{}>\d{{1,18}})"
 
 urlpatterns = [
     path("login/", auth.login_view, name="login"),
@@ -8,4 +11,17 @@ urlpatterns = [
     path("login/verify/", auth.verify_view, name="login-verify"),
     path("logout/", auth.logout_view, name="logout"),
     path("", dashboard.dashboard, name="dashboard"),
+    path("staff/", staff.staff_list, name="staff"),
+    path("staff/new/", staff.staff_create, name="staff-new"),
+    path("tokens/", tokens.tokens, name="tokens"),
+    re_path(r"^tokens/" + ID.format("token_id") + r"/revoke/$", tokens.revoke_token),
+    path("numbers/", numbers.numbers, name="numbers"),
+    re_path(r"^numbers/" + ID.format("number_id") + r"/$", numbers.number_detail),
+    re_path(r"^numbers/" + ID.format("number_id") + r"/request-code/$", numbers.request_code),
+    re_path(r"^numbers/" + ID.format("number_id") + r"/verify/$", numbers.verify_code),
+    re_path(r"^numbers/" + ID.format("number_id") + r"/register/$", numbers.register),
+    re_path(r"^numbers/" + ID.format("number_id") + r"/official/$", numbers.request_official),
+    path("audit/", audit.audit, name="audit"),
+    path("security/", security.security, name="security"),
+    re_path(r"^security/devices/" + ID.format("device_id") + r"/forget/$", security.forget_device),
 ]

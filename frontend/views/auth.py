@@ -44,7 +44,10 @@ def _pending_user(request: HttpRequest) -> StaffUser | None:
     if clock.now().timestamp() - float(pending.get("at", 0)) > PENDING_SECONDS:
         request.session.pop(PENDING_KEY, None)
         return None
-    return StaffUser.objects.filter(pk=pending.get("user"), is_active=True).first()
+    user_id = pending.get("user")
+    if not isinstance(user_id, int):
+        return None
+    return StaffUser.objects.filter(pk=user_id, is_active=True).first()
 
 
 def _finish(request: HttpRequest, user: StaffUser) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from parley.accounts.roles import Capability, capabilities_of
+from parley.accounts.roles import Capability, Role, capabilities_of
 from parley.accounts.selectors import count_staff_by_role, list_numbers
 
 from frontend.access import console_view, staff
@@ -15,7 +15,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "capabilities": sorted(capabilities_of(user.role), key=lambda c: c.label),
     }
     if user.can(Capability.VIEW_STAFF):
-        context["staff_counts"] = count_staff_by_role(user.business)
+        counts = count_staff_by_role(user.business)
+        context["staff_counts"] = [(role, counts[role.value]) for role in Role]
     if user.can(Capability.VIEW_NUMBERS):
         context["numbers"] = list(list_numbers(user.business))
     return render(request, "frontend/dashboard.html", context)
