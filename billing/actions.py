@@ -12,6 +12,11 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Collate
+from parley.accounts.actions.audit import do_record_audit
+from parley.accounts.models import Business, StaffUser
+from parley.accounts.roles import Capability
+from parley.core import clock
+from parley.core.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 
 from billing.bulk import insert_rows, upsert_rows
 from billing.cards import get_rate_card
@@ -27,8 +32,8 @@ from billing.engine import (
     RateNotFoundError,
     RatingStats,
     country_of,
-    normalise_category,
     gc_paused,
+    normalise_category,
     parse_rate_csv,
     price,
     rate_stream,
@@ -43,11 +48,6 @@ from billing.records import (
     fact_row,
     facts_from_rows,
 )
-from parley.accounts.actions.audit import do_record_audit
-from parley.accounts.models import Business, StaffUser
-from parley.accounts.roles import Capability
-from parley.core import clock
-from parley.core.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 
 
 def do_create_agent(
@@ -154,7 +154,9 @@ def _fact_rows(business: Business, customers: Collection[str] | None) -> Iterato
     # Byte order, as Python compares strings, whatever the database's locale.
     collation = "C" if connection.vendor == "postgresql" else "BINARY"
     order = [Collate(F(c), collation) for c in ("customer", "channel", "agent_id")]
-    qs = qs.order_by(*order, F("delivered_at").asc(nulls_last=True), Collate(F("message_id"), collation))
+    qs = qs.order_by(
+        *order, F("delivered_at").asc(nulls_last=True), Collate(F("message_id"), collation)
+    )
     sql, params = qs.values_list(*FACT_READ_COLUMNS).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -193,7 +195,9 @@ def do_ingest_facts(business: Business, facts: Iterable[MessageFact]) -> RatingS
     batch = list(facts)
     with transaction.atomic():
         do_record_facts(business, batch)
-        return do_rate(business, customers={f.customer for f in batch})
+        customers = {f.customer for f in batch}
+        # Past a few thousand customers one full pass is cheaper than a huge IN list.
+        return do_rate(business, customers=customers if len(customers) <= 5000 else None)
 
 
 def do_finalise_events(*, now: dt.datetime | None = None) -> int:

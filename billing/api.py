@@ -4,9 +4,16 @@ never agents."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema
+from parley.accounts.models import StaffUser
+from parley.accounts.roles import Capability
+from parley.api.auth import BearerTokenAuthentication
+from parley.api.permissions import business_of, capability
+from parley.core import clock
+from parley.core.errors import InvalidParameter, NotFound
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import CursorPagination
@@ -18,12 +25,6 @@ from billing import actions, selectors
 from billing.cards import get_rate_card, rate_card_csv
 from billing.engine import Agent, BillingCategory, Invoice
 from billing.models import BillableEventRecord, BillingAgent
-from parley.accounts.models import StaffUser
-from parley.accounts.roles import Capability
-from parley.api.auth import BearerTokenAuthentication
-from parley.api.permissions import business_of, capability
-from parley.core import clock
-from parley.core.errors import InvalidParameter, NotFound
 
 
 class BillingView(APIView):
@@ -40,7 +41,9 @@ def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
 
 
 def _period(request: Request) -> str:
-    return selectors.check_period(request.query_params.get("period") or clock.now().strftime("%Y-%m"))
+    return selectors.check_period(
+        request.query_params.get("period") or clock.now().strftime("%Y-%m")
+    )
 
 
 class UsageView(BillingView):
@@ -170,7 +173,7 @@ class RateCardIn(serializers.Serializer[Any]):
 
 
 class RateCardView(BillingView):
-    def get_permissions(self) -> list[Any]:
+    def get_permissions(self) -> Sequence[Any]:
         if self.request.method == "PUT":
             return [capability(Capability.MANAGE_BILLING, token_allowed=False)()]
         return super().get_permissions()
@@ -205,7 +208,7 @@ def _agent(a: BillingAgent) -> dict[str, Any]:
 
 
 class AgentsView(BillingView):
-    def get_permissions(self) -> list[Any]:
+    def get_permissions(self) -> Sequence[Any]:
         if self.request.method == "POST":
             return [capability(Capability.MANAGE_BILLING)()]
         return super().get_permissions()
@@ -227,13 +230,15 @@ class AgentsView(BillingView):
 
 
 class AgentView(BillingView):
-    def get_permissions(self) -> list[Any]:
+    def get_permissions(self) -> Sequence[Any]:
         if self.request.method == "PATCH":
             return [capability(Capability.MANAGE_BILLING)()]
         return super().get_permissions()
 
     def get(self, request: Request, agent_id: str) -> Response:
-        agent = BillingAgent.objects.filter(business=business_of(request), agent_id=agent_id).first()
+        agent = BillingAgent.objects.filter(
+            business=business_of(request), agent_id=agent_id
+        ).first()
         if agent is None:
             raise NotFound(f"Agent '{agent_id}' does not exist.")
         return Response(_agent(agent))
@@ -246,4 +251,3 @@ class AgentView(BillingView):
             business_of(request), agent_id, str(request.data["billing_category"])
         )
         return self.get(request, agent_id)
-

@@ -82,9 +82,8 @@ def upsert_rows(
     table = _table(model)
     cols = _names(columns)
     quote = connection.ops.quote_name
-    on_conflict = (
-        f"ON CONFLICT ({_names(conflict)}) DO UPDATE SET "
-        + ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in update)
+    on_conflict = f"ON CONFLICT ({_names(conflict)}) DO UPDATE SET " + ", ".join(
+        f"{quote(c)} = EXCLUDED.{quote(c)}" for c in update
     )
     if connection.vendor != "postgresql":
         count = 0

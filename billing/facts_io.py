@@ -8,6 +8,8 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from parley.core.errors import InvalidParameter
+
 from billing.engine import (
     BillingError,
     Channel,
@@ -18,7 +20,6 @@ from billing.engine import (
     WaCategory,
     normalise_category,
 )
-from parley.core.errors import InvalidParameter
 
 
 def _time(value: Any, name: str) -> dt.datetime:

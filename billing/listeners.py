@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.db import transaction
+from parley.core.events import DeliveryRecorded
+from parley.core.publish import listen
 
 from billing.engine import (
     Channel,
@@ -13,8 +15,6 @@ from billing.engine import (
     WaCategory,
     normalise_category,
 )
-from parley.core.events import DeliveryRecorded
-from parley.core.publish import listen
 
 
 def fact_from_event(event: DeliveryRecorded) -> MessageFact:
@@ -40,9 +40,10 @@ def fact_from_event(event: DeliveryRecorded) -> MessageFact:
 
 @listen(DeliveryRecorded)
 def record_delivery(event: DeliveryRecorded) -> None:
+    from parley.accounts.models import Business
+
     from billing.actions import do_record_facts
     from billing.tasks import rate_customers
-    from parley.accounts.models import Business
 
     business = Business.objects.get(pk=event.business_id)
     with transaction.atomic():

@@ -138,5 +138,7 @@ class ReportFile(models.Model):
     class Meta:
         ordering = ["-day", "kind"]
         constraints = [
-            models.UniqueConstraint(fields=["business", "kind", "day"], name="billing_report_unique")
+            models.UniqueConstraint(
+                fields=["business", "kind", "day"], name="billing_report_unique"
+            )
         ]

@@ -11,10 +11,10 @@ import io
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-
-from billing.models import BillableEventRecord, MessageFactRecord, ReportFile
 from parley.accounts.models import Business
 from parley.core import clock
+
+from billing.models import BillableEventRecord, MessageFactRecord, ReportFile
 
 EVENT_HEADER = [
     "billing_event_id", "type", "agent_id", "start_time", "duration", "mt_messages",
@@ -27,8 +27,8 @@ ACTIVITY_HEADER = [
 ]  # fmt: skip
 
 
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _iso(moment: dt.datetime | None) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else ""
 
 
 def _duration(event: BillableEventRecord) -> str:
@@ -72,17 +72,19 @@ def do_write_daily_reports(business: Business, day: dt.date) -> list[ReportFile]
     us = [e for e in events if e.model == "us"]
 
     def event_cells(e: BillableEventRecord) -> list[str]:
+        size = f"{e.size_bytes / 1024:.3f}"
         return [e.event_id, e.event_type, e.agent_id, _iso(e.start), _duration(e),
-                str(e.mt_messages), str(e.mo_messages), f"{e.size_bytes / 1024:.3f}", e.country]  # fmt: skip
+                str(e.mt_messages), str(e.mo_messages), size, e.country]  # fmt: skip
 
     message_ids = [m for e in events for m in e.message_ids.split()]
-    facts = {
-        f.message_id: f
-        for f in MessageFactRecord.objects.filter(business=business, message_id__in=message_ids)
-    }
+    facts: dict[str, MessageFactRecord] = {}
+    for i in range(0, len(message_ids), 5000):  # stay under the database's parameter limit
+        chunk = message_ids[i : i + 5000]
+        for f in MessageFactRecord.objects.filter(business=business, message_id__in=chunk):
+            facts[f.message_id] = f
     activity = [
         [e.event_id, e.event_type, e.agent_id, m, facts[m].direction, facts[m].content,
-         _iso(facts[m].delivered_at) if facts[m].delivered_at else "", e.status]
+         _iso(facts[m].delivered_at), e.status]
         for e in events
         for m in e.message_ids.split()
         if m in facts

@@ -5,121 +5,224 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BillableEventRecord',
+            name="BillableEventRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.CharField(max_length=32)),
-                ('event_type', models.CharField(max_length=32)),
-                ('model', models.CharField(max_length=10)),
-                ('channel', models.CharField(max_length=10)),
-                ('agent_id', models.CharField(max_length=100)),
-                ('customer', models.CharField(max_length=20)),
-                ('country', models.CharField(max_length=3)),
-                ('start', models.DateTimeField()),
-                ('end', models.DateTimeField()),
-                ('period', models.CharField(max_length=7)),
-                ('message_ids', models.TextField(help_text='space-separated member message ids')),
-                ('mt_messages', models.PositiveIntegerField()),
-                ('mo_messages', models.PositiveIntegerField()),
-                ('size_bytes', models.PositiveIntegerField()),
-                ('segment_count', models.PositiveIntegerField(default=0)),
-                ('whatsapp_category', models.CharField(blank=True, default='', max_length=16)),
-                ('chargeable', models.BooleanField()),
-                ('reason', models.CharField(max_length=120)),
-                ('status', models.CharField(max_length=12)),
-                ('final_at', models.DateTimeField()),
-                ('currency', models.CharField(max_length=3)),
-                ('unit_price', models.DecimalField(decimal_places=4, max_digits=12)),
-                ('quantity', models.PositiveIntegerField()),
-                ('business', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.business')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("event_id", models.CharField(max_length=32)),
+                ("event_type", models.CharField(max_length=32)),
+                ("model", models.CharField(max_length=10)),
+                ("channel", models.CharField(max_length=10)),
+                ("agent_id", models.CharField(max_length=100)),
+                ("customer", models.CharField(max_length=20)),
+                ("country", models.CharField(max_length=3)),
+                ("start", models.DateTimeField()),
+                ("end", models.DateTimeField()),
+                ("period", models.CharField(max_length=7)),
+                ("message_ids", models.TextField(help_text="space-separated member message ids")),
+                ("mt_messages", models.PositiveIntegerField()),
+                ("mo_messages", models.PositiveIntegerField()),
+                ("size_bytes", models.PositiveIntegerField()),
+                ("segment_count", models.PositiveIntegerField(default=0)),
+                ("whatsapp_category", models.CharField(blank=True, default="", max_length=16)),
+                ("chargeable", models.BooleanField()),
+                ("reason", models.CharField(max_length=120)),
+                ("status", models.CharField(max_length=12)),
+                ("final_at", models.DateTimeField()),
+                ("currency", models.CharField(max_length=3)),
+                ("unit_price", models.DecimalField(decimal_places=4, max_digits=12)),
+                ("quantity", models.PositiveIntegerField()),
+                (
+                    "business",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.business",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['business', 'period'], name='billing_bil_busines_930770_idx'), models.Index(fields=['business', 'customer'], name='billing_bil_busines_84a4f9_idx'), models.Index(fields=['status', 'final_at'], name='billing_bil_status_ec9df5_idx')],
-                'constraints': [models.UniqueConstraint(fields=('business', 'event_id'), name='billing_event_unique')],
+                "indexes": [
+                    models.Index(
+                        fields=["business", "period"], name="billing_bil_busines_930770_idx"
+                    ),
+                    models.Index(
+                        fields=["business", "customer"], name="billing_bil_busines_84a4f9_idx"
+                    ),
+                    models.Index(
+                        fields=["status", "final_at"], name="billing_bil_status_ec9df5_idx"
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("business", "event_id"), name="billing_event_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='BillingAgent',
+            name="BillingAgent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('agent_id', models.CharField(max_length=100)),
-                ('display_name', models.CharField(max_length=100)),
-                ('billing_category', models.CharField(choices=[('CONVERSATIONAL', 'CONVERSATIONAL'), ('NON_CONVERSATIONAL', 'NON_CONVERSATIONAL')], max_length=24)),
-                ('legacy_category', models.CharField(blank=True, default='', max_length=24)),
-                ('created_at', models.DateTimeField()),
-                ('business', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.business')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("agent_id", models.CharField(max_length=100)),
+                ("display_name", models.CharField(max_length=100)),
+                (
+                    "billing_category",
+                    models.CharField(
+                        choices=[
+                            ("CONVERSATIONAL", "CONVERSATIONAL"),
+                            ("NON_CONVERSATIONAL", "NON_CONVERSATIONAL"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("legacy_category", models.CharField(blank=True, default="", max_length=24)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "business",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.business",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('business', 'agent_id'), name='billing_agent_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("business", "agent_id"), name="billing_agent_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='MessageFactRecord',
+            name="MessageFactRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message_id', models.CharField(max_length=128)),
-                ('agent_id', models.CharField(max_length=100)),
-                ('agent_category', models.CharField(max_length=24)),
-                ('customer', models.CharField(max_length=20)),
-                ('country', models.CharField(max_length=3)),
-                ('channel', models.CharField(max_length=10)),
-                ('direction', models.CharField(max_length=3)),
-                ('content', models.CharField(max_length=24)),
-                ('suggestions', models.CharField(default='none', max_length=10)),
-                ('url_preview', models.BooleanField(default=False)),
-                ('template_category', models.CharField(blank=True, default='', max_length=16)),
-                ('text_bytes', models.PositiveIntegerField(default=0)),
-                ('size_bytes', models.PositiveIntegerField(default=0)),
-                ('sent_at', models.DateTimeField()),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('expired', models.BooleanField(default=False)),
-                ('business', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.business')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("message_id", models.CharField(max_length=128)),
+                ("agent_id", models.CharField(max_length=100)),
+                ("agent_category", models.CharField(max_length=24)),
+                ("customer", models.CharField(max_length=20)),
+                ("country", models.CharField(max_length=3)),
+                ("channel", models.CharField(max_length=10)),
+                ("direction", models.CharField(max_length=3)),
+                ("content", models.CharField(max_length=24)),
+                ("suggestions", models.CharField(default="none", max_length=10)),
+                ("url_preview", models.BooleanField(default=False)),
+                ("template_category", models.CharField(blank=True, default="", max_length=16)),
+                ("text_bytes", models.PositiveIntegerField(default=0)),
+                ("size_bytes", models.PositiveIntegerField(default=0)),
+                ("sent_at", models.DateTimeField()),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("expired", models.BooleanField(default=False)),
+                (
+                    "business",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.business",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['business', 'customer'], name='billing_mes_busines_2ebbdd_idx')],
-                'constraints': [models.UniqueConstraint(fields=('business', 'message_id'), name='billing_fact_unique')],
+                "indexes": [
+                    models.Index(
+                        fields=["business", "customer"], name="billing_mes_busines_2ebbdd_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("business", "message_id"), name="billing_fact_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RateCardRow',
+            name="RateCardRow",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('country', models.CharField(max_length=3)),
-                ('item', models.CharField(max_length=32)),
-                ('currency', models.CharField(max_length=3)),
-                ('unit_price', models.DecimalField(decimal_places=4, max_digits=12)),
-                ('effective_from', models.DateField()),
-                ('business', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.business')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("country", models.CharField(max_length=3)),
+                ("item", models.CharField(max_length=32)),
+                ("currency", models.CharField(max_length=3)),
+                ("unit_price", models.DecimalField(decimal_places=4, max_digits=12)),
+                ("effective_from", models.DateField()),
+                (
+                    "business",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.business",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['country', 'item', 'effective_from'],
-                'constraints': [models.UniqueConstraint(fields=('business', 'country', 'item', 'effective_from'), name='billing_rate_unique')],
+                "ordering": ["country", "item", "effective_from"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("business", "country", "item", "effective_from"),
+                        name="billing_rate_unique",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ReportFile',
+            name="ReportFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=32)),
-                ('day', models.DateField()),
-                ('path', models.CharField(max_length=300)),
-                ('rows', models.PositiveIntegerField()),
-                ('provisional_rows', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField()),
-                ('business', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.business')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=32)),
+                ("day", models.DateField()),
+                ("path", models.CharField(max_length=300)),
+                ("rows", models.PositiveIntegerField()),
+                ("provisional_rows", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField()),
+                (
+                    "business",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.business",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-day', 'kind'],
-                'constraints': [models.UniqueConstraint(fields=('business', 'kind', 'day'), name='billing_report_unique')],
+                "ordering": ["-day", "kind"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("business", "kind", "day"), name="billing_report_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "parley.api",
     "parley.relay",
     "billing",
+    "e2ee",
     "frontend",
 ]
 

@@ -2,14 +2,17 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-
-from billing.actions import do_replace_rate_card
 from parley.accounts.models import Business
 from parley.core.errors import ParleyError
 
+from billing.actions import do_replace_rate_card
+
 
 class Command(BaseCommand):
-    help = "Replace a business's rate card with a CSV file (country,item,currency,unit_price,effective_from)."
+    help = (
+        "Replace a business's rate card with a CSV file "
+        "(country,item,currency,unit_price,effective_from)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("business", help="business slug")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from e2ee.protocol import xeddsa
 from parley.core.errors import InvalidParameter
 
 DJB_TYPE = 0x05  # Curve25519 public key
@@ -42,6 +43,15 @@ def check_kem_public_key(value: bytes, field: str) -> None:
 def check_signature(value: bytes, field: str) -> None:
     if len(value) != SIGNATURE_LEN:
         raise InvalidParameter(f"{field} must be a 64-byte signature.", field=field)
+
+
+def check_signed_by(identity_key: bytes, public_key: bytes, signature: bytes, field: str) -> None:
+    """The pre-key's serialised public key must carry the device identity's XEdDSA signature
+    (what every client checks before using a bundle; the relay refuses to serve bad ones)."""
+    if not xeddsa.verify(identity_key[1:], public_key, signature):
+        raise InvalidParameter(
+            f"{field} does not verify against the device's identity key.", field=field
+        )
 
 
 def check_key_id(value: int, field: str) -> None:

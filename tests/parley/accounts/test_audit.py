@@ -1,10 +1,10 @@
 """The audit log: append-only, hash-chained, verifiable after tampering and after purges."""
 
 import datetime as dt
-from typing import Any
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command

@@ -1,9 +1,9 @@
 import json
-from typing import Any
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 

@@ -14,6 +14,8 @@ from django.db import connection
 from parley.core import publish
 from parley.core.events import Event
 
+from e2ee.protocol import KeyPair
+
 PG = connection.vendor == "postgresql"
 requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -22,6 +24,10 @@ requires_postgres = pytest.mark.skipif(
 )
 
 _numbers = itertools.count(1)
+
+# The relay verifies pre-key signatures against the device's identity key: devices registered
+# by these helpers use this identity unless a test gives another.
+IDENTITY = KeyPair.generate()
 
 
 def b64(data: bytes) -> str:
@@ -40,17 +46,23 @@ def signature() -> bytes:
     return os.urandom(64)
 
 
+def signed(public_key: bytes, identity: KeyPair = IDENTITY) -> bytes:
+    return identity.private_key.sign(public_key)
+
+
 def new_number() -> str:
     # Valid Indian mobile numbers, unique per test run.
     return f"+9198100{next(_numbers) % 100000:05d}"
 
 
 def signed_pre_key(key_id: int = 1) -> dict[str, Any]:
-    return {"key_id": key_id, "public_key": b64(ec_key()), "signature": b64(signature())}
+    key = ec_key()
+    return {"key_id": key_id, "public_key": b64(key), "signature": b64(signed(key))}
 
 
 def kem_pre_key(key_id: int) -> dict[str, Any]:
-    return {"key_id": key_id, "public_key": b64(kem_key()), "signature": b64(signature())}
+    key = kem_key()
+    return {"key_id": key_id, "public_key": b64(key), "signature": b64(signed(key))}
 
 
 def pre_keys(start: int, count: int) -> list[dict[str, Any]]:
@@ -131,7 +143,7 @@ def register(
         "kind": kind,
         "device_id": device_id,
         "registration_id": registration_id,
-        "identity_key": b64(identity or ec_key()),
+        "identity_key": b64(identity or IDENTITY.public_key.serialize()),
     }
     extra = {"HTTP_AUTHORIZATION": auth} if auth else {}
     return client.post(

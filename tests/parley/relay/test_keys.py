@@ -13,6 +13,7 @@ from tests.parley.relay.conftest import (
     b64,
     ec_key,
     error,
+    kem_key,
     kem_pre_key,
     pre_keys,
     signature,
@@ -185,3 +186,15 @@ def test_claims_are_ordered_and_never_repeat_under_load(handset: Any) -> None:
     bob.publish_keys(ec=30, kem=0)
     claimed = [bundle(alice, bob).json()["devices"][0]["pre_key"]["key_id"] for _ in range(30)]
     assert sorted(claimed) == list(range(1, 31))
+
+
+def test_pre_key_signatures_must_verify_against_the_identity(handset: Any) -> None:
+    bob = handset()
+    forged = {"key_id": 7, "public_key": b64(ec_key()), "signature": b64(signature())}
+    response = bob.upload(signed_pre_key=forged)
+    assert response.status_code == 400
+    assert "does not verify" in error(response)["message"]
+    bad_kem = {"key_id": 8, "public_key": b64(kem_key()), "signature": b64(signature())}
+    assert bob.upload(pq_pre_keys=[bad_kem]).status_code == 400
+    assert bob.upload(pq_last_resort_pre_key=bad_kem).status_code == 400
+    assert bob.upload(signed_pre_key=signed_pre_key(7)).status_code == 200

@@ -13,7 +13,7 @@ from parley.core.crypto import token_digest
 from parley.core.events import IdentityChanged
 from parley.relay.models import Device, Envelope, IdentityKeyRecord, KemPreKey, OneTimePreKey
 
-from tests.parley.relay.conftest import b64, ec_key, error, new_number, register
+from tests.parley.relay.conftest import IDENTITY, b64, ec_key, error, new_number, register
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +78,7 @@ def test_reregistering_with_a_new_identity_wipes_keys_and_mail_and_announces_it(
 
 
 def test_reregistering_with_the_same_identity_keeps_keys(handset: Any, events: list[Any]) -> None:
-    identity = ec_key()
+    identity = IDENTITY.public_key.serialize()  # the key its pre-keys are signed with
     bob = handset(identity=identity)
     bob.publish_keys(ec=3, kem=3)
     response = register(bob.client, bob.number, identity=identity)

@@ -24,6 +24,7 @@ from parley.relay.validation import (
     check_kem_public_key,
     check_key_id,
     check_signature,
+    check_signed_by,
 )
 
 M = TypeVar("M", bound=models.Model)
@@ -72,6 +73,12 @@ def _validate(device: Device, upload: KeyUpload) -> None:
         check_key_id(upload.signed_pre_key.key_id, "signed_pre_key.key_id")
         check_ec_public_key(upload.signed_pre_key.public_key, "signed_pre_key.public_key")
         check_signature(upload.signed_pre_key.signature, "signed_pre_key.signature")
+        check_signed_by(
+            bytes(device.identity_key),
+            upload.signed_pre_key.public_key,
+            upload.signed_pre_key.signature,
+            "signed_pre_key.signature",
+        )
     kem = list(upload.kem_pre_keys)
     if upload.kem_last_resort is not None:
         kem.append(upload.kem_last_resort)
@@ -79,6 +86,9 @@ def _validate(device: Device, upload: KeyUpload) -> None:
         check_key_id(k.key_id, f"pq_pre_keys[{i}].key_id")
         check_kem_public_key(k.public_key, f"pq_pre_keys[{i}].public_key")
         check_signature(k.signature, f"pq_pre_keys[{i}].signature")
+        check_signed_by(
+            bytes(device.identity_key), k.public_key, k.signature, f"pq_pre_keys[{i}].signature"
+        )
     for i, e in enumerate(upload.pre_keys):
         check_key_id(e.key_id, f"pre_keys[{i}].key_id")
         check_ec_public_key(e.public_key, f"pre_keys[{i}].public_key")

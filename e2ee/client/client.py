@@ -1,0 +1,543 @@
+"""A Signal client over the relay: what simulated handsets and business numbers run.
+
+    client = SignalClient(state, relay_url="http://127.0.0.1:8000")
+    client.register()                      # POST /relay/v1/accounts + publish pre-keys
+    client.send_text("+14155552671", "hi") # fetch bundle (PQXDH), encrypt, PUT messages
+    for item in client.receive():          # GET messages, decrypt, ack (delivery receipt)
+        client.mark_read(item)             # read receipt to the sender
+
+State lives in a :class:`~e2ee.client.state.DeviceState` (the Django adapter for real
+devices, in memory for unit use). Each protocol call and its bookkeeping run in one
+``state.atomic()``; network calls happen outside it."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from e2ee.client.attachments import AttachmentStore, InMemoryAttachmentStore
+from e2ee.client.relay import DEFAULT_RELAY_URL, RelayError, RelayHttp, b64, unb64, ws_frames
+from e2ee.client.state import DeviceState, HistoryItem
+from e2ee.protocol import (
+    DuplicateMessageError,
+    IdentityChange,
+    KemPublicKey,
+    MessageType,
+    PreKeyBundle,
+    ProtocolAddress,
+    ProtocolError,
+    PublicKey,
+    backup,
+    decrypt,
+    encrypt,
+    generate_kyber_pre_key,
+    generate_last_resort_kyber_pre_key,
+    generate_pre_keys,
+    generate_signed_pre_key,
+    process_prekey_bundle,
+)
+from e2ee.protocol.fingerprint import Fingerprint, safety_number
+from e2ee.protocol.media import EncryptedMedia, MediaType, decrypt_media_bytes, encrypt_media_bytes
+from e2ee.protocol.wire import PreKeySignalMessage
+
+# Relay envelope types (Signal's Envelope.Type) and libsignal's ciphertext types.
+ENVELOPE_CIPHERTEXT = 1
+ENVELOPE_PREKEY = 3
+ENVELOPE_RECEIPT = 5
+_TO_ENVELOPE = {MessageType.WHISPER: ENVELOPE_CIPHERTEXT, MessageType.PREKEY: ENVELOPE_PREKEY}
+_RECEIPT_STATUS = {"delivery": "delivered", "read": "read", "expired": "expired"}
+CONTENT_VERSION = 1
+
+
+class ClientError(Exception):
+    """Something the user of the client can act on (not registered, no such peer, …)."""
+
+
+@dataclass
+class Received:
+    """One envelope as the app sees it after decryption."""
+
+    guid: str
+    kind: str  # "text" | "media" | "receipt" | "undecryptable"
+    sender: str | None
+    sender_device_id: int | None
+    body: str = ""
+    attachment: dict[str, Any] | None = None
+    receipt_kind: str | None = None
+    receipt_guid: str | None = None
+    client_timestamp: int = 0
+    server_timestamp: int = 0
+    identity_changed: bool = False
+    error: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def _now_ms() -> int:
+    from parley.core import clock  # the injected clock when running inside Parley
+
+    return int(clock.now().timestamp() * 1000)
+
+
+class SignalClient:
+    def __init__(
+        self,
+        state: DeviceState,
+        *,
+        relay_url: str | None = None,
+        attachments: AttachmentStore | None = None,
+        one_time_batch: int = 50,
+        kyber_batch: int = 20,
+        now_ms: Callable[[], int] = _now_ms,
+    ) -> None:
+        self.state = state
+        stored = state.get_credential()
+        self.relay = RelayHttp(
+            relay_url or (stored[0] if stored else DEFAULT_RELAY_URL),
+            stored[1] if stored else None,
+        )
+        self.attachments = attachments or InMemoryAttachmentStore()
+        self.one_time_batch = one_time_batch
+        self.kyber_batch = kyber_batch
+        self.now_ms = now_ms
+
+    @property
+    def e164(self) -> str:
+        return self.state.e164
+
+    # -- registration and keys -----------------------------------------------------------
+
+    def register(self, *, kind: str = "handset", token: str | None = None) -> dict[str, Any]:
+        """Register this device with the relay (re-registering keeps queued mail when the
+        identity is unchanged) and publish a full set of pre-keys."""
+        identity = self.state.get_identity_key_pair()
+        body = {
+            "number": self.e164,
+            "kind": kind,
+            "device_id": self.state.device_id,
+            "registration_id": self.state.get_local_registration_id(),
+            "identity_key": b64(identity.public_key.serialize()),
+        }
+        result = self.relay.register(body, token=token)
+        self.relay.credential = str(result["credential"])
+        with self.state.atomic():
+            self.state.set_credential(self.relay.base_url, self.relay.credential)
+        self.publish_keys(signed=True, last_resort=True)
+        return result
+
+    def publish_keys(
+        self, *, signed: bool = False, last_resort: bool = False, ec: int | None = None,
+        kyber: int | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Generate and upload pre-keys (private halves kept in the store first)."""
+        identity = self.state.get_identity_key_pair()
+        now = self.now_ms()
+        ec_count = self.one_time_batch if ec is None else ec
+        kyber_count = self.kyber_batch if kyber is None else kyber
+        body: dict[str, Any] = {}
+        with self.state.atomic():
+            if signed:
+                key_id = self.state.allocate_key_ids("signed", 1)
+                record = generate_signed_pre_key(identity, key_id, now)
+                self.state.store_signed_pre_key(record)
+                self.state.set_active_signed_pre_key_id(key_id)
+                body["signed_pre_key"] = {
+                    "key_id": key_id,
+                    "public_key": b64(record.key_pair.public_key.serialize()),
+                    "signature": b64(record.signature),
+                }
+            if last_resort:
+                key_id = self.state.allocate_key_ids("kyber", 1)
+                kem = generate_last_resort_kyber_pre_key(identity, key_id, now)
+                self.state.store_kyber_pre_key(kem)
+                body["pq_last_resort_pre_key"] = _kem_out(kem.key_id, kem.key_pair.public_key,
+                                                          kem.signature)  # fmt: skip
+            if kyber_count:
+                start = self.state.allocate_key_ids("kyber", kyber_count)
+                kems = [
+                    generate_kyber_pre_key(identity, start + i, now) for i in range(kyber_count)
+                ]
+                for kem in kems:
+                    self.state.store_kyber_pre_key(kem)
+                body["pq_pre_keys"] = [
+                    _kem_out(k.key_id, k.key_pair.public_key, k.signature) for k in kems
+                ]
+            if ec_count:
+                start = self.state.allocate_key_ids("ec", ec_count)
+                records = generate_pre_keys(start, ec_count)
+                for pre_key in records:
+                    self.state.store_pre_key(pre_key)
+                body["pre_keys"] = [
+                    {"key_id": r.key_id, "public_key": b64(r.key_pair.public_key.serialize())}
+                    for r in records
+                ]
+        return self.relay.upload_keys(body)
+
+    def replenish(self) -> bool:
+        """Top up pre-keys when the relay says so; True when keys were uploaded."""
+        counts = self.relay.key_count()
+        if not counts.get("replenish"):
+            return False
+        self.publish_keys(
+            signed=not counts.get("signed_pre_key"),
+            last_resort=not counts.get("pq_last_resort"),
+            ec=max(0, self.one_time_batch - int(counts.get("count", 0))),
+            kyber=max(0, self.kyber_batch - int(counts.get("pq_count", 0))),
+        )
+        return True
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def start_session(self, peer: str, device: str = "*") -> list[int]:
+        """Fetch ``peer``'s pre-key bundles and run X3DH/PQXDH with each device."""
+        try:
+            claimed = self.relay.bundles(peer, device)
+        except RelayError as exc:
+            if exc.status == 404:
+                raise ClientError(f"{peer} has no registered device with published keys") from exc
+            raise
+        started: list[int] = []
+        for item in claimed["devices"]:
+            address = ProtocolAddress(str(claimed["number"]), int(item["device_id"]))
+            try:
+                bundle = _bundle(item)
+                with self.state.atomic():
+                    process_prekey_bundle(self.state, address, bundle, now=self.now_ms())
+                    self.state.count(key_agreements=1)
+            except (ProtocolError, KeyError, ValueError) as exc:
+                self.state.count(key_agreements=1, key_agreement_failures=1)
+                raise ClientError(f"key agreement with {address} failed: {exc}") from exc
+            started.append(address.device_id)
+        return started
+
+    def has_session(self, peer: str) -> bool:
+        return bool(self.state.session_device_ids(peer))
+
+    # -- sending -------------------------------------------------------------------------
+
+    def send_text(self, peer: str, text: str) -> list[str]:
+        return self._send(peer, {"t": "text", "body": text}, kind="text", body=text)
+
+    def send_media(
+        self,
+        peer: str,
+        data: bytes,
+        *,
+        file_name: str = "file",
+        mime_type: str = "application/octet-stream",
+        caption: str = "",
+        media_type: MediaType = MediaType.DOCUMENT,
+    ) -> list[str]:
+        """Encrypt the file with a fresh media key, store only the ciphertext, and send the
+        pointer + key + digests inside the Signal message."""
+        ciphertext, info = encrypt_media_bytes(data, media_type)
+        pointer = {
+            "id": self.attachments.put(ciphertext),
+            "media_key": b64(info.media_key),
+            "media_type": media_type.name,
+            "file_sha256": b64(info.file_sha256),
+            "file_enc_sha256": b64(info.file_enc_sha256),
+            "file_length": info.file_length,
+            "enc_length": info.enc_length,
+            "file_name": file_name,
+            "mime_type": mime_type,
+        }
+        public = {k: pointer[k] for k in ("id", "file_name", "mime_type", "file_length")}
+        return self._send(
+            peer,
+            {"t": "media", "attachment": pointer, "caption": caption},
+            kind="media",
+            body=caption,
+            attachment=public,
+        )
+
+    def _send(
+        self,
+        peer: str,
+        content: dict[str, Any],
+        *,
+        kind: str,
+        body: str,
+        attachment: dict[str, Any] | None = None,
+    ) -> list[str]:
+        plaintext = json.dumps({"v": CONTENT_VERSION, **content}, separators=(",", ":")).encode()
+        timestamp = self.now_ms()
+        for _ in range(4):
+            if not self.has_session(peer):
+                self.start_session(peer)
+            messages = []
+            with self.state.atomic():
+                for device_id in self.state.session_device_ids(peer):
+                    address = ProtocolAddress(peer, device_id)
+                    record = self.state.load_session(address)
+                    message_type, data = encrypt(self.state, address, plaintext)
+                    out: dict[str, Any] = {
+                        "type": _TO_ENVELOPE[message_type],
+                        "destination_device_id": device_id,
+                        "content": b64(data),
+                    }
+                    if record is not None and record.current is not None:
+                        out["destination_registration_id"] = record.current.remote_registration_id
+                    messages.append(out)
+            try:
+                sent = self.relay.send(peer, timestamp, messages)
+            except RelayError as exc:
+                if not self._fix_devices(peer, exc):
+                    raise
+                continue
+            guids = [str(m["guid"]) for m in sent["messages"]]
+            with self.state.atomic():
+                for m in sent["messages"]:
+                    self.state.add_message(
+                        HistoryItem(
+                            direction="out",
+                            peer=peer,
+                            peer_device_id=int(m["device_id"]),
+                            guid=str(m["guid"]),
+                            kind=kind,
+                            body=body,
+                            status="sent",
+                            client_timestamp=timestamp,
+                            attachment=attachment,
+                        )
+                    )
+            return guids
+        raise ClientError(f"could not agree on {peer}'s devices with the relay")
+
+    def _fix_devices(self, peer: str, exc: RelayError) -> bool:
+        """409 (devices missing/extra) and 410 (stale: reinstalled) → fix sessions, retry."""
+        data = exc.error_data
+        if exc.status == 409:
+            for device_id in data.get("extra_devices", []):
+                self.state.delete_session(ProtocolAddress(peer, int(device_id)))
+            for device_id in data.get("missing_devices", []):
+                self.start_session(peer, str(device_id))
+            return True
+        if exc.status == 410:
+            for device_id in data.get("stale_devices", []):
+                self.state.delete_session(ProtocolAddress(peer, int(device_id)))
+                self.start_session(peer, str(device_id))
+            return True
+        return False
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def receive(self, *, ack: bool = True) -> list[Received]:
+        """Poll the relay: decrypt every queued envelope (oldest first) and ack it."""
+        results: list[Received] = []
+        while True:
+            envelopes, more = self.relay.fetch()
+            for envelope in envelopes:
+                results.append(self.process_envelope(envelope))
+                if ack:
+                    self.relay.ack(str(envelope["guid"]))
+            if not more or not envelopes or not ack:
+                break
+        if any(r.raw.get("type") == ENVELOPE_PREKEY for r in results):
+            self.replenish()
+        return results
+
+    def listen(
+        self,
+        *,
+        idle_timeout: float = 2.0,
+        max_seconds: float = 30.0,
+        until: Callable[[list[Received]], bool] | None = None,
+    ) -> list[Received]:
+        """Receive over the websocket: the backlog, then live envelopes, acking each, until
+        ``until(received)`` is true, nothing arrives for ``idle_timeout`` s, or time is up."""
+        results: list[Received] = []
+        pending_acks: set[str] = set()
+        deadline = time.monotonic() + max_seconds
+        with self.relay.websocket() as ws:
+            for frame in ws_frames(ws, idle_timeout):
+                kind = frame.get("type")
+                if kind == "envelope":
+                    envelope = dict(frame["envelope"])
+                    results.append(self.process_envelope(envelope))
+                    pending_acks.add(str(envelope["guid"]))
+                    ws.send(json.dumps({"type": "ack", "guid": envelope["guid"]}))
+                elif kind == "acked":
+                    pending_acks.discard(str(frame.get("guid")))
+                elif kind == "keys_low":
+                    self.replenish()
+                done = until is not None and until(results)
+                if (done or time.monotonic() > deadline) and not pending_acks:
+                    break
+        return results
+
+    def process_envelope(self, envelope: dict[str, Any]) -> Received:
+        """Decrypt one envelope and record it; never raises for a bad message (it is
+        counted as a decryption failure and kept as an "undecryptable" history item)."""
+        base: dict[str, Any] = {
+            "guid": str(envelope["guid"]),
+            "sender": envelope.get("source"),
+            "sender_device_id": envelope.get("source_device_id"),
+            "client_timestamp": int(envelope.get("client_timestamp") or 0),
+            "server_timestamp": int(envelope.get("server_timestamp") or 0),
+            "raw": envelope,
+        }
+        receipt = envelope.get("receipt")
+        if receipt:
+            with self.state.atomic():
+                status = _RECEIPT_STATUS.get(str(receipt["kind"]), str(receipt["kind"]))
+                self.state.set_message_status(str(receipt["guid"]), status)
+            return Received(
+                kind="receipt",
+                receipt_kind=str(receipt["kind"]),
+                receipt_guid=str(receipt["guid"]),
+                **base,
+            )
+        sender = str(envelope.get("source") or "")
+        address = ProtocolAddress(sender, int(envelope.get("source_device_id") or 1))
+        changed: list[ProtocolAddress] = []
+        new_session = False
+        try:
+            data = unb64(str(envelope.get("content") or ""))
+            envelope_type = int(envelope["type"])
+            if envelope_type == ENVELOPE_PREKEY:
+                message_type = MessageType.PREKEY
+                parsed = PreKeySignalMessage.parse(data)
+                record = self.state.load_session(address)
+                new_session = (
+                    record is None or record.find_matching(parsed.version, parsed.base_key) is None
+                )
+            elif envelope_type == ENVELOPE_CIPHERTEXT:
+                message_type = MessageType.WHISPER
+            else:
+                raise ClientError(f"unsupported envelope type {envelope_type}")
+            with self.state.atomic():
+                plaintext = decrypt(
+                    self.state,
+                    address,
+                    message_type,
+                    data,
+                    on_identity_change=lambda a, _k: changed.append(a),
+                )
+                received = self._open_content(plaintext, base)
+                received.identity_changed = bool(changed)
+                self.state.add_message(
+                    HistoryItem(
+                        direction="in",
+                        peer=sender,
+                        peer_device_id=address.device_id,
+                        guid=received.guid,
+                        kind=received.kind,
+                        body=received.body,
+                        status="received",
+                        client_timestamp=received.client_timestamp,
+                        attachment=received.attachment,
+                    )
+                )
+                self.state.count(decryptions=1, key_agreements=int(new_session))
+            return received
+        except DuplicateMessageError:
+            return Received(kind="duplicate", error="already received", **base)
+        except (ProtocolError, ClientError, ValueError, KeyError) as exc:
+            with self.state.atomic():
+                self.state.count(
+                    decryptions=1,
+                    decryption_failures=1,
+                    key_agreements=int(new_session),
+                    key_agreement_failures=int(new_session),
+                )
+                self.state.add_message(
+                    HistoryItem(
+                        direction="in",
+                        peer=sender,
+                        peer_device_id=address.device_id,
+                        guid=str(envelope["guid"]),
+                        kind="undecryptable",
+                        body="",
+                        status="failed",
+                        client_timestamp=int(base["client_timestamp"] or 0),
+                    )
+                )
+            return Received(kind="undecryptable", error=f"{type(exc).__name__}: {exc}", **base)
+
+    def _open_content(self, plaintext: bytes, base: dict[str, Any]) -> Received:
+        content = json.loads(plaintext)
+        if not isinstance(content, dict) or content.get("v") != CONTENT_VERSION:
+            raise ValueError("unknown content format")
+        if content.get("t") == "text":
+            return Received(kind="text", body=str(content["body"]), **base)
+        if content.get("t") == "media":
+            pointer = dict(content["attachment"])
+            public = {k: pointer[k] for k in ("id", "file_name", "mime_type", "file_length")}
+            public["pointer"] = pointer  # the key stays on this device (our own history)
+            return Received(
+                kind="media", body=str(content.get("caption", "")), attachment=public, **base
+            )
+        raise ValueError(f"unknown content type {content.get('t')!r}")
+
+    def download(self, attachment: dict[str, Any]) -> bytes:
+        """Fetch an attachment's ciphertext and decrypt it (checks both digests and the MAC)."""
+        pointer = dict(attachment.get("pointer", attachment))
+        info = EncryptedMedia(
+            media_key=unb64(pointer["media_key"]),
+            media_type=MediaType[pointer["media_type"]],
+            file_sha256=unb64(pointer["file_sha256"]),
+            file_enc_sha256=unb64(pointer["file_enc_sha256"]),
+            file_length=int(pointer["file_length"]),
+            enc_length=int(pointer["enc_length"]),
+        )
+        return decrypt_media_bytes(self.attachments.get(str(pointer["id"])), info)
+
+    def mark_read(self, message: Received | str) -> None:
+        """Send a read receipt for a received message."""
+        self.relay.read_receipt(message if isinstance(message, str) else message.guid)
+
+    # -- verification --------------------------------------------------------------------
+
+    def safety_number(self, peer: str, device_id: int = 1) -> Fingerprint:
+        their_key = self.state.get_identity(ProtocolAddress(peer, device_id))
+        if their_key is None:
+            raise ClientError(f"no identity known for {peer}: exchange a message first")
+        ours = self.state.get_identity_key_pair().public_key
+        return safety_number(self.e164, ours, peer, their_key)
+
+    def identity_changes(self) -> list[IdentityChange]:
+        return self.state.list_identity_changes()
+
+    # -- backup --------------------------------------------------------------------------
+
+    def export_backup(
+        self, *, recovery_key: str | None = None, password: str | None = None
+    ) -> bytes:
+        history = [m.to_dict() for m in self.state.list_messages()]
+        return backup.export_backup(
+            self.state.export_store(),
+            history,
+            created_at=self.now_ms(),
+            recovery_key=recovery_key,
+            password=password,
+        )
+
+
+def _kem_out(key_id: int, public_key: KemPublicKey, signature: bytes) -> dict[str, Any]:
+    return {
+        "key_id": key_id,
+        "public_key": b64(public_key.serialize()),
+        "signature": b64(signature),
+    }
+
+
+def _bundle(item: dict[str, Any]) -> PreKeyBundle:
+    signed = item["signed_pre_key"]
+    pre_key = item.get("pre_key")
+    kyber = item.get("pq_pre_key")
+    return PreKeyBundle(
+        registration_id=int(item["registration_id"]),
+        device_id=int(item["device_id"]),
+        signed_pre_key_id=int(signed["key_id"]),
+        signed_pre_key=PublicKey.deserialize(unb64(signed["public_key"])),
+        signed_pre_key_signature=unb64(signed["signature"]),
+        identity_key=PublicKey.deserialize(unb64(item["identity_key"])),
+        pre_key_id=int(pre_key["key_id"]) if pre_key else None,
+        pre_key=PublicKey.deserialize(unb64(pre_key["public_key"])) if pre_key else None,
+        kyber_pre_key_id=int(kyber["key_id"]) if kyber else None,
+        kyber_pre_key=KemPublicKey.deserialize(unb64(kyber["public_key"])) if kyber else None,
+        kyber_pre_key_signature=unb64(kyber["signature"]) if kyber else None,
+    )

@@ -1,0 +1,18 @@
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from e2ee import selectors
+
+
+class Command(BaseCommand):
+    help = "Key-agreement and decryption health (all devices, one business, or handsets)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--business", type=int, help="a business id")
+        parser.add_argument("--handsets", action="store_true", help="simulated handsets only")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        report = selectors.get_health(business_id=options["business"], handsets=options["handsets"])
+        self.stdout.write(json.dumps(report.as_dict(), indent=2))

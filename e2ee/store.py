@@ -1,0 +1,335 @@
+"""The Django adapter of the protocol store (and of the client's :class:`DeviceState`).
+
+One :class:`DjangoDeviceState` wraps one :class:`e2ee.models.LocalDevice`. Every secret
+(identity private key, pre-key pairs, session records, the relay credential) is stored
+Fernet-encrypted via `parley.core.crypto`. The client wraps each high-level protocol call
+in :meth:`atomic`, so a call that fails writes nothing."""
+
+from __future__ import annotations
+
+import base64
+from contextlib import AbstractContextManager
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from parley.core import clock
+from parley.core.crypto import decrypt_text, encrypt_text
+
+from e2ee.client.state import STATUS_RANK, Health, HistoryItem
+from e2ee.models import (
+    HealthCounter,
+    IdentityChangeNotice,
+    LocalDevice,
+    Message,
+    PeerIdentity,
+    PreKey,
+    Session,
+)
+from e2ee.protocol import (
+    Direction,
+    IdentityChange,
+    IdentityKey,
+    IdentityKeyPair,
+    InMemoryProtocolStore,
+    KeyPair,
+    KyberPreKeyRecord,
+    PreKeyRecord,
+    ProtocolAddress,
+    PublicKey,
+    SessionRecord,
+    SignedPreKeyRecord,
+)
+
+
+def seal(data: bytes) -> str:
+    return encrypt_text(base64.b64encode(data).decode())
+
+
+def unseal(token: str) -> bytes:
+    return base64.b64decode(decrypt_text(token))
+
+
+class DjangoDeviceState:
+    """A :class:`~e2ee.client.state.DeviceState` in the database."""
+
+    def __init__(self, device: LocalDevice) -> None:
+        self.device = device
+        self.e164 = device.e164
+        self.device_id = device.device_id
+        self._identity: IdentityKeyPair | None = None
+
+    # -- unit of work --------------------------------------------------------------------
+
+    def atomic(self) -> AbstractContextManager[Any]:
+        return transaction.atomic()
+
+    # -- identity ------------------------------------------------------------------------
+
+    def get_identity_key_pair(self) -> IdentityKeyPair:
+        if self._identity is None:
+            pair = KeyPair.from_private(unseal(self.device.identity_private_encrypted))
+            if pair.public_key.serialize() != bytes(self.device.identity_public):
+                raise ValueError("stored identity key pair is inconsistent")
+            self._identity = pair
+        return self._identity
+
+    def get_local_registration_id(self) -> int:
+        return self.device.registration_id
+
+    def _identity_row(self, address: ProtocolAddress) -> PeerIdentity | None:
+        return PeerIdentity.objects.filter(
+            device=self.device, name=address.name, peer_device_id=address.device_id
+        ).first()
+
+    def is_trusted_identity(
+        self, address: ProtocolAddress, identity_key: IdentityKey, direction: Direction
+    ) -> bool:
+        # WhatsApp-style (IdentityPolicy.NOTIFY): accept the new key, show a notice.
+        return True
+
+    def save_identity(self, address: ProtocolAddress, identity_key: IdentityKey) -> bool:
+        now = clock.now()
+        new = identity_key.serialize()
+        row = self._identity_row(address)
+        if row is None:
+            PeerIdentity.objects.create(
+                device=self.device,
+                name=address.name,
+                peer_device_id=address.device_id,
+                identity_key=new,
+                updated_at=now,
+            )
+            return False
+        old = bytes(row.identity_key)
+        if old == new:
+            return False
+        row.identity_key = new
+        row.updated_at = now
+        row.save(update_fields=["identity_key", "updated_at"])
+        IdentityChangeNotice.objects.create(
+            device=self.device,
+            name=address.name,
+            peer_device_id=address.device_id,
+            old_key=old,
+            new_key=new,
+            created_at=now,
+        )
+        return True
+
+    def get_identity(self, address: ProtocolAddress) -> IdentityKey | None:
+        row = self._identity_row(address)
+        return None if row is None else PublicKey.deserialize(bytes(row.identity_key))
+
+    # -- pre-keys ------------------------------------------------------------------------
+
+    def _load(self, kind: str, key_id: int) -> bytes | None:
+        row = PreKey.objects.filter(device=self.device, kind=kind, key_id=key_id).first()
+        return None if row is None else unseal(row.record_encrypted)
+
+    def _store(self, kind: str, key_id: int, data: bytes, last_resort: bool = False) -> None:
+        PreKey.objects.update_or_create(
+            device=self.device,
+            kind=kind,
+            key_id=key_id,
+            defaults={"record_encrypted": seal(data), "last_resort": last_resort},
+        )
+
+    def load_pre_key(self, pre_key_id: int) -> PreKeyRecord | None:
+        data = self._load(PreKey.Kind.ONE_TIME, pre_key_id)
+        return None if data is None else PreKeyRecord.from_bytes(data)
+
+    def store_pre_key(self, record: PreKeyRecord) -> None:
+        self._store(PreKey.Kind.ONE_TIME, record.key_id, record.to_bytes())
+
+    def remove_pre_key(self, pre_key_id: int) -> None:
+        PreKey.objects.filter(
+            device=self.device, kind=PreKey.Kind.ONE_TIME, key_id=pre_key_id
+        ).delete()
+
+    def load_signed_pre_key(self, signed_pre_key_id: int) -> SignedPreKeyRecord | None:
+        data = self._load(PreKey.Kind.SIGNED, signed_pre_key_id)
+        return None if data is None else SignedPreKeyRecord.from_bytes(data)
+
+    def store_signed_pre_key(self, record: SignedPreKeyRecord) -> None:
+        self._store(PreKey.Kind.SIGNED, record.key_id, record.to_bytes())
+
+    def load_kyber_pre_key(self, kyber_pre_key_id: int) -> KyberPreKeyRecord | None:
+        data = self._load(PreKey.Kind.KYBER, kyber_pre_key_id)
+        return None if data is None else KyberPreKeyRecord.from_bytes(data)
+
+    def store_kyber_pre_key(self, record: KyberPreKeyRecord) -> None:
+        self._store(PreKey.Kind.KYBER, record.key_id, record.to_bytes(), record.last_resort)
+
+    def mark_kyber_pre_key_used(self, kyber_pre_key_id: int) -> None:
+        PreKey.objects.filter(
+            device=self.device, kind=PreKey.Kind.KYBER, key_id=kyber_pre_key_id, last_resort=False
+        ).delete()
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def load_session(self, address: ProtocolAddress) -> SessionRecord | None:
+        row = Session.objects.filter(
+            device=self.device, name=address.name, peer_device_id=address.device_id
+        ).first()
+        return None if row is None else SessionRecord.from_bytes(unseal(row.record_encrypted))
+
+    def store_session(self, address: ProtocolAddress, record: SessionRecord) -> None:
+        Session.objects.update_or_create(
+            device=self.device,
+            name=address.name,
+            peer_device_id=address.device_id,
+            defaults={"record_encrypted": seal(record.to_bytes()), "updated_at": clock.now()},
+        )
+
+    def session_device_ids(self, name: str) -> list[int]:
+        return sorted(
+            Session.objects.filter(device=self.device, name=name).values_list(
+                "peer_device_id", flat=True
+            )
+        )
+
+    def delete_session(self, address: ProtocolAddress) -> None:
+        Session.objects.filter(
+            device=self.device, name=address.name, peer_device_id=address.device_id
+        ).delete()
+
+    # -- client bookkeeping --------------------------------------------------------------
+
+    def get_credential(self) -> tuple[str, str] | None:
+        device = self.device
+        if not device.credential_encrypted:
+            return None
+        return device.relay_url, decrypt_text(device.credential_encrypted)
+
+    def set_credential(self, relay_url: str, credential: str) -> None:
+        self.device.relay_url = relay_url
+        self.device.credential_encrypted = encrypt_text(credential)
+        self.device.save(update_fields=["relay_url", "credential_encrypted"])
+
+    def allocate_key_ids(self, kind: str, count: int) -> int:
+        column = {"ec": "next_pre_key_id", "kyber": "next_kyber_pre_key_id"}.get(
+            kind, "next_signed_pre_key_id"
+        )
+        with transaction.atomic():
+            row = LocalDevice.objects.select_for_update().get(pk=self.device.pk)
+            start = int(getattr(row, column))
+            LocalDevice.objects.filter(pk=row.pk).update(**{column: start + count})
+        setattr(self.device, column, start + count)
+        return start
+
+    def get_active_signed_pre_key_id(self) -> int | None:
+        return self.device.active_signed_pre_key_id
+
+    def set_active_signed_pre_key_id(self, key_id: int) -> None:
+        self.device.active_signed_pre_key_id = key_id
+        self.device.save(update_fields=["active_signed_pre_key_id"])
+
+    def add_message(self, item: HistoryItem) -> None:
+        now = clock.now()
+        Message.objects.create(
+            device=self.device,
+            direction=item.direction,
+            peer=item.peer,
+            peer_device_id=item.peer_device_id,
+            guid=item.guid,
+            kind=item.kind,
+            body=item.body,
+            attachment=item.attachment,
+            status=item.status,
+            client_timestamp=item.client_timestamp,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def set_message_status(self, guid: str, status: str) -> bool:
+        with transaction.atomic():
+            row = (
+                Message.objects.select_for_update()
+                .filter(device=self.device, guid=guid, direction=Message.Direction.OUT)
+                .first()
+            )
+            if row is None:
+                return False
+            if STATUS_RANK.get(status, 0) >= STATUS_RANK.get(row.status, 0):
+                row.status = status
+                row.updated_at = clock.now()
+                row.save(update_fields=["status", "updated_at"])
+            return True
+
+    def list_messages(self, peer: str | None = None) -> list[HistoryItem]:
+        rows = Message.objects.filter(device=self.device)
+        if peer is not None:
+            rows = rows.filter(peer=peer)
+        return [
+            HistoryItem(
+                direction=m.direction,
+                peer=m.peer,
+                peer_device_id=m.peer_device_id,
+                guid=m.guid,
+                kind=m.kind,
+                body=m.body,
+                status=m.status,
+                client_timestamp=m.client_timestamp,
+                attachment=m.attachment,
+            )
+            for m in rows.order_by("created_at", "id")
+        ]
+
+    def list_identity_changes(self) -> list[IdentityChange]:
+        return [
+            IdentityChange(
+                ProtocolAddress(n.name, n.peer_device_id),
+                PublicKey.deserialize(bytes(n.old_key)),
+                PublicKey.deserialize(bytes(n.new_key)),
+            )
+            for n in IdentityChangeNotice.objects.filter(device=self.device)
+        ]
+
+    def count(
+        self,
+        *,
+        key_agreements: int = 0,
+        key_agreement_failures: int = 0,
+        decryptions: int = 0,
+        decryption_failures: int = 0,
+    ) -> None:
+        now = clock.now()
+        with transaction.atomic():
+            HealthCounter.objects.get_or_create(
+                device=self.device,
+                defaults={"business_id": self.device.business_id, "updated_at": now},
+            )
+            HealthCounter.objects.filter(device=self.device).update(
+                key_agreements=F("key_agreements") + key_agreements,
+                key_agreement_failures=F("key_agreement_failures") + key_agreement_failures,
+                decryptions=F("decryptions") + decryptions,
+                decryption_failures=F("decryption_failures") + decryption_failures,
+                updated_at=now,
+            )
+
+    def get_health(self) -> Health:
+        row = HealthCounter.objects.filter(device=self.device).first()
+        if row is None:
+            return Health()
+        return Health(
+            row.key_agreements, row.key_agreement_failures, row.decryptions, row.decryption_failures
+        )
+
+    def export_store(self) -> InMemoryProtocolStore:
+        store = InMemoryProtocolStore(self.get_identity_key_pair(), self.device.registration_id)
+        for ident in PeerIdentity.objects.filter(device=self.device):
+            address = ProtocolAddress(ident.name, ident.peer_device_id)
+            store.identities[address] = PublicKey.deserialize(bytes(ident.identity_key))
+        for key in PreKey.objects.filter(device=self.device):
+            data = unseal(key.record_encrypted)
+            if key.kind == PreKey.Kind.ONE_TIME:
+                store.store_pre_key(PreKeyRecord.from_bytes(data))
+            elif key.kind == PreKey.Kind.SIGNED:
+                store.store_signed_pre_key(SignedPreKeyRecord.from_bytes(data))
+            else:
+                store.store_kyber_pre_key(KyberPreKeyRecord.from_bytes(data))
+        for session in Session.objects.filter(device=self.device):
+            address = ProtocolAddress(session.name, session.peer_device_id)
+            store.sessions[address] = SessionRecord.from_bytes(unseal(session.record_encrypted))
+        return store
