@@ -36,6 +36,7 @@ from billing.engine import (
     normalise_category,
     parse_rate_csv,
     price,
+    rate,
     rate_stream,
 )
 from billing.models import BillableEventRecord, BillingAgent, MessageFactRecord, RateCardRow
@@ -159,13 +160,40 @@ def _fact_rows(business: Business, customers: Collection[str] | None) -> Iterato
     )
     sql, params = qs.values_list(*FACT_READ_COLUMNS).query.sql_with_params()
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            _use_native_timestamps(cursor.cursor)
         cursor.execute(sql, params)
         while batch := cursor.fetchmany(20_000):
             yield from batch
 
 
+def _use_native_timestamps(raw_cursor: Any) -> None:
+    """Django parses timestamptz in Python for its time-zone handling; the connection runs in
+    UTC already, so psycopg's own (C) loader gives the same values three times faster."""
+    import psycopg
+    from psycopg.pq import Format
+
+    oid = psycopg.postgres.types["timestamptz"].oid
+    raw_cursor.adapters.register_loader(oid, psycopg.postgres.adapters.get_loader(oid, Format.TEXT))
+
+
 def _facts_of(business: Business, customers: Collection[str] | None) -> Iterator[MessageFact]:
     return facts_from_rows(business.pk, _fact_rows(business, customers))
+
+
+def _replace_events(
+    business: Business, customers: Collection[str] | None, events: list[BillableEvent]
+) -> None:
+    stale = BillableEventRecord.objects.filter(business=business)
+    if customers is not None:
+        stale = stale.filter(customer__in=list(customers))
+    stale.delete()
+    card = get_rate_card(business.pk)
+    insert_rows(
+        BillableEventRecord,
+        EVENT_COLUMNS,
+        (event_row(business.pk, p) for p in _priced(events, card)),
+    )
 
 
 def do_rate(business: Business, *, customers: Collection[str] | None = None) -> RatingStats:
@@ -173,31 +201,31 @@ def do_rate(business: Business, *, customers: Collection[str] | None = None) -> 
 
     Conversations never span customers, so rating per customer gives the same events as
     rating everything."""
-    card = get_rate_card(business.pk)
     stats = RatingStats()
     with transaction.atomic(), gc_paused():
         # Rated in full before writing: one connection cannot read rows during a COPY.
         events = list(rate_stream(_facts_of(business, customers), now=clock.now(), stats=stats))
-        stale = BillableEventRecord.objects.filter(business=business)
-        if customers is not None:
-            stale = stale.filter(customer__in=list(customers))
-        stale.delete()
-        insert_rows(
-            BillableEventRecord,
-            EVENT_COLUMNS,
-            (event_row(business.pk, p) for p in _priced(events, card)),
-        )
+        _replace_events(business, customers, events)
     return stats
 
 
 def do_ingest_facts(business: Business, facts: Iterable[MessageFact]) -> RatingStats:
     """Record facts, then re-rate the customers they touch."""
-    batch = list(facts)
+    batch = {f.message_id: f for f in facts}  # a later fact of a message wins, as in the table
     with transaction.atomic():
-        do_record_facts(business, batch)
-        customers = {f.customer for f in batch}
-        # Past a few thousand customers one full pass is cheaper than a huge IN list.
-        return do_rate(business, customers=customers if len(customers) <= 5000 else None)
+        first_import = not MessageFactRecord.objects.filter(business=business).exists()
+        do_record_facts(business, batch.values())
+        customers = {f.customer for f in batch.values()}
+        if len(customers) <= 5000:
+            return do_rate(business, customers=customers)
+        if first_import:
+            # The facts in hand are all the business has: rate them instead of reading a
+            # million rows back.
+            with gc_paused():
+                result = rate(batch.values(), now=clock.now())
+                _replace_events(business, None, result.events)
+            return result.stats
+        return do_rate(business)
 
 
 def do_finalise_events(*, now: dt.datetime | None = None) -> int:

@@ -14,6 +14,7 @@ SECTIONS: list[tuple[str, str, Capability | None]] = [
     ("Staff", "/staff/", Capability.VIEW_STAFF),
     ("Numbers", "/numbers/", Capability.VIEW_NUMBERS),
     ("API tokens", "/tokens/", Capability.MANAGE_API_TOKENS),
+    ("Billing", "/billing/", Capability.VIEW_BILLING),
     ("Audit log", "/audit/", Capability.VIEW_AUDIT_LOG),
     ("Security", "/security/", None),
 ]

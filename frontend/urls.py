@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from frontend.views import audit, auth, dashboard, numbers, security, staff, tokens
+from frontend.views import audit, auth, billing, dashboard, numbers, security, staff, tokens
 
 # Ids in console URLs are bounded so a huge number is a 404, never a database overflow.
 ID = r"(?P<{}>\d{{1,18}})"
@@ -22,6 +22,7 @@ urlpatterns = [
     re_path(r"^numbers/" + ID.format("number_id") + r"/register/$", numbers.register),
     re_path(r"^numbers/" + ID.format("number_id") + r"/official/$", numbers.request_official),
     path("audit/", audit.audit, name="audit"),
+    path("billing/", billing.billing, name="billing"),
     path("security/", security.security, name="security"),
     re_path(r"^security/devices/" + ID.format("device_id") + r"/forget/$", security.forget_device),
 ]

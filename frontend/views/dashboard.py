@@ -5,6 +5,7 @@ from django.shortcuts import render
 from parley.accounts.roles import Capability, Role, capabilities_of
 from parley.accounts.selectors import count_staff_by_role, list_numbers
 
+from e2ee.selectors import get_health
 from frontend.access import console_view, staff
 
 
@@ -19,4 +20,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["staff_counts"] = [(role, counts[role.value]) for role in Role]
     if user.can(Capability.VIEW_NUMBERS):
         context["numbers"] = list(list_numbers(user.business))
+    if user.can(Capability.VIEW_SECURITY_HEALTH):
+        health = get_health(business_id=user.business_id).as_dict()
+        for part, rate in (("key_agreements", "success_rate"), ("decryption", "failure_rate")):
+            value = health[part][rate]
+            health[part]["shown"] = "no data" if value is None else f"{value * 100:.2f} %"
+        context["e2ee_health"] = health
     return render(request, "frontend/dashboard.html", context)

@@ -14,6 +14,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
+from parley.accounts.actions.tokens import do_create_api_token
+from parley.core.errors import Conflict, InvalidParameter
+from parley.core.events import DeliveryRecorded
+from parley.core.publish import publish
 
 from billing.actions import (
     do_create_agent,
@@ -27,10 +31,6 @@ from billing.facts_io import fact_to_json
 from billing.models import BillableEventRecord, BillingAgent, MessageFactRecord
 from billing.reports import do_write_daily_reports
 from billing.selectors import get_invoice
-from parley.accounts.actions.tokens import do_create_api_token
-from parley.core.errors import Conflict, InvalidParameter
-from parley.core.events import DeliveryRecorded
-from parley.core.publish import publish
 from tests.conftest import verified_session
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ US_CUSTOMER = "+14155550188"
 def fact(mid: str, direction: Direction, at: dt.datetime, *, customer: str = IN_CUSTOMER,
          agent: str = "agent-1", category: BillingCategory = BillingCategory.CONVERSATIONAL,
          content: Content = Content.TEXT, text_bytes: int = 40,
-         delivered: dt.datetime | None | str = "same") -> MessageFact:  # fmt: skip
+         delivered: dt.datetime | str | None = "same") -> MessageFact:  # fmt: skip
     return MessageFact(
         message_id=mid,
         business_id="b",
@@ -143,11 +143,15 @@ def test_conversations_stay_provisional_for_two_days(business, frozen_clock) -> 
 
 
 def test_agent_category_is_fixed(business, frozen_clock) -> None:
-    agent = do_create_agent(business, agent_id="rbm-1", display_name="Support", billing_category="basic_message")
+    agent = do_create_agent(
+        business, agent_id="rbm-1", display_name="Support", billing_category="basic_message"
+    )
     assert agent.billing_category == "NON_CONVERSATIONAL"
     assert agent.legacy_category == "BASIC_MESSAGE"
     with pytest.raises(Conflict):
-        do_create_agent(business, agent_id="rbm-1", display_name="x", billing_category="CONVERSATIONAL")
+        do_create_agent(
+            business, agent_id="rbm-1", display_name="x", billing_category="CONVERSATIONAL"
+        )
     with pytest.raises(InvalidParameter):
         do_create_agent(business, agent_id="rbm-2", display_name="x", billing_category="PREMIUM")
     # Facts claiming another category for the agent are refused, nothing recorded.
@@ -228,8 +232,8 @@ def test_daily_reports_are_written_as_csv(business, frozen_clock, settings, tmp_
 class TestApi:
     @pytest.fixture
     def staff(self, business, factory):
-        return {role: factory.staff(business, role) for role in
-                ("administrator", "developer", "agent", "supervisor", "compliance_officer")}  # fmt: skip
+        roles = ("administrator", "developer", "agent", "supervisor", "compliance_officer")
+        return {role: factory.staff(business, role) for role in roles}
 
     def _get(self, client: Any, user: Any, path: str) -> Any:
         client.cookies[settings.SESSION_COOKIE_NAME] = verified_session(user)
@@ -259,7 +263,9 @@ class TestApi:
         response = client.get("/parley/v1/billing/events?period=2026-06",
                               HTTP_AUTHORIZATION=f"Bearer {mine}")  # fmt: skip
         assert len(response.json()["results"]) == 2
-        bad = client.get("/parley/v1/billing/usage?period=2026-13", HTTP_AUTHORIZATION=f"Bearer {mine}")
+        bad = client.get(
+            "/parley/v1/billing/usage?period=2026-13", HTTP_AUTHORIZATION=f"Bearer {mine}"
+        )
         assert bad.status_code == 400
         assert bad.json()["error"]["code"] == 100
         assert client.get("/parley/v1/billing/usage").status_code == 401
@@ -267,14 +273,16 @@ class TestApi:
     def test_estimate_against_sms(self, client, staff) -> None:
         client.cookies[settings.SESSION_COOKIE_NAME] = verified_session(staff["administrator"])
         body = {"volume": 1000, "countries": ["US", "IN"], "categories": ["marketing"]}
-        response = client.post("/parley/v1/billing/estimates", body, content_type="application/json")
+        response = client.post(
+            "/parley/v1/billing/estimates", body, content_type="application/json"
+        )
         assert response.status_code == 200, response.content
         data = response.json()
-        assert data["total"] == "13.00"  # 1000 × 0.0085 + 1000 × 0.0045
+        assert data["total"] == "13.00"  # 1000 x 0.0085 + 1000 x 0.0045
         assert data["sms_total"] == "100.00"
         assert Decimal(data["savings"]) == Decimal("87.00")
-        bad = client.post("/parley/v1/billing/estimates", {"volume": -1, "countries": ["US"],
-                          "categories": ["marketing"]}, content_type="application/json")  # fmt: skip
+        body = {"volume": -1, "countries": ["US"], "categories": ["marketing"]}
+        bad = client.post("/parley/v1/billing/estimates", body, content_type="application/json")
         assert bad.status_code == 400
 
     def test_agents_endpoint_refuses_category_changes(self, client, staff, frozen_clock) -> None:
@@ -289,19 +297,26 @@ class TestApi:
         assert client.get("/parley/v1/billing/agents/rbm").json()["billing_category"] == (
             "NON_CONVERSATIONAL"
         )
-        change = client.patch("/parley/v1/billing/agents/rbm", {"billing_category": "CONVERSATIONAL"},
-                              content_type="application/json")  # fmt: skip
+        change = client.patch(
+            "/parley/v1/billing/agents/rbm",
+            {"billing_category": "CONVERSATIONAL"},
+            content_type="application/json",
+        )
         assert change.status_code == 409
         assert "cannot be changed" in change.json()["error"]["message"]
         assert BillingAgent.objects.get(agent_id="rbm").billing_category == "NON_CONVERSATIONAL"
 
     def test_rate_card_is_edited_by_administrators_only(self, client, staff) -> None:
-        text = "country,item,currency,unit_price,effective_from\nIN,marketing,USD,0.0050,2026-01-01\n"
+        text = (
+            "country,item,currency,unit_price,effective_from\nIN,marketing,USD,0.0050,2026-01-01\n"
+        )
         client.cookies[settings.SESSION_COOKIE_NAME] = verified_session(staff["developer"])
         assert client.put("/parley/v1/billing/rate-card", {"csv": text},
                           content_type="application/json").status_code == 403  # fmt: skip
         client.cookies[settings.SESSION_COOKIE_NAME] = verified_session(staff["administrator"])
-        ok = client.put("/parley/v1/billing/rate-card", {"csv": text}, content_type="application/json")
+        ok = client.put(
+            "/parley/v1/billing/rate-card", {"csv": text}, content_type="application/json"
+        )
         assert ok.json() == {"rows": 1}
         assert "IN,marketing,USD,0.0050" in client.get("/parley/v1/billing/rate-card").json()["csv"]
 

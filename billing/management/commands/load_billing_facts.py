@@ -6,7 +6,7 @@ from django.db import transaction
 from parley.accounts.models import Business
 from parley.core.errors import ParleyError
 
-from billing.actions import do_rate, do_record_facts
+from billing.actions import do_ingest_facts
 from billing.facts_io import read_facts
 
 
@@ -23,13 +23,12 @@ class Command(BaseCommand):
             raise CommandError(f"No business with slug {options['business']!r}.")
         try:
             with options["path"].open(encoding="utf-8") as handle, transaction.atomic():
-                recorded = do_record_facts(business, read_facts(handle, business.pk))
-                stats = do_rate(business)
+                stats = do_ingest_facts(business, read_facts(handle, business.pk))
         except OSError as exc:
             raise CommandError(str(exc)) from exc
         except ParleyError as exc:
             raise CommandError(f"Nothing loaded: {exc.message}") from exc
         self.stdout.write(
-            f"{recorded} facts recorded; {stats.delivered} delivered, {stats.pending} pending, "
+            f"{stats.facts} facts recorded; {stats.delivered} delivered, {stats.pending} pending, "
             f"{stats.expired} expired (never billed); {stats.events} billable events."
         )

@@ -1,0 +1,72 @@
+"""Billing in the console: a month's usage and invoice, and a campaign cost estimate."""
+
+from __future__ import annotations
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from parley.accounts.roles import Capability
+from parley.core import clock
+from parley.core.errors import ParleyError
+
+from billing.engine import WaCategory
+from billing.selectors import get_estimate, get_invoice, get_usage
+from frontend.access import console_view, staff
+
+
+class PeriodForm(forms.Form):
+    period = forms.RegexField(regex=r"^\d{4}-(0[1-9]|1[0-2])$", required=False, max_length=7)
+
+
+class EstimateForm(forms.Form):
+    volume = forms.IntegerField(min_value=1, max_value=10**9, initial=10_000)
+    countries = forms.CharField(
+        max_length=400, initial="US, IN", help_text="ISO country codes, comma-separated"
+    )
+    categories = forms.MultipleChoiceField(
+        choices=[(c.value, c.value) for c in WaCategory],
+        initial=[WaCategory.MARKETING.value],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def clean_countries(self) -> list[str]:
+        codes = [c.strip().upper() for c in self.cleaned_data["countries"].split(",") if c.strip()]
+        if not codes or any(len(c) != 2 or not c.isalpha() for c in codes):
+            raise forms.ValidationError("Give two-letter country codes, such as US, IN, BR.")
+        return codes
+
+
+@console_view(Capability.VIEW_BILLING)
+@require_GET
+def billing(request: HttpRequest) -> HttpResponse:
+    business = staff(request).business
+    period_form = PeriodForm(request.GET)
+    period = (period_form.cleaned_data.get("period") if period_form.is_valid() else "") or (
+        clock.now().strftime("%Y-%m")
+    )
+    estimate_form = EstimateForm(request.GET if "volume" in request.GET else None)
+    estimate = None
+    if estimate_form.is_bound and estimate_form.is_valid():
+        try:
+            estimate = get_estimate(
+                business.pk,
+                volume=estimate_form.cleaned_data["volume"],
+                countries=estimate_form.cleaned_data["countries"],
+                categories=estimate_form.cleaned_data["categories"],
+                on=clock.now().date(),
+            )
+        except ParleyError as exc:
+            estimate_form.add_error(None, exc.message)
+    return render(
+        request,
+        "frontend/billing.html",
+        {
+            "period": period,
+            "period_form": period_form,
+            "usage": get_usage(business.pk, period),
+            "invoice": get_invoice(business.pk, period),
+            "estimate_form": estimate_form,
+            "estimate": estimate,
+        },
+    )
