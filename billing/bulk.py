@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 
 Row = Sequence[Any]
 
@@ -21,6 +21,12 @@ def _table(model: type[Model]) -> str:
 
 def _names(columns: Sequence[str]) -> str:
     return ", ".join(connection.ops.quote_name(c) for c in columns)
+
+
+def _internal_type(model: type[Model], column: str) -> str:
+    field = model._meta.get_field(column)
+    assert isinstance(field, Field)
+    return field.get_internal_type()
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -42,9 +48,7 @@ def _sqlite_adapter(model: type[Model], columns: Sequence[str]) -> Callable[[Row
     """A per-row adapter that touches only the columns needing it (datetimes, dates,
     decimals): it runs a million times, so no per-value calls for the rest."""
     kinds = {"DateTimeField", "DateField", "DecimalField"}
-    special = [
-        i for i, c in enumerate(columns) if model._meta.get_field(c).get_internal_type() in kinds
-    ]
+    special = [i for i, c in enumerate(columns) if _internal_type(model, c) in kinds]
 
     def adapt(row: Row) -> list[Any]:
         out = list(row)
@@ -91,7 +95,7 @@ _PG_TYPES = {
 
 def _copy(model: type[Model], columns: Sequence[str], rows: Iterable[Row], table: str = "") -> int:
     count = 0
-    types = [_PG_TYPES[model._meta.get_field(c).get_internal_type()] for c in columns]
+    types = [_PG_TYPES[_internal_type(model, c)] for c in columns]
     with connection.cursor() as cursor, connection.wrap_database_errors:
         raw = cursor.cursor  # psycopg's own cursor: COPY is not in the DB-API
         sql = f"COPY {table or _table(model)} ({_names(columns)}) FROM STDIN (FORMAT BINARY)"

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from hashlib import blake2b
 
-from billing.engine.facts import Channel, WaCategory
+from billing.engine.facts import Channel, Direction, MessageFact, WaCategory
 from billing.engine.periods import period_of
 
 
@@ -117,3 +117,42 @@ class BillableEvent:
 
 def status_at(final_at: datetime, now: datetime) -> EventStatus:
     return EventStatus.FINAL if now >= final_at else EventStatus.PROVISIONAL
+
+
+def single_message_event(
+    fact: MessageFact,
+    etype: EventType,
+    model: BillingModel,
+    country: str,
+    *,
+    segments: int,
+    reason: str,
+    final_at: datetime,
+    now: datetime,
+) -> BillableEvent:
+    """The event of one delivered message billed on its own (no conversation)."""
+    at = fact.delivered_at
+    assert at is not None
+    a2p = fact.direction is Direction.A2P
+    return BillableEvent(
+        event_id(fact.message_id, etype),
+        etype,
+        model,
+        fact.channel,
+        fact.business_id,
+        fact.agent_id,
+        fact.customer,
+        country,
+        at,
+        at,
+        (fact.message_id,),
+        1 if a2p else 0,
+        0 if a2p else 1,
+        fact.size_bytes or fact.text_bytes,  # payload_bytes, inlined on the hot path
+        segments,
+        None,
+        True,
+        reason,
+        EventStatus.FINAL if now >= final_at else EventStatus.PROVISIONAL,
+        final_at,
+    )

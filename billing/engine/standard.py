@@ -26,6 +26,7 @@ from billing.engine.events import (
     EventStatus,
     EventType,
     event_id,
+    single_message_event,
     status_at,
 )
 from billing.engine.facts import Content, Direction, MessageFact, Suggestions
@@ -65,30 +66,17 @@ def standalone_event(
     """The per-message event of a standard-model fact that is not in a conversation."""
     at = fact.delivered_at
     assert at is not None
-    a2p = fact.direction is Direction.A2P
-    etype = a2p_event_type(fact) if a2p else EventType.P2A_MESSAGE
-    final_at = at + _STANDALONE_HOLD if conversational else at
-    return BillableEvent(
-        event_id(fact.message_id, etype),
+    etype = a2p_event_type(fact) if fact.direction is Direction.A2P else EventType.P2A_MESSAGE
+    return single_message_event(
+        fact,
         etype,
         BillingModel.STANDARD,
-        fact.channel,
-        fact.business_id,
-        fact.agent_id,
-        fact.customer,
         country,
-        at,
-        at,
-        (fact.message_id,),
-        1 if a2p else 0,
-        0 if a2p else 1,
-        fact.size_bytes or fact.text_bytes,  # payload_bytes, inlined on the hot path
-        0,
-        None,
-        True,
-        "chargeable: per message",
-        FINAL if now >= final_at else PROVISIONAL,
-        final_at,
+        segments=0,
+        reason="chargeable: per message",
+        # A conversational agent's message may still join a conversation for 24 h.
+        final_at=at + _STANDALONE_HOLD if conversational else at,
+        now=now,
     )
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from billing.engine.countries import country_of
-from billing.engine.events import BillableEvent, BillingModel, EventType, event_id, status_at
+from billing.engine.events import BillableEvent, BillingModel, EventType, single_message_event
 from billing.engine.facts import Channel, Content, Direction, MessageFact, Suggestions
 
 US_REGION = "US"
@@ -97,27 +97,14 @@ def us_event(fact: MessageFact, country: str, now: datetime) -> BillableEvent | 
         return None
     at = fact.delivered_at
     assert at is not None
-    a2p = fact.direction is Direction.A2P
     segments = _segments(etype, fact)
-    return BillableEvent(
-        event_id(fact.message_id, etype),
+    return single_message_event(
+        fact,
         etype,
         BillingModel.US,
-        fact.channel,
-        fact.business_id,
-        fact.agent_id,
-        fact.customer,
         country,
-        at,
-        at,
-        (fact.message_id,),
-        1 if a2p else 0,
-        0 if a2p else 1,
-        fact.payload_bytes,
-        segments,
-        None,
-        True,
-        "chargeable: per segment" if segments else "chargeable: per message",
-        status_at(at, now),
-        at,
+        segments=segments,
+        reason="chargeable: per segment" if segments else "chargeable: per message",
+        final_at=at,
+        now=now,
     )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -52,7 +53,7 @@ def test_handset_to_handset(make_handset: Callable[..., SignalClient]) -> None:
     assert alice.safety_number(bob.e164).display == bob.safety_number(alice.e164).display
 
 
-def _addr(client: SignalClient):  # type: ignore[no-untyped-def]
+def _addr(client: SignalClient) -> Any:
     from e2ee.protocol import ProtocolAddress
 
     return ProtocolAddress(client.e164, 1)
