@@ -69,6 +69,9 @@ ROUTES = [
     Route("POST", "/numbers/{number}/official/", (C.MANAGE_NUMBERS,)),
     Route("GET", "/audit/", (C.VIEW_AUDIT_LOG,)),
     Route("GET", "/audit/?action=staff.&page=1", (C.VIEW_AUDIT_LOG,)),
+    Route("GET", "/billing/", (C.VIEW_BILLING,)),
+    Route("GET", "/billing/?period=2026-05&volume=10&countries=US&categories=marketing",
+          (C.VIEW_BILLING,)),
     Route("GET", "/security/"),
     Route("POST", "/security/devices/{device}/forget/"),
 ]  # fmt: skip
@@ -165,7 +168,7 @@ def test_nav_shows_exactly_the_pages_the_role_may_open(
 
 def test_nav_covers_every_console_page() -> None:
     assert [url for _, url, _ in SECTIONS] == [
-        "/", "/staff/", "/numbers/", "/tokens/", "/audit/", "/security/",
+        "/", "/staff/", "/numbers/", "/tokens/", "/billing/", "/audit/", "/security/",
     ]  # fmt: skip
 
 
