@@ -192,7 +192,7 @@ def asgi_server(live_env: dict[str, str], tmp_path_factory: Any) -> Iterator[str
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "parley.asgi:application", "--host", "127.0.0.1",
-             "--port", str(port), "--ws", "websockets", "--no-access-log"],
+             "--port", str(port), "--ws", "websockets-sansio", "--no-access-log"],
             cwd=ROOT, env=live_env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:

@@ -20,7 +20,9 @@ class PeriodForm(forms.Form):
 
 
 class EstimateForm(forms.Form):
-    volume = forms.IntegerField(min_value=1, max_value=10**9, initial=10_000)
+    volume = forms.IntegerField(
+        min_value=1, max_value=10**9, initial=10_000, label="Messages per country and category"
+    )
     countries = forms.CharField(
         max_length=400, initial="US, IN", help_text="ISO country codes, comma-separated"
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from parley.accounts.roles import Capability, Role, capabilities_of
-from parley.accounts.selectors import count_staff_by_role, list_numbers
+from parley.accounts.selectors import count_staff_by_role, list_audit_entries, list_numbers
 
 from e2ee.selectors import get_health
 from frontend.access import console_view, staff
@@ -20,10 +20,16 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["staff_counts"] = [(role, counts[role.value]) for role in Role]
     if user.can(Capability.VIEW_NUMBERS):
         context["numbers"] = list(list_numbers(user.business))
+    if user.can(Capability.VIEW_AUDIT_LOG):
+        # The live feed starts with the latest operations; new ones arrive over the socket.
+        context["recent_audit"] = list(list_audit_entries(user.business)[:10])
     if user.can(Capability.VIEW_SECURITY_HEALTH):
         health = get_health(business_id=user.business_id).as_dict()
-        for part, rate in (("key_agreements", "success_rate"), ("decryption", "failure_rate")):
+        for part, rate, verb in (
+            ("key_agreements", "success_rate", "succeeded"),
+            ("decryption", "failure_rate", "failed"),
+        ):
             value = health[part][rate]
-            health[part]["shown"] = "no data" if value is None else f"{value * 100:.2f} %"
+            health[part]["shown"] = "no data yet" if value is None else f"{value:.2%} {verb}"
         context["e2ee_health"] = health
     return render(request, "frontend/dashboard.html", context)

@@ -111,7 +111,7 @@ def run(port: int) -> int:
         manager.add_process(
             "web",
             f"{PY} -m uvicorn parley.asgi:application --host 127.0.0.1 --port {port} "
-            "--ws websockets --no-access-log",
+            "--ws websockets-sansio --no-access-log",
             env=common,
             cwd=str(ROOT),
         )
