@@ -30,14 +30,14 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
-from parley.accounts.models import Business  # noqa: E402
-from parley.core import clock  # noqa: E402
 
 from billing.actions import do_ingest_facts, do_record_facts  # noqa: E402
 from billing.engine import country_of, rate  # noqa: E402
 from billing.engine.synthetic import SYNTHETIC_NOW, generate_facts  # noqa: E402
 from billing.models import BillableEventRecord, MessageFactRecord  # noqa: E402
 from billing.records import FACT_COLUMNS, fact_row  # noqa: E402
+from parley.accounts.models import Business  # noqa: E402
+from parley.core import clock  # noqa: E402
 
 BATCH = 50_000
 

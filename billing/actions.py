@@ -12,11 +12,6 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Collate
-from parley.accounts.actions.audit import do_record_audit
-from parley.accounts.models import Business, StaffUser
-from parley.accounts.roles import Capability
-from parley.core import clock
-from parley.core.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 
 from billing.bulk import insert_rows, upsert_rows
 from billing.cards import get_rate_card
@@ -49,6 +44,11 @@ from billing.records import (
     fact_row,
     facts_from_rows,
 )
+from parley.accounts.actions.audit import do_record_audit
+from parley.accounts.models import Business, StaffUser
+from parley.accounts.roles import Capability
+from parley.core import clock
+from parley.core.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 
 
 def do_create_agent(

@@ -8,12 +8,6 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from drf_spectacular.utils import extend_schema
-from parley.accounts.models import StaffUser
-from parley.accounts.roles import Capability
-from parley.api.auth import BearerTokenAuthentication
-from parley.api.permissions import business_of, capability
-from parley.core import clock
-from parley.core.errors import InvalidParameter, NotFound
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import CursorPagination
@@ -25,6 +19,12 @@ from billing import actions, selectors
 from billing.cards import get_rate_card, rate_card_csv
 from billing.engine import Agent, BillingCategory, Invoice
 from billing.models import BillableEventRecord, BillingAgent
+from parley.accounts.models import StaffUser
+from parley.accounts.roles import Capability
+from parley.api.auth import BearerTokenAuthentication
+from parley.api.permissions import business_of, capability
+from parley.core import clock
+from parley.core.errors import InvalidParameter, NotFound
 
 
 class BillingView(APIView):

@@ -8,8 +8,6 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from parley.core.errors import InvalidParameter
-
 from billing.engine import (
     BillingError,
     Channel,
@@ -20,16 +18,22 @@ from billing.engine import (
     WaCategory,
     normalise_category,
 )
+from parley.core.errors import InvalidParameter
 
 
 def _time(value: Any, name: str) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError(f"{name} needs a time zone")
     return moment
 
 
 def fact_from_json(data: dict[str, Any], business_id: int) -> MessageFact:
+    """A fact from a facts-file line (or any mapping of the same fields, such as a
+    delivery event); times may be ISO strings or aware datetimes."""
     delivered = data.get("delivered_at")
     template = data.get("template_category")
     return MessageFact(

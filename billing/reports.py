@@ -11,10 +11,10 @@ import io
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from parley.accounts.models import Business
-from parley.core import clock
 
 from billing.models import BillableEventRecord, MessageFactRecord, ReportFile
+from parley.accounts.models import Business
+from parley.core import clock
 
 EVENT_HEADER = [
     "billing_event_id", "type", "agent_id", "start_time", "duration", "mt_messages",

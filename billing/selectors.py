@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, QuerySet, Sum
-from parley.core.errors import InvalidParameter
 
 from billing.cards import get_rate_card
 from billing.engine import (
@@ -23,6 +22,7 @@ from billing.engine import (
     round_money,
 )
 from billing.models import BillableEventRecord
+from parley.core.errors import InvalidParameter
 
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import shared_task
-from parley.accounts.models import Business
-from parley.core import clock
 
 from billing.actions import do_finalise_events, do_rate
 from billing.reports import do_write_daily_reports
+from parley.accounts.models import Business
+from parley.core import clock
 
 
 @shared_task(name="billing.tasks.rate_customers")

@@ -4,10 +4,6 @@ from a backup, reset one (a "reinstall"). Each in one transaction."""
 from __future__ import annotations
 
 from django.db import transaction
-from parley.accounts.actions.numbers import parse_e164
-from parley.accounts.models import PhoneNumber
-from parley.core import clock
-from parley.core.errors import Conflict, InvalidParameter, NotFound
 
 from e2ee.attachments import StorageAttachmentStore
 from e2ee.client import HistoryItem, SignalClient
@@ -20,6 +16,10 @@ from e2ee.protocol import (
 )
 from e2ee.protocol import backup as protocol_backup
 from e2ee.store import DjangoDeviceState, seal
+from parley.accounts.actions.numbers import parse_e164
+from parley.accounts.models import PhoneNumber
+from parley.core import clock
+from parley.core.errors import Conflict, InvalidParameter, NotFound
 
 # Restored devices continue key ids well past anything the old device may have published.
 _KEY_ID_GAP = 1000

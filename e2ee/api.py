@@ -4,15 +4,15 @@ health, for administrators (staff sessions with VIEW_SECURITY_HEALTH; not API to
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from parley.accounts.roles import Capability
-from parley.api.auth import BearerTokenAuthentication
-from parley.api.permissions import business_of, capability
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from e2ee import selectors
+from parley.accounts.roles import Capability
+from parley.api.auth import BearerTokenAuthentication
+from parley.api.permissions import business_of, capability
 
 
 class E2eeHealthView(APIView):

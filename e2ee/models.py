@@ -9,6 +9,7 @@ history (the tenant's own copy of its conversations)."""
 from __future__ import annotations
 
 from django.db import models
+
 from parley.accounts.models import Business, PhoneNumber
 
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Sum
-from parley.accounts.actions.numbers import parse_e164
-from parley.core.errors import NotFound
 
 from e2ee.models import HealthCounter, LocalDevice
+from parley.accounts.actions.numbers import parse_e164
+from parley.core.errors import NotFound
 
 # SPEC §1: key-agreement success ≥ 99.9 %, decryption failures < 0.01 %.
 KEY_AGREEMENT_SUCCESS_TARGET = 0.999

@@ -13,8 +13,6 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F
-from parley.core import clock
-from parley.core.crypto import decrypt_text, encrypt_text
 
 from e2ee.client.state import STATUS_RANK, Health, HistoryItem
 from e2ee.models import (
@@ -40,6 +38,8 @@ from e2ee.protocol import (
     SessionRecord,
     SignedPreKeyRecord,
 )
+from parley.core import clock
+from parley.core.crypto import decrypt_text, encrypt_text
 
 
 def seal(data: bytes) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
 from parley.accounts.middleware import VERIFIED_KEY
 from parley.core.realtime import staff_group
 

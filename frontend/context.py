@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+
 from parley.accounts.roles import Capability, Role
 
 # (label, url, capability) of the console's sections; a section shows only to roles that may

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from django.db.models import Count, QuerySet
+
 from parley.accounts.models import (
     AuditEntry,
     Business,

@@ -17,6 +17,7 @@ import pyotp
 import pytest
 from django.conf import settings
 from django.db import connection
+
 from parley.core import clock
 
 ROOT = Path(__file__).resolve().parent.parent

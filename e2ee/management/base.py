@@ -8,7 +8,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from parley.core.errors import ParleyError
 
 from e2ee import selectors
 from e2ee.actions import client_for, do_create_device, do_restore_device
@@ -16,6 +15,7 @@ from e2ee.client import ClientError, Received, RelayError, SignalClient
 from e2ee.client.relay import DEFAULT_RELAY_URL
 from e2ee.protocol import ProtocolError
 from e2ee.protocol.backup import format_recovery_key, generate_recovery_key
+from parley.core.errors import ParleyError
 
 
 class DeviceCommand(BaseCommand):

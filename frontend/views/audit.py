@@ -5,14 +5,14 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
-from parley.accounts.actions.audit import verify_chain
-from parley.accounts.roles import Capability
-from parley.accounts.selectors import list_audit_entries
 
 from frontend.access import console_view, staff
 from frontend.forms import AuditFilterForm
 from frontend.selectors import audit_action_names
 from frontend.views.common import page_of
+from parley.accounts.actions.audit import verify_chain
+from parley.accounts.roles import Capability
+from parley.accounts.selectors import list_audit_entries
 
 
 @console_view(Capability.VIEW_AUDIT_LOG)

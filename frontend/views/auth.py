@@ -12,6 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
+
+from frontend.access import client_ip
+from frontend.forms import CodeForm, LoginForm
 from parley.accounts.actions.login import (
     do_begin_enrolment,
     do_check_password,
@@ -22,9 +25,6 @@ from parley.accounts.middleware import VERIFIED_KEY
 from parley.accounts.models import StaffUser
 from parley.core import clock
 from parley.core.errors import AccountLocked, ParleyError, RateLimited
-
-from frontend.access import client_ip
-from frontend.forms import CodeForm, LoginForm
 
 PENDING_KEY = "parley_pending_2fa"
 PENDING_SECONDS = 300

@@ -6,13 +6,13 @@ from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
-from parley.accounts.roles import Capability
-from parley.core import clock
-from parley.core.errors import ParleyError
 
 from billing.engine import WaCategory
 from billing.selectors import get_estimate, get_invoice, get_usage
 from frontend.access import console_view, staff
+from parley.accounts.roles import Capability
+from parley.core import clock
+from parley.core.errors import ParleyError
 
 
 class PeriodForm(forms.Form):

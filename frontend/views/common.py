@@ -9,6 +9,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+
 from parley.accounts.models import StaffUser
 from parley.accounts.roles import Capability
 from parley.core.errors import ParleyError

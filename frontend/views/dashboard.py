@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from parley.accounts.roles import Capability, Role, capabilities_of
-from parley.accounts.selectors import count_staff_by_role, list_audit_entries, list_numbers
 
 from e2ee.selectors import get_health
 from frontend.access import console_view, staff
+from parley.accounts.roles import Capability, Role, capabilities_of
+from parley.accounts.selectors import count_staff_by_role, list_audit_entries, list_numbers
 
 
 @console_view()

@@ -12,6 +12,11 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
+
+from frontend.access import client_ip, console_view, staff
+from frontend.forms import NumberAddForm, RegisterForm, RequestCodeForm, VerifyCodeForm
+from frontend.selectors import code_awaiting_delivery
+from frontend.views.common import forbidden, not_found, show_error
 from parley.accounts.actions.numbers import (
     display_number,
     do_add_number,
@@ -24,11 +29,6 @@ from parley.accounts.models import PhoneNumber
 from parley.accounts.roles import Capability
 from parley.accounts.selectors import get_number, get_simulated_inbox, list_numbers
 from parley.core.errors import NotFound, ParleyError
-
-from frontend.access import client_ip, console_view, staff
-from frontend.forms import NumberAddForm, RegisterForm, RequestCodeForm, VerifyCodeForm
-from frontend.selectors import code_awaiting_delivery
-from frontend.views.common import forbidden, not_found, show_error
 
 
 @console_view(Capability.VIEW_NUMBERS)

@@ -7,12 +7,12 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
-from parley.accounts.actions.login import do_revoke_device
-from parley.accounts.selectors import list_devices
-from parley.core.crypto import token_digest
 
 from frontend.access import client_ip, console_view, staff
 from frontend.views.common import not_found
+from parley.accounts.actions.login import do_revoke_device
+from parley.accounts.selectors import list_devices
+from parley.core.crypto import token_digest
 
 _BROWSERS = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("HeadlessChrome/", "Headless Chrome"),
              ("Chrome/", "Chrome"), ("Safari/", "Safari")]  # fmt: skip

@@ -9,16 +9,16 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
-from parley.accounts.actions.staff import do_change_roles, do_create_staff, do_set_active
-from parley.accounts.models import StaffUser
-from parley.accounts.roles import Capability, Role, assignable_roles, may_manage
-from parley.accounts.selectors import list_staff
-from parley.core.errors import ParleyError
 
 from frontend.access import client_ip, console_view, staff
 from frontend.forms import StaffBulkForm, StaffCreateForm, StaffFilterForm
 from frontend.selectors import manageable_ids, staff_summary
 from frontend.views.common import forbidden, manages_staff, page_of, show_error
+from parley.accounts.actions.staff import do_change_roles, do_create_staff, do_set_active
+from parley.accounts.models import StaffUser
+from parley.accounts.roles import Capability, Role, assignable_roles, may_manage
+from parley.accounts.selectors import list_staff
+from parley.core.errors import ParleyError
 
 
 def _apply(user: StaffUser, operation: str, ids: list[int], ip: str | None) -> str:

@@ -8,14 +8,14 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
-from parley.accounts.actions.tokens import IssuedToken, do_create_api_token, do_revoke_api_token
-from parley.accounts.roles import Capability
-from parley.accounts.selectors import list_api_tokens
-from parley.core.errors import NotFound, ParleyError
 
 from frontend.access import client_ip, console_view, staff
 from frontend.forms import TokenCreateForm
 from frontend.views.common import not_found, show_error
+from parley.accounts.actions.tokens import IssuedToken, do_create_api_token, do_revoke_api_token
+from parley.accounts.roles import Capability
+from parley.accounts.selectors import list_api_tokens
+from parley.core.errors import NotFound, ParleyError
 
 
 @console_view(Capability.MANAGE_API_TOKENS)

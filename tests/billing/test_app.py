@@ -14,10 +14,6 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
-from parley.accounts.actions.tokens import do_create_api_token
-from parley.core.errors import Conflict, InvalidParameter
-from parley.core.events import DeliveryRecorded
-from parley.core.publish import publish
 
 from billing.actions import (
     do_create_agent,
@@ -31,6 +27,10 @@ from billing.facts_io import fact_to_json
 from billing.models import BillableEventRecord, BillingAgent, MessageFactRecord
 from billing.reports import do_write_daily_reports
 from billing.selectors import get_invoice
+from parley.accounts.actions.tokens import do_create_api_token
+from parley.core.errors import Conflict, InvalidParameter
+from parley.core.events import DeliveryRecorded
+from parley.core.publish import publish
 from tests.conftest import verified_session
 
 pytestmark = pytest.mark.django_db

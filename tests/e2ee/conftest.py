@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from parley.accounts.actions.tokens import do_create_api_token
-from parley.accounts.models import Business, PhoneNumber
-from parley.core import clock
 
 from e2ee.actions import client_for, do_create_device
 from e2ee.client import SignalClient
+from parley.accounts.actions.tokens import do_create_api_token
+from parley.accounts.models import Business, PhoneNumber
+from parley.core import clock
 
 _numbers = itertools.count(1)
 

@@ -7,13 +7,13 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
-from parley.core import clock
-from parley.relay.actions.retention import do_expire_envelopes
 
 from e2ee.actions import client_for, do_restore_device
 from e2ee.client import SignalClient
 from e2ee.protocol import ProtocolAddress
 from e2ee.protocol.backup import generate_recovery_key
+from parley.core import clock
+from parley.relay.actions.retention import do_expire_envelopes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from django.core.files.storage import default_storage
-from parley.relay.models import Envelope
 
 from e2ee.attachments import PREFIX
 from e2ee.client import SignalClient
 from e2ee.models import Message
+from parley.relay.models import Envelope
 from tests.e2ee.conftest import Tenant
 from tests.parley.relay.scan import find_plaintext
 

@@ -7,10 +7,10 @@ import itertools
 from typing import Any
 
 import pytest
+
 from parley.accounts.actions.login import do_verify_second_factor
 from parley.accounts.actions.numbers import do_add_number
 from parley.accounts.actions.tokens import do_create_api_token
-
 from tests.conftest import totp_now
 
 _numbers = itertools.count(1)

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from parley.accounts.models import AuditEntry
-from parley.accounts.roles import MATRIX, Capability, Role
 
 from frontend.context import SECTIONS
+from parley.accounts.models import AuditEntry
+from parley.accounts.roles import MATRIX, Capability, Role
 
 C = Capability
 

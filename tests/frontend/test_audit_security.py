@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import connection
+
 from parley.accounts.actions.audit import do_record_audit
 from parley.accounts.models import TrustedDevice
 
@@ -86,7 +87,6 @@ def test_security_page_lists_and_forgets_devices(
 
 def test_forgetting_this_browser_drops_its_cookie(factory: Any, console_client: Any) -> None:
     from parley.accounts.actions.login import do_verify_second_factor
-
     from tests.conftest import totp_now
 
     user = factory.staff(factory.business(), "developer")

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pyotp
-from parley.accounts.models import StaffUser
-from parley.core.crypto import decrypt_text
 from playwright.sync_api import Page, expect
 
+from parley.accounts.models import StaffUser
+from parley.core.crypto import decrypt_text
 from tests.conftest import PASSWORD, ROOT
 
 SCREENSHOTS = ROOT / "var" / "screenshots"

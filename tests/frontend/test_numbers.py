@@ -8,8 +8,8 @@ import time
 from typing import Any
 
 import pytest
-from parley.accounts.models import AuditEntry, NumberVerificationCode, PhoneNumber
 
+from parley.accounts.models import AuditEntry, NumberVerificationCode, PhoneNumber
 from tests.frontend.helpers import by_testid, field_error
 
 

@@ -7,9 +7,9 @@ import re
 from typing import Any
 
 import pytest
+
 from parley.accounts.models import AuditEntry, StaffUser
 from parley.accounts.roles import Role
-
 from tests.frontend.helpers import field_error
 
 pytestmark = pytest.mark.django_db

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from parley.accounts.models import AuditEntry, NumberVerificationCode, StaffUser
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import connection
-from parley.accounts.models import ApiToken, AuditEntry
 
+from parley.accounts.models import ApiToken, AuditEntry
 from tests.frontend.helpers import by_testid, field_error
 
 pytestmark = pytest.mark.django_db

@@ -2,9 +2,9 @@ import datetime as dt
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from parley.accounts.models import Business
 
 from billing.reports import do_write_daily_reports
+from parley.accounts.models import Business
 
 
 class Command(BaseCommand):

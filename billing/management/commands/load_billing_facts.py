@@ -3,11 +3,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from parley.accounts.models import Business
-from parley.core.errors import ParleyError
 
 from billing.actions import do_ingest_facts
 from billing.facts_io import read_facts
+from parley.accounts.models import Business
+from parley.core.errors import ParleyError
 
 
 class Command(BaseCommand):

@@ -2,10 +2,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from parley.accounts.models import Business
-from parley.core.errors import ParleyError
 
 from billing.actions import do_replace_rate_card
+from parley.accounts.models import Business
+from parley.core.errors import ParleyError
 
 
 class Command(BaseCommand):

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+
 from parley.accounts.actions.audit import do_purge_audit_log, do_record_audit, verify_chain
 from parley.accounts.models import AuditEntry
 

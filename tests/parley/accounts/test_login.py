@@ -5,6 +5,7 @@ import datetime as dt
 import pyotp
 import pytest
 from django.conf import settings
+
 from parley.accounts.actions.login import (
     do_check_password,
     do_revoke_device,
@@ -13,7 +14,6 @@ from parley.accounts.actions.login import (
 from parley.accounts.models import AuditEntry, TrustedDevice
 from parley.core.crypto import decrypt_text, token_digest
 from parley.core.errors import AccountLocked, AuthenticationFailed, RateLimited
-
 from tests.conftest import PASSWORD, totp_now
 
 pytestmark = pytest.mark.django_db

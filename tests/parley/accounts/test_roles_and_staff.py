@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from parley.accounts.actions.staff import do_change_roles, do_create_staff, do_set_active
 from parley.accounts.models import AuditEntry, StaffUser
 from parley.accounts.roles import (
@@ -158,7 +159,6 @@ def test_administrators_cannot_demote_or_deactivate_themselves(team) -> None:
 def test_deactivated_staff_cannot_log_in_and_lose_devices(team) -> None:
     from parley.accounts.actions.login import do_check_password, do_verify_second_factor
     from parley.core.errors import AuthenticationFailed
-
     from tests.conftest import PASSWORD, totp_now
 
     agent = team["agents"][0]

@@ -4,6 +4,7 @@ delivering the simulated SMS."""
 import time
 
 import pytest
+
 from parley.accounts.actions.numbers import (
     do_add_number,
     do_request_official_verification,
@@ -13,7 +14,6 @@ from parley.accounts.actions.tokens import do_create_api_token
 from parley.accounts.models import NumberVerificationCode, PhoneNumber
 from parley.accounts.selectors import get_simulated_inbox
 from parley.core.errors import Conflict, InvalidParameter, PermissionDenied
-
 from tests.parley.api.test_tokens_and_envelope import api, assert_envelope
 
 

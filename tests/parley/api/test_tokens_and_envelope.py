@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.test import Client
+
 from parley.accounts.actions.tokens import do_create_api_token, do_revoke_api_token
 from parley.accounts.models import ApiToken, AuditEntry
 from parley.core.errors import PermissionDenied

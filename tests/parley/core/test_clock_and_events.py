@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 from django.db import transaction
+
 from parley.core import clock
 from parley.core.events import StaffChanged
 from parley.core.publish import dispatch, listen

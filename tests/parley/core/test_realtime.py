@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import websockets
 from django.conf import settings
+
 from parley.accounts.actions.numbers import do_add_number, do_request_code
 from parley.accounts.actions.staff import do_change_roles
-
 from tests.conftest import verified_session
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from parley.core import publish
-from parley.core.events import Event
 
 from e2ee.protocol import KeyPair
+from parley.core import publish
+from parley.core.events import Event
 
 PG = connection.vendor == "postgresql"
 requires_postgres = pytest.mark.skipif(

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from django.db import connection
+
 from parley.relay.actions.keys import do_claim_bundles
 from parley.relay.models import Device, KemPreKey, OneTimePreKey
-
 from tests.parley.relay.conftest import requires_postgres
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from parley.core.events import PreKeysLow
 from parley.relay.actions.retention import do_purge_metadata
 from parley.relay.models import KemPreKey, OneTimePreKey, SignedPreKey
-
 from tests.parley.relay.conftest import (
     b64,
     ec_key,

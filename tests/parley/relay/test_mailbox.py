@@ -7,9 +7,9 @@ import uuid
 from typing import Any
 
 import pytest
+
 from parley.core.events import EnvelopeDelivered, EnvelopeQueued
 from parley.relay.models import DeliveryRecord, Envelope
-
 from tests.parley.relay.conftest import Handset, b64, error, register
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ import pytest
 import redis
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
-from parley.relay.models import Envelope
 
+from parley.relay.models import Envelope
 from tests.parley.relay.live import LiveDevice, receive
 from tests.parley.relay.scan import find_plaintext, relay_tables
 

@@ -6,13 +6,13 @@ import datetime as dt
 from typing import Any
 
 import pytest
+
 from parley.accounts.actions.tokens import do_create_api_token
 from parley.accounts.models import PhoneNumber
 from parley.core import clock
 from parley.core.crypto import token_digest
 from parley.core.events import IdentityChanged
 from parley.relay.models import Device, Envelope, IdentityKeyRecord, KemPreKey, OneTimePreKey
-
 from tests.parley.relay.conftest import IDENTITY, b64, ec_key, error, new_number, register
 
 pytestmark = pytest.mark.django_db

@@ -8,11 +8,11 @@ import uuid
 from typing import Any
 
 import pytest
+
 from parley.core.events import EnvelopeExpired
 from parley.relay import tasks
 from parley.relay.actions.retention import do_expire_envelopes, do_purge_metadata
 from parley.relay.models import DeliveryRecord, Device, Envelope, IdentityKeyRecord
-
 from tests.parley.relay.conftest import ec_key, register
 
 pytestmark = pytest.mark.django_db
