@@ -23,6 +23,8 @@ urlpatterns = [
     re_path(r"^numbers/" + ID.format("number_id") + r"/official/$", numbers.request_official),
     path("audit/", audit.audit, name="audit"),
     path("billing/", billing.billing, name="billing"),
+    path("billing/rate-card.csv", billing.rate_card_download, name="billing-rate-card"),
+    path("billing/rate-card/", billing.rate_card_replace, name="billing-rate-card-replace"),
     path("security/", security.security, name="security"),
     re_path(r"^security/devices/" + ID.format("device_id") + r"/forget/$", security.forget_device),
 ]

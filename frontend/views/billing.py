@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from django import forms
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from typing import Any
 
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from billing.actions import do_replace_rate_card
+from billing.cards import get_rate_card, rate_card_csv
 from billing.engine import WaCategory
 from billing.selectors import get_estimate, get_invoice, get_usage
 from frontend.access import console_view, staff
@@ -17,6 +22,16 @@ from parley.core.errors import ParleyError
 
 class PeriodForm(forms.Form):
     period = forms.RegexField(regex=r"^\d{4}-(0[1-9]|1[0-2])$", required=False, max_length=7)
+
+
+class RateCardForm(forms.Form):
+    csv = forms.CharField(
+        label="Rate card (CSV)",
+        max_length=2_000_000,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        help_text="country,item,currency,unit_price,effective_from — replaces the whole card.",
+    )
 
 
 class EstimateForm(forms.Form):
@@ -39,10 +54,9 @@ class EstimateForm(forms.Form):
         return codes
 
 
-@console_view(Capability.VIEW_BILLING)
-@require_GET
-def billing(request: HttpRequest) -> HttpResponse:
-    business = staff(request).business
+def _page(request: HttpRequest, rate_form: RateCardForm | None = None) -> HttpResponse:
+    user = staff(request)
+    business = user.business
     period_form = PeriodForm(request.GET)
     period = (period_form.cleaned_data.get("period") if period_form.is_valid() else "") or (
         clock.now().strftime("%Y-%m")
@@ -60,15 +74,49 @@ def billing(request: HttpRequest) -> HttpResponse:
             )
         except ParleyError as exc:
             estimate_form.add_error(None, exc.message)
-    return render(
-        request,
-        "frontend/billing.html",
-        {
-            "period": period,
-            "period_form": period_form,
-            "usage": get_usage(business.pk, period),
-            "invoice": get_invoice(business.pk, period),
-            "estimate_form": estimate_form,
-            "estimate": estimate,
-        },
+    context: dict[str, Any] = {
+        "period": period,
+        "period_form": period_form,
+        "usage": get_usage(business.pk, period),
+        "invoice": get_invoice(business.pk, period),
+        "estimate_form": estimate_form,
+        "estimate": estimate,
+        "rate_rows": len(get_rate_card(business.pk).rows),
+    }
+    if user.can(Capability.MANAGE_BILLING):
+        context["rate_form"] = rate_form or RateCardForm(
+            initial={"csv": rate_card_csv(get_rate_card(business.pk))}
+        )
+    return render(request, "frontend/billing.html", context, status=400 if rate_form else 200)
+
+
+@console_view(Capability.VIEW_BILLING)
+@require_GET
+def billing(request: HttpRequest) -> HttpResponse:
+    return _page(request)
+
+
+@console_view(Capability.VIEW_BILLING)
+@require_GET
+def rate_card_download(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(
+        rate_card_csv(get_rate_card(staff(request).business.pk)), content_type="text/csv"
     )
+    response["Content-Disposition"] = 'attachment; filename="rate-card.csv"'
+    return response
+
+
+@console_view(Capability.MANAGE_BILLING)
+@require_POST
+def rate_card_replace(request: HttpRequest) -> HttpResponse:
+    user = staff(request)
+    form = RateCardForm(request.POST)
+    if form.is_valid():
+        try:
+            rows = do_replace_rate_card(user, user.business, form.cleaned_data["csv"])
+        except ParleyError as exc:
+            form.add_error("csv", exc.message)
+        else:
+            messages.success(request, f"Rate card replaced: {rows} rows.")
+            return redirect("/billing/")
+    return _page(request, rate_form=form)

@@ -70,6 +70,10 @@ ROUTES = [
     Route("GET", "/audit/", (C.VIEW_AUDIT_LOG,)),
     Route("GET", "/audit/?action=staff.&page=1", (C.VIEW_AUDIT_LOG,)),
     Route("GET", "/billing/", (C.VIEW_BILLING,)),
+    Route("GET", "/billing/rate-card.csv", (C.VIEW_BILLING,)),
+    Route("POST", "/billing/rate-card/", (C.MANAGE_BILLING,),
+          data={"csv": "country,item,currency,unit_price,effective_from\n"
+                       "US,marketing,USD,0.0085,2026-01-01\n"}),
     Route("GET", "/billing/?period=2026-05&volume=10&countries=US&categories=marketing",
           (C.VIEW_BILLING,)),
     Route("GET", "/security/"),
@@ -183,7 +187,7 @@ def test_every_form_carries_a_csrf_token_and_csrf_is_enforced(
     console.device(admin)
     client = console_client.as_(admin)
     for url in ["/", "/staff/", "/staff/new/", "/tokens/", "/numbers/", f"/numbers/{number.pk}/",
-                "/audit/", "/security/"]:  # fmt: skip
+                "/billing/", "/audit/", "/security/"]:  # fmt: skip
         html = client.get(url).content.decode()
         posts = len(re.findall(r'<form[^>]*method="post"', html))
         tokens = html.count('name="csrfmiddlewaretoken"')

@@ -55,3 +55,25 @@ def test_dashboard_shows_encryption_health_to_administrators_only(console_client
     assert 'data-testid="e2ee-health"' in admin_page.content.decode()
     dev_page = console_client.as_(factory.staff(business, "developer")).get("/")
     assert 'data-testid="e2ee-health"' not in dev_page.content.decode()
+
+
+def test_administrators_replace_the_rate_card_in_the_console(console_client, factory) -> None:
+    from billing.models import RateCardRow
+
+    business = factory.business()
+    good = "country,item,currency,unit_price,effective_from\nIN,marketing,USD,0.0040,2026-01-01\n"
+    dev = console_client.as_(factory.staff(business, "developer"))
+    assert 'action="/billing/rate-card/"' not in dev.get("/billing/").content.decode()
+    assert dev.post("/billing/rate-card/", {"csv": good}).status_code == 403
+    admin = console_client.as_(factory.staff(business, "administrator"))
+    bad = admin.post("/billing/rate-card/", {"csv": good.replace("0.0040", "-1")})
+    assert bad.status_code == 400
+    assert "non-negative" in bad.content.decode()
+    assert not RateCardRow.objects.filter(business=business).exists()
+    assert admin.post("/billing/rate-card/", {"csv": good}).status_code == 302
+    assert list(RateCardRow.objects.filter(business=business).values_list("item", flat=True)) == [
+        "marketing"
+    ]
+    download = admin.get("/billing/rate-card.csv")
+    assert download["Content-Type"] == "text/csv"
+    assert b"IN,marketing,USD,0.0040,2026-01-01" in download.content
