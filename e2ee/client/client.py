@@ -109,23 +109,42 @@ class SignalClient:
 
     # -- registration and keys -----------------------------------------------------------
 
-    def register(self, *, kind: str = "handset", token: str | None = None) -> dict[str, Any]:
+    def register(
+        self,
+        *,
+        kind: str = "handset",
+        token: str | None = None,
+        registration_lock_pin: str | None = None,
+    ) -> dict[str, Any]:
         """Register this device with the relay (re-registering keeps queued mail when the
-        identity is unchanged) and publish a full set of pre-keys."""
+        identity is unchanged) and publish a full set of pre-keys. A handset number with
+        Registration Lock needs its PIN (`registration_lock_pin`) to re-register device 1;
+        without it the relay answers 423 (RelayError) and nothing changes."""
         identity = self.state.get_identity_key_pair()
-        body = {
+        body: dict[str, Any] = {
             "number": self.e164,
             "kind": kind,
             "device_id": self.state.device_id,
             "registration_id": self.state.get_local_registration_id(),
             "identity_key": b64(identity.public_key.serialize()),
         }
+        if registration_lock_pin:
+            body["registration_lock"] = registration_lock_pin
         result = self.relay.register(body, token=token)
         self.relay.credential = str(result["credential"])
         with self.state.atomic():
             self.state.set_credential(self.relay.base_url, self.relay.credential)
         self.publish_keys(signed=True, last_resort=True)
         return result
+
+    def set_registration_lock(self, pin: str | None) -> bool:
+        """Turn Registration Lock on with `pin` (4-20 digits), or off with None. Only the
+        primary device of a handset number can; returns whether the lock is now on."""
+        if pin is None:
+            result = self.relay.clear_registration_lock()
+        else:
+            result = self.relay.set_registration_lock(pin)
+        return bool(result["registration_lock"])
 
     def publish_keys(
         self, *, signed: bool = False, last_resort: bool = False, ec: int | None = None,

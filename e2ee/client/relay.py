@@ -77,6 +77,13 @@ class RelayHttp:
         auth = f"Bearer {token}" if token else ""
         return dict(self.call("POST", "/relay/v1/accounts", body, auth=auth)[1])
 
+    def set_registration_lock(self, pin: str) -> dict[str, Any]:
+        body = {"pin": pin}
+        return dict(self.call("PUT", "/relay/v1/accounts/registration-lock", body)[1])
+
+    def clear_registration_lock(self) -> dict[str, Any]:
+        return dict(self.call("DELETE", "/relay/v1/accounts/registration-lock")[1])
+
     def upload_keys(self, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self.call("PUT", "/relay/v1/keys", body)[1])
 

@@ -17,6 +17,8 @@ from e2ee.protocol import ProtocolError
 from e2ee.protocol.backup import format_recovery_key, generate_recovery_key
 from parley.core.errors import ParleyError
 
+PIN_HELP = "the number's Registration Lock PIN (needed to re-register a locked number)"
+
 
 class DeviceCommand(BaseCommand):
     business_number = False
@@ -30,6 +32,8 @@ class DeviceCommand(BaseCommand):
         create.add_argument("--reinstall", action="store_true", help="new identity (reinstall)")
         if self.business_number:
             create.add_argument("--token", help="Business API token (default: the demo token)")
+        else:
+            create.add_argument("--pin", help=PIN_HELP)
         send = sub.add_parser("send", help="send an encrypted text (or --file)")
         send.add_argument("sender")
         send.add_argument("recipient")
@@ -53,7 +57,13 @@ class DeviceCommand(BaseCommand):
         restore.add_argument("number")
         restore.add_argument("path", type=Path)
         restore.add_argument("--recovery-key", required=True)
+        if not self.business_number:
+            restore.add_argument("--pin", help=PIN_HELP)
         sub.add_parser("list", help="local devices")
+        self.add_verbs(sub)
+
+    def add_verbs(self, sub: Any) -> None:
+        """Subcommands of one kind of device only."""
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = str(options["action"]).replace("-", "_")
@@ -182,7 +192,7 @@ class DeviceCommand(BaseCommand):
         if self.business_number:
             client.register(kind="business", token=self.token(options))
         else:
-            client.register()
+            client.register(registration_lock_pin=options.get("pin") or None)
         count = len(client.state.list_messages())
         self.stdout.write(f"{device.e164} restored ({count} messages) and re-registered.")
 

@@ -49,6 +49,9 @@ class RelayAccount(models.Model):
         related_name="relay_account",
     )
     created_at = models.DateTimeField()
+    # Registration Lock: Django's `make_password` of the owner's 4-20 digit PIN; blank when
+    # off. Re-registering the primary device of a locked handset number needs the PIN.
+    registration_lock_hash = models.CharField(max_length=128, blank=True, default="")
 
     class Meta:
         ordering = ["e164"]
@@ -60,6 +63,10 @@ class RelayAccount(models.Model):
     def business_id(self) -> int:
         """The tenant events about this account belong to; 0 for customers' handsets."""
         return self.phone_number.business_id if self.phone_number is not None else 0
+
+    @property
+    def has_registration_lock(self) -> bool:
+        return bool(self.registration_lock_hash)
 
 
 class Device(models.Model):

@@ -47,12 +47,32 @@ class Base64Field(serializers.Field[bytes, bytes, str, Any]):
         return b64(value)
 
 
+class PinField(serializers.RegexField):
+    """A Registration Lock PIN: a string of 4 to 20 digits (never a JSON number, which would
+    lose leading zeros)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("error_messages", {"invalid": "must be a string of 4 to 20 digits"})
+        super().__init__(r"^[0-9]{4,20}$", max_length=20, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 class RegisterIn(serializers.Serializer[Any]):
     number = serializers.CharField(max_length=20)
     kind = serializers.ChoiceField(choices=["handset", "business"], default="handset")
     device_id = serializers.IntegerField(min_value=1, max_value=127, default=1)
     registration_id = serializers.IntegerField(min_value=1, max_value=MAX_REGISTRATION_ID)
     identity_key = Base64Field(max_bytes=64)
+    # The number's Registration Lock PIN, needed to re-register device 1 of a locked number.
+    registration_lock = PinField(required=False, allow_blank=True)
+
+
+class RegistrationLockIn(serializers.Serializer[Any]):
+    pin = PinField()
 
 
 class SignedKeyIn(serializers.Serializer[Any]):

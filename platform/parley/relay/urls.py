@@ -7,6 +7,11 @@ P = "relay/v1/"
 urlpatterns = [
     path(P + "accounts", views.AccountsView.as_view(), name="relay-accounts"),
     path(P + "accounts/me", views.WhoAmIView.as_view(), name="relay-whoami"),
+    path(
+        P + "accounts/registration-lock",
+        views.RegistrationLockView.as_view(),
+        name="relay-registration-lock",
+    ),
     path(P + "keys", views.KeysView.as_view(), name="relay-keys"),
     path(P + "keys/count", views.KeyCountView.as_view(), name="relay-key-count"),
     path(P + "keys/signed", views.SignedKeysView.as_view(), name="relay-signed-keys"),

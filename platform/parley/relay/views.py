@@ -23,7 +23,11 @@ from parley.core import clock, ratelimit
 from parley.core.errors import AuthenticationFailed, InvalidParameter, NotFound
 from parley.relay import conf
 from parley.relay import serializers as s
-from parley.relay.actions.devices import do_register_device
+from parley.relay.actions.devices import (
+    do_clear_registration_lock,
+    do_register_device,
+    do_set_registration_lock,
+)
 from parley.relay.actions.keys import do_claim_bundles, do_upload_keys
 from parley.relay.actions.mailbox import do_ack_envelope, do_send_messages, do_send_read_receipt
 from parley.relay.auth import DeviceAuthentication, DevicePrincipal, authenticate_header_value
@@ -127,6 +131,7 @@ class AccountsView(RelayView):
             identity_key=data["identity_key"],
             business=business,
             linked_by=linked_by,
+            registration_lock=data.get("registration_lock") or None,
         )
         return Response(
             {
@@ -153,8 +158,23 @@ class WhoAmIView(RelayView):
                 "device_id": device.device_id,
                 "registration_id": device.registration_id,
                 "devices": list(list_devices(device.account).values_list("device_id", flat=True)),
+                "registration_lock": device.account.has_registration_lock,
             }
         )
+
+
+class RegistrationLockView(RelayView):
+    """PUT /relay/v1/accounts/registration-lock `{"pin": "1234"}` turns Registration Lock on
+    (or changes the PIN); DELETE turns it off. Device 1 of a handset number only."""
+
+    def put(self, request: Request) -> Response:
+        data = _valid(s.RegistrationLockIn, request)
+        do_set_registration_lock(self.device(request), data["pin"])
+        return Response({"registration_lock": True})
+
+    def delete(self, request: Request) -> Response:
+        do_clear_registration_lock(self.device(request))
+        return Response({"registration_lock": False})
 
 
 class KeysView(RelayView):

@@ -1,17 +1,20 @@
 """Device registration: create an account's devices, re-register them (reinstall / new
-phone), and remember when each was last seen (to the day)."""
+phone), guard a handset number with Registration Lock, and remember when each device was last
+seen (to the day)."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 
+from django.contrib.auth.hashers import check_password, make_password
 from django.db import IntegrityError, transaction
 
 from parley.accounts.actions.numbers import parse_e164
 from parley.accounts.models import Business, PhoneNumber
-from parley.core import clock
+from parley.core import clock, ratelimit
 from parley.core.crypto import token_digest
-from parley.core.errors import Conflict, InvalidParameter, PermissionDenied
+from parley.core.errors import Conflict, InvalidParameter, ParleyError, PermissionDenied
 from parley.core.events import IdentityChanged
 from parley.core.publish import publish
 from parley.relay import conf
@@ -26,6 +29,26 @@ from parley.relay.models import (
     SignedPreKey,
 )
 from parley.relay.validation import check_identity_key, check_registration_id
+
+PIN_PATTERN = re.compile(r"[0-9]{4,20}")
+# Registration Lock attempts per number and hour: a 4-digit PIN then takes ~42 days on
+# average to guess, and the owner still gets in once the hour is over.
+REGISTRATION_LOCK_ATTEMPTS_PER_HOUR = 5
+
+
+class RegistrationLocked(ParleyError):
+    """Re-registering the primary device of a number with Registration Lock needs its PIN."""
+
+    http_status = 423
+    code = 100
+    subcode = 2494103
+
+    def __init__(self, e164: str) -> None:
+        super().__init__(
+            f"{e164} has Registration Lock: re-registering it needs the number's PIN "
+            "(`registration_lock`).",
+            field="registration_lock",
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +72,7 @@ def do_register_device(
     identity_key: bytes,
     business: Business | None = None,
     linked_by: Device | None = None,
+    registration_lock: str | None = None,
 ) -> Registration:
     """Register (or re-register) one device of a handset or business number.
 
@@ -56,7 +80,13 @@ def do_register_device(
     it (`business`). A handset number may (re-)register its primary device freely (the
     carrier's SMS check is simulated as passed); adding another device needs an existing
     device of the same account (`linked_by`). Re-registering with a new identity key wipes
-    the device's pre-keys and queued mail and tells peers (IdentityChanged)."""
+    the device's pre-keys and queued mail and tells peers (IdentityChanged).
+
+    Registration Lock: when the handset number already exists and its owner set a PIN,
+    re-registering device 1 needs `registration_lock` equal to that PIN; otherwise
+    RegistrationLocked (423) and nothing changes. PIN attempts are rate-limited per number
+    (RateLimited, 429, once exceeded — the correct PIN included). The lock survives a
+    successful re-registration."""
     e164, _ = parse_e164(e164)
     if kind not in RelayAccount.Kind.values:
         raise InvalidParameter("kind must be 'handset' or 'business'.", field="kind")
@@ -93,6 +123,8 @@ def do_register_device(
                 )
             elif account.kind != kind:
                 raise Conflict(f"{e164} is registered as a {account.kind} account.")
+            elif device_id == 1 and account.has_registration_lock:
+                _check_registration_lock(account, registration_lock)
             if linked_by is not None and linked_by.account_id != account.pk:
                 raise PermissionDenied("A device can only link devices of its own account.")
 
@@ -163,6 +195,53 @@ def do_register_device(
     except IntegrityError as exc:  # a concurrent registration of the same number won
         raise Conflict(f"{e164} is being registered by another request; retry.") from exc
     return Registration(device, password, created, identity_changed)
+
+
+def _check_registration_lock(account: RelayAccount, pin: str | None) -> None:
+    """Raise unless `pin` opens the account's Registration Lock. Runs before any write."""
+    if not pin:
+        raise RegistrationLocked(account.e164)
+    # Every PIN attempt counts, before the PIN is checked: past the limit even the right
+    # PIN is refused until the window ends, so the 429 tells a guesser nothing.
+    ratelimit.hit(
+        f"relay:registration-lock:{account.e164}",
+        limit=REGISTRATION_LOCK_ATTEMPTS_PER_HOUR,
+        window_seconds=3600,
+    )
+    if not check_password(pin, account.registration_lock_hash):
+        raise RegistrationLocked(account.e164)
+
+
+def _lockable_account(device: Device) -> RelayAccount:
+    account = device.account
+    if account.kind != RelayAccount.Kind.HANDSET:
+        raise PermissionDenied(
+            "Registration Lock is for handset numbers; a business number is already "
+            "protected by its business's API token."
+        )
+    if device.device_id != 1:
+        raise PermissionDenied("Only the primary device (device 1) can change Registration Lock.")
+    return account
+
+
+def do_set_registration_lock(device: Device, pin: str) -> None:
+    """Turn Registration Lock on (or change its PIN) for the device's handset number."""
+    if not isinstance(pin, str) or PIN_PATTERN.fullmatch(pin) is None:
+        raise InvalidParameter("pin must be 4 to 20 digits.", field="pin")
+    account = _lockable_account(device)
+    with transaction.atomic():
+        account.registration_lock_hash = make_password(pin)
+        RelayAccount.objects.filter(pk=account.pk).update(
+            registration_lock_hash=account.registration_lock_hash
+        )
+
+
+def do_clear_registration_lock(device: Device) -> None:
+    """Turn Registration Lock off for the device's handset number (idempotent)."""
+    account = _lockable_account(device)
+    with transaction.atomic():
+        RelayAccount.objects.filter(pk=account.pk).update(registration_lock_hash="")
+        account.registration_lock_hash = ""
 
 
 def _wipe_device_state(device: Device) -> None:
