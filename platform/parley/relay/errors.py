@@ -43,3 +43,18 @@ class StaleDevices(ParleyError):
 
     def error_data(self) -> dict[str, Any]:
         return {"stale_devices": self.stale}
+
+
+class RegistrationLocked(ParleyError):
+    """Re-registering the primary device of a number with Registration Lock needs its PIN."""
+
+    http_status = 423
+    code = 100
+    subcode = 2494103
+
+    def __init__(self, e164: str) -> None:
+        super().__init__(
+            f"{e164} has Registration Lock: re-registering it needs the number's PIN "
+            "(`registration_lock`).",
+            field="registration_lock",
+        )

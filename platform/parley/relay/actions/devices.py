@@ -14,11 +14,12 @@ from parley.accounts.actions.numbers import parse_e164
 from parley.accounts.models import Business, PhoneNumber
 from parley.core import clock, ratelimit
 from parley.core.crypto import token_digest
-from parley.core.errors import Conflict, InvalidParameter, ParleyError, PermissionDenied
+from parley.core.errors import Conflict, InvalidParameter, PermissionDenied
 from parley.core.events import IdentityChanged
 from parley.core.publish import publish
 from parley.relay import conf
 from parley.relay.credentials import Credential, new_password
+from parley.relay.errors import RegistrationLocked
 from parley.relay.models import (
     Device,
     Envelope,
@@ -34,21 +35,6 @@ PIN_PATTERN = re.compile(r"[0-9]{4,20}")
 # Registration Lock attempts per number and hour: a 4-digit PIN then takes ~42 days on
 # average to guess, and the owner still gets in once the hour is over.
 REGISTRATION_LOCK_ATTEMPTS_PER_HOUR = 5
-
-
-class RegistrationLocked(ParleyError):
-    """Re-registering the primary device of a number with Registration Lock needs its PIN."""
-
-    http_status = 423
-    code = 100
-    subcode = 2494103
-
-    def __init__(self, e164: str) -> None:
-        super().__init__(
-            f"{e164} has Registration Lock: re-registering it needs the number's PIN "
-            "(`registration_lock`).",
-            field="registration_lock",
-        )
 
 
 @dataclasses.dataclass(frozen=True)
