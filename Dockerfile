@@ -14,4 +14,5 @@ RUN pip install --no-cache-dir . && mkdir -p /var/lib/parley && useradd --system
     && chown parley /var/lib/parley
 USER parley
 EXPOSE 8000
-CMD ["uvicorn", "parley.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--ws", "websockets-sansio"]
+# Forwarded headers are judged by Parley itself (PARLEY_TRUSTED_PROXIES), never by uvicorn.
+CMD ["uvicorn", "parley.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--ws", "websockets-sansio", "--no-proxy-headers"]

@@ -26,6 +26,7 @@ from billing.engine import (
     RateCard,
     RateNotFoundError,
     RatingStats,
+    UnknownCountryError,
     country_of,
     gc_paused,
     normalise_category,
@@ -126,7 +127,7 @@ def do_record_facts(business: Business, facts: Iterable[MessageFact]) -> int:
     batch = list(facts)
     with transaction.atomic():
         _check_agents(business, batch)
-        rows = (fact_row(business.pk, f, f.country or country_of(f.customer)) for f in batch)
+        rows = (fact_row(business.pk, f, _country(f)) for f in batch)
         return upsert_rows(
             MessageFactRecord,
             FACT_COLUMNS,
@@ -134,6 +135,15 @@ def do_record_facts(business: Business, facts: Iterable[MessageFact]) -> int:
             conflict=("business_id", "message_id"),
             update=FACT_UPDATES,
         )
+
+
+def _country(fact: MessageFact) -> str:
+    try:
+        return fact.country or country_of(fact.customer)
+    except UnknownCountryError as exc:
+        raise InvalidParameter(
+            f"Message {fact.message_id}: {exc}; nothing was recorded.", field="customer"
+        ) from exc
 
 
 def _priced(events: Iterable[BillableEvent], card: RateCard) -> Iterator[PricedEvent]:
@@ -228,6 +238,10 @@ def do_ingest_facts(business: Business, facts: Iterable[MessageFact]) -> RatingS
         return do_rate(business)
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
 def do_finalise_events(*, now: dt.datetime | None = None) -> int:
     """Provisional conversation events become final two days after they end."""
     moment = now or clock.now()
@@ -237,19 +251,24 @@ def do_finalise_events(*, now: dt.datetime | None = None) -> int:
 
 
 def do_replace_rate_card(
-    actor: StaffUser | None, business: Business, csv_text: str, *, actor_label: str = ""
+    actor: StaffUser | None,
+    business: Business,
+    csv_text: str | bytes,
+    *,
+    actor_label: str = "",
 ) -> int:
-    """Replace the business's rate card with the rows of a CSV file (validated whole first)."""
+    """Replace the business's rate card with the rows of a CSV file (validated whole first).
+
+    ``csv_text`` may be the file's bytes: they must be UTF-8, and saying so is the parser's
+    job. Every error says in words what is wrong, and on which row."""
     if actor is not None and not actor.can(Capability.MANAGE_BILLING):
         raise PermissionDenied("Only administrators may edit the rate card.")
     if len(csv_text) > 2_000_000:
-        raise InvalidParameter("The rate card is too large (2 MB at most).")
+        raise InvalidParameter("The rate card is too large (2 MB at most).", field="rate_card")
     try:
         card = parse_rate_csv(csv_text)
     except BillingError as exc:
-        raise InvalidParameter(str(exc), field="rate_card") from exc
-    if not card.rows:
-        raise InvalidParameter("The rate card has no rows.", field="rate_card")
+        raise InvalidParameter(_sentence(str(exc)), field="rate_card") from exc
     with transaction.atomic():
         RateCardRow.objects.filter(business=business).delete()
         RateCardRow.objects.bulk_create(

@@ -16,6 +16,7 @@ from billing.engine import (
     MessageFact,
     Suggestions,
     WaCategory,
+    country_of,
     normalise_category,
 )
 from parley.core.errors import InvalidParameter
@@ -65,7 +66,9 @@ def read_facts(lines: Iterable[str], business_id: int) -> Iterator[MessageFact]:
             data = json.loads(line)
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
-            yield fact_from_json(data, business_id)
+            fact = fact_from_json(data, business_id)
+            country_of(fact.customer)  # an unknown country stops the load here, with its line
+            yield fact
         except KeyError as exc:
             raise InvalidParameter(f"line {number}: missing field {exc}") from exc
         except (ValueError, TypeError, BillingError) as exc:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from billing.cards import get_rate_card
 from billing.engine import (
@@ -17,19 +16,25 @@ from billing.engine import (
     EventStatus,
     Invoice,
     InvoiceLine,
+    PeriodStatus,
+    UnknownCountryError,
     WaCategory,
     estimate_campaign,
-    round_money,
+    exact_amount,
+    invoice_of,
+    is_period,
+    period_status,
 )
 from billing.models import BillableEventRecord
+from parley.core import clock
 from parley.core.errors import InvalidParameter
-
-PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def check_period(period: str) -> str:
-    if not PERIOD.match(period or ""):
-        raise InvalidParameter("period must look like YYYY-MM.", field="period")
+    if not is_period(period or ""):
+        raise InvalidParameter(
+            "period must be a month written YYYY-MM, such as 2026-05.", field="period"
+        )
     return period
 
 
@@ -62,6 +67,7 @@ def get_usage(business_id: int, period: str) -> dict[str, Any]:
         .order_by("model", "event_type", "status")
     )
     invoice = get_invoice(business_id, period)
+    status = get_period_status(business_id, period)
     return {
         "period": period,
         "by_type": [
@@ -76,17 +82,26 @@ def get_usage(business_id: int, period: str) -> dict[str, Any]:
             for r in rows
         ],
         "totals": {currency: str(total) for currency, total in invoice.totals.items()},
-        "final": is_period_final(business_id, period),
+        "status": status.value,
+        "final": status is PeriodStatus.FINAL,
     }
 
 
-def is_period_final(business_id: int, period: str) -> bool:
-    return not list_events(business_id, period=period, status=EventStatus.PROVISIONAL).exists()
+def get_period_status(business_id: int, period: str) -> PeriodStatus:
+    """Open until the month ends; provisional for the 2-day finalisation after it, and as
+    long as any of its events may still change; then final (on the simulation clock)."""
+    now = clock.now()
+    pending = (
+        list_events(business_id, period=period)
+        .filter(Q(final_at__gt=now) | Q(status=EventStatus.PROVISIONAL.value))
+        .exists()
+    )
+    return period_status(period, now, events_pending=pending)
 
 
 def get_invoice(business_id: int, period: str) -> Invoice:
-    """The month's invoice: lines by country and item at one unit price each, each line
-    rounded once (the engine's rule), aggregated in the database."""
+    """The month's invoice: lines by country and item at one unit price each, aggregated in
+    the database; line totals exact, each currency's total rounded once (the engine's rule)."""
     grouped = (
         list_events(business_id, period=period)
         .values("country", "event_type", "whatsapp_category", "currency", "unit_price")
@@ -94,16 +109,14 @@ def get_invoice(business_id: int, period: str) -> Invoice:
         .order_by("country", "event_type", "whatsapp_category", "currency", "unit_price")
     )
     lines: list[InvoiceLine] = []
-    totals: dict[str, Decimal] = {}
     for g in grouped:
         item = g["event_type"] + (f":{g['whatsapp_category']}" if g["whatsapp_category"] else "")
         unit = Decimal(g["unit_price"])
-        total = round_money(unit * g["quantity"], g["currency"])
+        total = exact_amount(unit * g["quantity"])
         lines.append(
             InvoiceLine(g["country"], item, g["currency"], unit, g["events"], g["quantity"], total)
         )
-        totals[g["currency"]] = totals.get(g["currency"], Decimal(0)) + total
-    return Invoice(tuple(lines), totals)
+    return invoice_of(lines)
 
 
 def get_estimate(
@@ -124,5 +137,7 @@ def get_estimate(
         return estimate_campaign(
             volume, [c.upper() for c in countries], cats, card=get_rate_card(business_id), on=on
         )
+    except UnknownCountryError as exc:
+        raise InvalidParameter(f"countries: {exc}.", field="countries") from exc
     except BillingError as exc:
         raise InvalidParameter(str(exc)) from exc

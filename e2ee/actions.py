@@ -120,3 +120,17 @@ def client_for(device: LocalDevice, relay_url: str | None = None) -> SignalClien
         relay_url=relay_url or device.relay_url or None,
         attachments=StorageAttachmentStore(),
     )
+
+
+def do_discard_unregistered_device(e164: str) -> bool:
+    """Drop the local device of a number that never got a relay credential (its registration
+    failed), so that creating it again simply works. A registered device is kept."""
+    try:
+        number, _ = parse_e164(e164)
+    except InvalidParameter:
+        return False
+    with transaction.atomic():
+        deleted, _ = LocalDevice.objects.filter(
+            e164=number, device_id=1, credential_encrypted=""
+        ).delete()
+    return deleted > 0

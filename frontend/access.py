@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from parley.accounts.middleware import VERIFIED_KEY
 from parley.accounts.models import StaffUser
 from parley.accounts.roles import Capability
+from parley.core.http import client_address
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
@@ -22,7 +23,7 @@ def staff(request: HttpRequest) -> StaffUser:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    return cast(str | None, request.META.get("REMOTE_ADDR"))
+    return client_address(request)
 
 
 def console_view(*capabilities: Capability) -> Callable[[View], View]:

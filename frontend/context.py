@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from parley.accounts.models import StaffUser
 from parley.accounts.roles import Capability, Role
 
 # (label, url, capability) of the console's sections; a section shows only to roles that may
@@ -23,7 +24,9 @@ SECTIONS: list[tuple[str, str, Capability | None]] = [
 
 def console(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    # Only a signed-in staff user has a console: an API token's client (or anyone else) that
+    # meets a page gets it without navigation.
+    if not isinstance(user, StaffUser) or not user.is_authenticated:
         return {}
     nav = [
         {"label": label, "url": url, "active": _active(request.path, url)}

@@ -5,7 +5,7 @@ from typing import Any, cast
 from django import forms
 from django.core.exceptions import ValidationError
 
-from parley.accounts.roles import Role
+from parley.accounts.roles import Capability, Role
 
 
 class LoginForm(forms.Form):
@@ -15,7 +15,8 @@ class LoginForm(forms.Form):
 
 class CodeForm(forms.Form):
     code = forms.RegexField(
-        regex=r"^\s*\d{3}\s?\d{3}\s*$",
+        # ASCII digits only: \d would let other scripts' digits through.
+        regex=r"^\s*[0-9]{3}\s?[0-9]{3}\s*$",
         max_length=8,
         error_messages={"invalid": "Enter the 6-digit code from your authenticator app."},
         widget=forms.TextInput(
@@ -119,6 +120,18 @@ class TokenCreateForm(forms.Form):
         label="Token name",
         widget=forms.TextInput(attrs={"placeholder": "e.g. CRM integration"}),
     )
+    scopes = forms.MultipleChoiceField(
+        label="Permissions",
+        widget=forms.CheckboxSelectMultiple(attrs={"data-testid": "token-scope"}),
+        error_messages={"required": "Choose at least one permission for the token."},
+        help_text="A token can hold only permissions your role has.",
+    )
+
+    def __init__(self, *args: Any, offered: list[Capability], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.MultipleChoiceField, self.fields["scopes"])
+        field.choices = [(c.value, c.label) for c in offered]
+        field.initial = [c.value for c in offered]
 
 
 class NumberAddForm(forms.Form):
@@ -140,7 +153,7 @@ class RequestCodeForm(forms.Form):
 
 class VerifyCodeForm(forms.Form):
     code = forms.RegexField(
-        regex=r"^\s*\d{6}\s*$",
+        regex=r"^\s*[0-9]{6}\s*$",
         max_length=8,
         label="Registration code",
         error_messages={"invalid": "Enter the 6-digit code the number received."},
@@ -150,7 +163,7 @@ class VerifyCodeForm(forms.Form):
 
 class RegisterForm(forms.Form):
     pin = forms.RegexField(
-        regex=r"^\d{6}$",
+        regex=r"^[0-9]{6}$",
         max_length=6,
         label="Two-step verification PIN",
         error_messages={"invalid": "The PIN is 6 digits."},

@@ -1,4 +1,6 @@
+from django.templatetags.static import static
 from django.urls import path, re_path
+from django.views.generic.base import RedirectView
 
 from frontend.views import audit, auth, billing, dashboard, numbers, security, staff, tokens
 
@@ -6,6 +8,8 @@ from frontend.views import audit, auth, billing, dashboard, numbers, security, s
 ID = r"(?P<{}>\d{{1,18}})"
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico whatever the page says; the icon is the console's SVG.
+    path("favicon.ico", RedirectView.as_view(url=static("frontend/favicon.svg"))),
     path("login/", auth.login_view, name="login"),
     path("login/enrol/", auth.enrol_view, name="login-enrol"),
     path("login/verify/", auth.verify_view, name="login-verify"),

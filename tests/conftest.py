@@ -193,7 +193,8 @@ def asgi_server(live_env: dict[str, str], tmp_path_factory: Any) -> Iterator[str
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "parley.asgi:application", "--host", "127.0.0.1",
-             "--port", str(port), "--ws", "websockets-sansio", "--no-access-log"],
+             "--port", str(port), "--ws", "websockets-sansio", "--no-access-log",
+             "--no-proxy-headers"],
             cwd=ROOT, env=live_env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
@@ -261,9 +262,18 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
+def _uses_browser(item: pytest.Item) -> bool:
+    names = getattr(item, "fixturenames", ())
+    return "page" in names or "browser" in names
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Browser tests need committed data the server process can see.
     for item in items:
-        if "page" in getattr(item, "fixturenames", ()):
+        if _uses_browser(item):
             item.add_marker(pytest.mark.browser)
             item.add_marker(pytest.mark.django_db(transaction=True))
+    # Playwright's sync API leaves its event loop marked as running in the main thread for
+    # the rest of the session, where `asyncio.run` then refuses to start: browser tests go last.
+    items.sort(key=_uses_browser)

@@ -12,10 +12,11 @@ from billing.engine.categories import (
     BillingCategory,
     normalise_category,
 )
-from billing.engine.countries import country_of
+from billing.engine.countries import KNOWN_COUNTRIES, check_country, country_of, is_known_country
 from billing.engine.errors import (
     BillingError,
     CategoryImmutableError,
+    DuplicateFactError,
     EstimateError,
     InvalidFactError,
     InvalidRateCardError,
@@ -35,8 +36,22 @@ from billing.engine.facts import (
     WaCategory,
     utf8_len,
 )
-from billing.engine.invoice import Invoice, InvoiceLine, build_invoice
-from billing.engine.periods import period_bounds, period_of
+from billing.engine.invoice import (
+    ROUNDING_RULE,
+    Invoice,
+    InvoiceLine,
+    build_invoice,
+    exact_amount,
+    invoice_of,
+)
+from billing.engine.periods import (
+    PeriodStatus,
+    is_period,
+    period_bounds,
+    period_final_from,
+    period_of,
+    period_status,
+)
 from billing.engine.rates import (
     PricedEvent,
     RateCard,
@@ -58,6 +73,8 @@ from billing.engine.rating import (
 from billing.engine.us import rich_message_classification, segment_count
 
 __all__ = [
+    "KNOWN_COUNTRIES",
+    "ROUNDING_RULE",
     "Agent",
     "AgentRegistry",
     "BillableEvent",
@@ -69,6 +86,7 @@ __all__ = [
     "Channel",
     "Content",
     "Direction",
+    "DuplicateFactError",
     "EstimateError",
     "EstimateLine",
     "EventStatus",
@@ -78,6 +96,7 @@ __all__ = [
     "Invoice",
     "InvoiceLine",
     "MessageFact",
+    "PeriodStatus",
     "PricedEvent",
     "RateCard",
     "RateNotFoundError",
@@ -90,14 +109,21 @@ __all__ = [
     "UnsortedFactsError",
     "WaCategory",
     "build_invoice",
+    "check_country",
     "country_of",
     "estimate_campaign",
+    "exact_amount",
     "gc_paused",
+    "invoice_of",
+    "is_known_country",
+    "is_period",
     "load_default_rate_card",
     "normalise_category",
     "parse_rate_csv",
     "period_bounds",
+    "period_final_from",
     "period_of",
+    "period_status",
     "price",
     "rate",
     "rate_stream",

@@ -7,6 +7,12 @@ decides the country, so an area code found to be the US on one number answers fo
 numbers without parsing. Only US area codes are remembered: an invalid number falls back to
 its calling code's main region, which for +1 is the US too, so the shortcut always agrees
 with a full parse (a Canadian area code would not, for an invalid number).
+
+Country codes that enter billing any other way (a rate-card row, an estimate, a fact that
+states its country) must be known: :func:`check_country` accepts the 249 officially assigned
+ISO 3166-1 alpha-2 codes and the three codes the telephone numbering plan adds (XK Kosovo,
+AC Ascension, TA Tristan da Cunha), so every country :func:`country_of` returns is accepted.
+``ZZ`` (ISO's "unknown or unspecified") and any other code are refused.
 """
 
 from __future__ import annotations
@@ -15,6 +21,24 @@ import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, NumberParseException
 
 from billing.engine.errors import UnknownCountryError
+
+# ISO 3166-1 alpha-2, officially assigned codes.
+ISO_3166_ALPHA2 = frozenset(
+    """
+    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ
+    BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM
+    DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS
+    GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN
+    KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ
+    MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM
+    PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV
+    SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI
+    VN VU WF WS YE YT ZA ZM ZW
+    """.split()  # noqa: SIM905 - a table of 249 codes reads better as text
+)
+# Codes outside the official list that the numbering plan (and so country_of) uses.
+NUMBERING_PLAN_CODES = frozenset({"XK", "AC", "TA"})
+KNOWN_COUNTRIES = ISO_3166_ALPHA2 | NUMBERING_PLAN_CODES
 
 _UNKNOWN = "ZZ"
 _CACHE_LIMIT = 1_000_000
@@ -40,7 +64,8 @@ def country_of(number: str) -> str:
 
 
 def _resolve(number: str) -> str:
-    if not number.startswith("+") or not number[1:].isdigit():
+    # ASCII digits only: str.isdigit() also accepts superscripts that int() refuses.
+    if not number.startswith("+") or not (number[1:].isascii() and number[1:].isdigit()):
         raise UnknownCountryError(f"customer number {number!r} is not in E.164 form")
     digits = number[1:]
     if number[:5] in _nanp_us_areas:
@@ -63,6 +88,18 @@ def _resolve(number: str) -> str:
     if region is None or region in (_UNKNOWN, "001"):
         raise UnknownCountryError(f"customer number {number!r} has no country")
     return str(region)
+
+
+def is_known_country(code: object) -> bool:
+    """Whether ``code`` is an accepted country code (exactly two capital ASCII letters)."""
+    return isinstance(code, str) and code in KNOWN_COUNTRIES
+
+
+def check_country(code: object) -> str:
+    """``code`` if it is an accepted country code; else :class:`UnknownCountryError`."""
+    if not is_known_country(code):
+        raise UnknownCountryError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+    return str(code)
 
 
 def clear_country_cache() -> None:

@@ -19,10 +19,17 @@ class InvalidFactError(BillingError, ValueError):
     code = "invalid_fact"
 
 
-class UnknownCountryError(InvalidFactError):
-    """The customer number is not a valid E.164 number with a known region."""
+class UnknownCountryError(BillingError, ValueError):
+    """A country code that is not ISO 3166-1 alpha-2 (``ZZ`` included), or a customer
+    number that is not E.164 or has no known country."""
 
     code = "unknown_country"
+
+
+class DuplicateFactError(InvalidFactError):
+    """Two different facts were given for one message id (an exact repeat is counted once)."""
+
+    code = "duplicate_fact"
 
 
 class UnknownCategoryError(BillingError, ValueError):

@@ -2,7 +2,9 @@
 
 The estimate assumes business-initiated messages outside any customer-service window
 (the budget case), priced per message at the card's rates on a given date; ``service``
-messages are free. Each line is rounded once, like an invoice line.
+messages are free. As on an invoice, line costs are exact (4 decimals) and only the totals
+are rounded, half up to the currency's minor unit, once. Countries must be ISO 3166-1
+alpha-2 codes: an unknown one (``ZZ``) is refused, not priced at the default rate.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from billing.engine.countries import check_country
 from billing.engine.errors import EstimateError
 from billing.engine.facts import WaCategory
+from billing.engine.invoice import exact_amount
 from billing.engine.rates import RateCard, round_money
 
 SMS_ITEM = "sms"
@@ -35,8 +39,8 @@ class EstimateLine:
 class CampaignEstimate:
     lines: tuple[EstimateLine, ...]
     currency: str
-    total: Decimal
-    sms_total: Decimal
+    total: Decimal  # sum of the line costs, rounded once to minor units
+    sms_total: Decimal  # the same for the SMS costs
 
     @property
     def savings(self) -> Decimal:
@@ -59,6 +63,7 @@ def estimate_campaign(
     lines: list[EstimateLine] = []
     currencies: set[str] = set()
     for country in countries:
+        check_country(country)
         count = volume if isinstance(volume, int) else volume.get(country, 0)
         if count < 0:
             raise EstimateError(f"volume for {country} is negative")
@@ -79,9 +84,9 @@ def estimate_campaign(
                     count,
                     currency,
                     unit,
-                    round_money(unit * count, currency),
+                    exact_amount(unit * count),
                     sms.unit_price,
-                    round_money(sms.unit_price * count, currency),
+                    exact_amount(sms.unit_price * count),
                 )
             )
     if len(currencies) != 1:
@@ -90,6 +95,6 @@ def estimate_campaign(
     return CampaignEstimate(
         tuple(lines),
         currency,
-        sum((ln.cost for ln in lines), Decimal(0)),
-        sum((ln.sms_cost for ln in lines), Decimal(0)),
+        round_money(sum((ln.cost for ln in lines), Decimal(0)), currency),
+        round_money(sum((ln.sms_cost for ln in lines), Decimal(0)), currency),
     )

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from billing.engine.categories import BillingCategory
-from billing.engine.errors import InvalidFactError
+from billing.engine.countries import KNOWN_COUNTRIES
+from billing.engine.errors import InvalidFactError, UnknownCountryError
 
 # Undelivered messages are retried for 30 days, then expire and are never billed.
 EXPIRY = timedelta(days=30)
@@ -79,7 +80,8 @@ class MessageFact:
     Times are timezone-aware. ``delivered_at`` is None while delivery is pending; for P2A
     facts it is when the platform received the message. ``expired`` marks a message whose
     30-day delivery attempt ended; an undelivered fact older than 30 days at rating time is
-    treated as expired too. ``country`` may be given to skip deriving it from ``customer``.
+    treated as expired too. ``country`` may be given to skip deriving it from ``customer``;
+    it must then be a known ISO 3166-1 alpha-2 code (:class:`UnknownCountryError` if not).
     """
 
     message_id: str
@@ -104,6 +106,11 @@ class MessageFact:
         problem = _problem(self)
         if problem is not None:
             raise InvalidFactError(f"message {self.message_id!r}: {problem}")
+        if self.country is not None and self.country not in KNOWN_COUNTRIES:
+            raise UnknownCountryError(
+                f"message {self.message_id!r}: country {self.country!r} is not an "
+                "ISO 3166-1 alpha-2 country code"
+            )
 
     @property
     def payload_bytes(self) -> int:

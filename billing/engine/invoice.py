@@ -1,4 +1,10 @@
-"""Invoices: priced events grouped into lines, rounded once per line."""
+"""Invoices: priced events grouped into lines; money rounded once, on each currency's total.
+
+The rounding rule: rates are fractions of a cent (up to 4 decimals), so a line's amount is
+kept exact — unit price x quantity, to 4 decimals, never rounded — and each currency's
+total due is the sum of its exact line amounts, rounded half up to the currency's minor
+unit (cents for USD) once. Three lines of $0.0035 come to $0.0105, due as $0.01.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,20 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from billing.engine.events import BillableEvent
-from billing.engine.rates import PricedEvent, round_money
+from billing.engine.rates import MAX_UNIT_DECIMALS, PricedEvent, round_money
+
+ROUNDING_RULE = (
+    "Line totals are exact: unit price x quantity, to 4 decimals, never rounded. Each "
+    "currency's total is the sum of its line totals, rounded half up to the currency's "
+    "minor unit (cents for USD) once."
+)
+_LINE_EXPONENT = Decimal(1).scaleb(-MAX_UNIT_DECIMALS)
+
+
+def exact_amount(amount: Decimal) -> Decimal:
+    """An amount at the rate card's precision (4 decimals). Unit prices have at most 4
+    decimals and quantities are whole, so this only pads: it never rounds."""
+    return amount.quantize(_LINE_EXPONENT)
 
 
 def line_item(event: BillableEvent) -> str:
@@ -32,13 +51,25 @@ class InvoiceLine:
     unit_price: Decimal
     events: int
     quantity: int  # units charged: events, or segments for US rich messages
-    total: Decimal  # unit_price x quantity, rounded half up to minor units
+    total: Decimal  # unit_price x quantity, exact (4 decimals), never rounded
 
 
 @dataclass(frozen=True, slots=True)
 class Invoice:
     lines: tuple[InvoiceLine, ...]
-    totals: Mapping[str, Decimal]  # currency -> sum of line totals
+    totals: Mapping[str, Decimal]  # currency -> amount due: exact_totals rounded once
+    exact_totals: Mapping[str, Decimal]  # currency -> exact sum of the line totals
+
+
+def invoice_of(lines: Iterable[InvoiceLine]) -> Invoice:
+    """The invoice of some lines: exact sums per currency, and each rounded once."""
+    ordered = tuple(lines)
+    exact: dict[str, Decimal] = {}
+    for ln in ordered:
+        exact[ln.currency] = exact.get(ln.currency, Decimal(0)) + ln.total
+    exact = {currency: exact_amount(amount) for currency, amount in exact.items()}
+    due = {currency: round_money(amount, currency) for currency, amount in exact.items()}
+    return Invoice(ordered, MappingProxyType(due), MappingProxyType(exact))
 
 
 def build_invoice(priced: Iterable[PricedEvent]) -> Invoice:
@@ -51,10 +82,7 @@ def build_invoice(priced: Iterable[PricedEvent]) -> Invoice:
         else:
             counts[0] += 1
             counts[1] += p.quantity
-    lines = []
-    totals: dict[str, Decimal] = {}
-    for (country, item, currency, unit), (events, quantity) in sorted(groups.items()):
-        total = round_money(unit * quantity, currency)
-        lines.append(InvoiceLine(country, item, currency, unit, events, quantity, total))
-        totals[currency] = totals.get(currency, Decimal(0)) + total
-    return Invoice(tuple(lines), MappingProxyType(totals))
+    return invoice_of(
+        InvoiceLine(country, item, currency, unit, events, quantity, exact_amount(unit * quantity))
+        for (country, item, currency, unit), (events, quantity) in sorted(groups.items())
+    )

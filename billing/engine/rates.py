@@ -4,27 +4,47 @@ A card is a set of rows (country or ``*``, item, currency, unit price, effective
 The item is the RCS event type (``basic_message``, ``a2p_rich_message``…), the WhatsApp
 category (``marketing``…), or ``sms`` for the comparison rate. The row used is the latest
 one effective on the event's delivery date (UTC) for the event's country, falling back to
-``*``. Unit prices may carry 4 decimals; amounts are only rounded on invoice lines.
+``*``. Unit prices carry up to 4 decimals (fractions of a cent). Amounts keep that precision
+exactly; money is rounded only where it is presented as an amount due (see ``invoice``).
+
+Malformed cards raise :class:`InvalidRateCardError` with a message for people: which row,
+which column, what is wrong with it.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from importlib import resources
 
+from billing.engine.countries import KNOWN_COUNTRIES
 from billing.engine.errors import InvalidRateCardError, RateNotFoundError
-from billing.engine.events import BillableEvent
+from billing.engine.events import BillableEvent, EventType
+from billing.engine.facts import WaCategory
 
 DEFAULT_COUNTRY = "*"
 MAX_UNIT_DECIMALS = 4
+MAX_UNIT_PRICE = Decimal("99999999.9999")  # what the database stores: 12 digits, 4 decimals
 # ISO 4217 minor units where they are not 2.
 _MINOR_UNITS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3}
+RATE_COLUMNS = ("country", "item", "currency", "unit_price", "effective_from")
+# Items a rate can price: RCS event types, WhatsApp categories (WhatsApp events are priced by
+# category), and the SMS comparison rate.
+RATE_ITEMS = frozenset(
+    {t.value for t in EventType}
+    - {EventType.WHATSAPP_MESSAGE.value, EventType.WHATSAPP_CONVERSATION.value}
+    | {c.value for c in WaCategory}
+    | {"sms"}
+)
+_PRICE = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+_EXAMPLE_HEADER = ",".join(RATE_COLUMNS)
 
 
 def minor_units(currency: str) -> int:
@@ -32,8 +52,38 @@ def minor_units(currency: str) -> int:
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
-    """Round half up to the currency's minor units (the one rounding per invoice line)."""
+    """Round half up to the currency's minor units (cents for USD): the one rounding, applied
+    only to an amount presented as money due (an invoice's or an estimate's total)."""
     return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+
+
+def rate_row_problem(country: str, item: str, currency: str, unit_price: Decimal) -> str | None:
+    """What is wrong with a rate row's values, in words; None if nothing is."""
+    if not country:
+        return "the country is empty (give an ISO country code, or * for every other country)"
+    if country != DEFAULT_COUNTRY and country not in KNOWN_COUNTRIES:
+        return (
+            f"the country {country!r} is not an ISO 3166-1 alpha-2 country code "
+            "(such as US or IN; * prices every other country)"
+        )
+    if not item:
+        return "the item is empty"
+    if item not in RATE_ITEMS:
+        return f"the item {item!r} is not a billable item (one of {', '.join(sorted(RATE_ITEMS))})"
+    if not (len(currency) == 3 and currency.isascii() and currency.isalpha()) or (
+        not currency.isupper()
+    ):
+        return f"the currency {currency!r} is not an ISO 4217 code (three capital letters, as USD)"
+    if not unit_price.is_finite():
+        return "the unit price is not a number"
+    if unit_price < 0:
+        return f"the unit price {unit_price} is negative; a rate is zero or more"
+    exponent = unit_price.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_UNIT_DECIMALS:
+        return f"the unit price {unit_price} has more than {MAX_UNIT_DECIMALS} decimals"
+    if unit_price > MAX_UNIT_PRICE:
+        return f"the unit price {unit_price} is too large (at most {MAX_UNIT_PRICE})"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,20 +95,10 @@ class RateRow:
     effective_from: date
 
     def __post_init__(self) -> None:
-        where = f"rate {self.country}/{self.item} from {self.effective_from}"
-        if self.country != DEFAULT_COUNTRY and not (
-            len(self.country) == 2 and self.country.isalpha() and self.country.isupper()
-        ):
-            raise InvalidRateCardError(f"{where}: country must be an ISO region or '*'")
-        if not self.item:
-            raise InvalidRateCardError(f"{where}: item is empty")
-        if not (len(self.currency) == 3 and self.currency.isalpha() and self.currency.isupper()):
-            raise InvalidRateCardError(f"{where}: currency must be an ISO 4217 code")
-        if not self.unit_price.is_finite() or self.unit_price < 0:
-            raise InvalidRateCardError(f"{where}: unit price must be a non-negative amount")
-        exponent = self.unit_price.as_tuple().exponent
-        if isinstance(exponent, int) and exponent < -MAX_UNIT_DECIMALS:
-            raise InvalidRateCardError(f"{where}: unit price has more than 4 decimals")
+        problem = rate_row_problem(self.country, self.item, self.currency, self.unit_price)
+        if problem is not None:
+            where = f"rate {self.country}/{self.item} from {self.effective_from}"
+            raise InvalidRateCardError(f"{where}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +121,9 @@ class RateCard:
             rows.sort(key=lambda r: r.effective_from)
             dates = [r.effective_from for r in rows]
             if len(set(dates)) != len(dates):
-                raise InvalidRateCardError(f"rate {key[0]}/{key[1]}: two rows share a date")
+                raise InvalidRateCardError(
+                    f"the rate card gives {key[0]} {key[1]} two rates from the same date"
+                )
             index[key] = (dates, rows)
         object.__setattr__(self, "_index", index)
 
@@ -99,7 +141,7 @@ class RateCard:
 
 @dataclass(frozen=True, slots=True)
 class PricedEvent:
-    """An event with its unit price; ``amount`` is unrounded (rounding is per line)."""
+    """An event with its unit price; ``amount`` is exact (never rounded)."""
 
     event: BillableEvent
     currency: str
@@ -127,26 +169,108 @@ def price(event: BillableEvent, card: RateCard) -> PricedEvent:
     return PricedEvent(event, row.currency, row.unit_price, event.quantity)
 
 
-def parse_rate_csv(text: str) -> RateCard:
-    """Read a rate card from CSV text; lines starting with ``#`` are comments."""
-    body = io.StringIO("".join(ln for ln in text.splitlines(True) if not ln.startswith("#")))
+def parse_rate_csv(text: str | bytes) -> RateCard:
+    """Read a rate card from CSV (text, or bytes in UTF-8); lines starting with ``#`` are
+    comments. The first other line is the header naming the columns of :data:`RATE_COLUMNS`
+    (in any order). Raises :class:`InvalidRateCardError` saying what is wrong, and where."""
+    text = _as_text(text)
+    lines = [ln for ln in text.splitlines(True) if ln.strip() and not ln.startswith("#")]
+    if not lines:
+        raise InvalidRateCardError(
+            f"the rate card is empty: give a header line ({_EXAMPLE_HEADER}) and one rate a line"
+        )
+    reader = csv.reader(io.StringIO("".join(lines)), strict=True)
     rows: list[RateRow] = []
-    for n, rec in enumerate(csv.DictReader(body), start=1):
-        try:
-            rows.append(
-                RateRow(
-                    country=rec["country"].strip(),
-                    item=rec["item"].strip(),
-                    currency=rec["currency"].strip(),
-                    unit_price=Decimal(rec["unit_price"].strip()),
-                    effective_from=date.fromisoformat(rec["effective_from"].strip()),
+    try:
+        header = [name.strip().lower() for name in next(reader)]
+        index = _columns(header)
+        for n, record in enumerate(reader, start=1):
+            if len(record) != len(header):
+                raise InvalidRateCardError(
+                    f"rate card row {n}: it has {len(record)} values, but the header names "
+                    f"{len(header)} columns ({','.join(header)})"
                 )
-            )
-        except (KeyError, AttributeError, InvalidOperation, ValueError) as exc:
-            if isinstance(exc, InvalidRateCardError):
-                raise
-            raise InvalidRateCardError(f"rate card row {n}: {exc}") from None
+            rows.append(_row(n, {name: record[i].strip() for name, i in index.items()}))
+    except csv.Error as exc:
+        raise InvalidRateCardError(
+            f"rate card line {reader.line_num}: this is not valid CSV ({exc})"
+        ) from None
+    if not rows:
+        raise InvalidRateCardError("the rate card has a header line but no rates")
     return RateCard(tuple(rows))
+
+
+def _as_text(data: str | bytes) -> str:
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidRateCardError(
+                f"the rate card is not UTF-8 text (byte 0x{data[exc.start]:02x} at position "
+                f"{exc.start}); save it as CSV in UTF-8"
+            ) from None
+    if "\x00" in data:
+        raise InvalidRateCardError(
+            "the rate card contains NUL characters: it looks like a binary file, not CSV text"
+        )
+    try:
+        data.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRateCardError(
+            f"the rate card contains a character that is not valid Unicode (position {exc.start})"
+        ) from None
+    return data.removeprefix("\ufeff")  # the byte-order mark some spreadsheets write
+
+
+def _columns(header: list[str]) -> dict[str, int]:
+    missing = [name for name in RATE_COLUMNS if name not in header]
+    if len(missing) == len(RATE_COLUMNS):
+        raise InvalidRateCardError(
+            f"rate card header: the first line must name the columns {_EXAMPLE_HEADER}"
+        )
+    if missing:
+        names = ", ".join(repr(name) for name in missing)
+        verb = "is" if len(missing) == 1 else "are"
+        column = "column" if len(missing) == 1 else "columns"
+        raise InvalidRateCardError(
+            f"rate card header: the {column} {names} {verb} missing "
+            f"(the columns are {_EXAMPLE_HEADER})"
+        )
+    for name in RATE_COLUMNS:
+        if header.count(name) > 1:
+            raise InvalidRateCardError(f"rate card header: the column {name!r} appears twice")
+    return {name: header.index(name) for name in RATE_COLUMNS}
+
+
+def _row(n: int, values: dict[str, str]) -> RateRow:
+    where = f"rate card row {n}"
+    for name in RATE_COLUMNS:
+        if not values[name]:
+            raise InvalidRateCardError(f"{where}: the value of {name!r} is missing")
+    price_text = values["unit_price"]
+    if not _PRICE.fullmatch(price_text):
+        if price_text.startswith("-") and _PRICE.fullmatch(price_text[1:]):
+            raise InvalidRateCardError(
+                f"{where}: the unit price {price_text} is negative; a rate is zero or more"
+            )
+        raise InvalidRateCardError(
+            f"{where}: the unit price {price_text!r} is not a decimal amount such as 0.0085"
+        )
+    date_text = values["effective_from"]
+    try:
+        if not _DATE.fullmatch(date_text):
+            raise ValueError
+        since = date.fromisoformat(date_text)
+    except ValueError:
+        raise InvalidRateCardError(
+            f"{where}: effective_from {date_text!r} is not a date in the form YYYY-MM-DD"
+        ) from None
+    country, item, currency = values["country"], values["item"], values["currency"]
+    unit_price = Decimal(price_text)
+    problem = rate_row_problem(country, item, currency, unit_price)
+    if problem is not None:
+        raise InvalidRateCardError(f"{where}: {problem}")
+    return RateRow(country, item, currency, unit_price, since)
 
 
 @cache

@@ -13,6 +13,12 @@ message, so re-rating the same facts always gives the same events.
   ordered the same way), events yielded as each key completes; raises
   :class:`UnsortedFactsError` on out-of-order input.
 
+A message has one fact. The same fact given twice (same message id, identical fields) is
+counted once; two different facts under one message id raise :class:`DuplicateFactError`.
+:func:`rate` checks every id; :func:`rate_stream` keeps O(1) state, so it recognises a
+repeat next to its twin (where :func:`sort_key` order puts an exact repeat) and relies on
+its source for the rest (a query of a table keyed by message id).
+
 Undelivered facts are skipped: counted as ``pending`` while they may still be delivered,
 as ``expired`` (never billed) once flagged or 30 days after sending, judged at ``now``.
 """
@@ -22,13 +28,18 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
 
 from billing.engine.categories import AgentRegistry, BillingCategory
 from billing.engine.countries import country_of
-from billing.engine.errors import CategoryImmutableError, InvalidFactError, UnsortedFactsError
+from billing.engine.errors import (
+    CategoryImmutableError,
+    DuplicateFactError,
+    InvalidFactError,
+    UnsortedFactsError,
+)
 from billing.engine.events import BillableEvent
 from billing.engine.facts import EXPIRY, Channel, MessageFact
 from billing.engine.standard import StandardRater
@@ -88,6 +99,26 @@ class RatingResult:
     stats: RatingStats = field(default_factory=RatingStats)
 
 
+def duplicate_error(first: MessageFact, second: MessageFact) -> DuplicateFactError:
+    """The error for two different facts given under one message id, naming a difference."""
+    differs = next(
+        (f.name for f in fields(first) if getattr(first, f.name) != getattr(second, f.name)),
+        "",
+    )
+    detail = ""
+    if differs:
+        one, two = (_shown(getattr(x, differs)) for x in (first, second))
+        detail = f" ({differs}: {one} and {two})"
+    return DuplicateFactError(
+        f"message {first.message_id!r} is given twice with different facts{detail}; "
+        "give one fact per message (its latest delivery outcome)"
+    )
+
+
+def _shown(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
 def is_expired(fact: MessageFact, now: datetime) -> bool:
     """An undelivered fact that will never be delivered (flagged, or 30 days old at now)."""
     return fact.delivered_at is None and (fact.expired or now - fact.sent_at >= EXPIRY)
@@ -126,8 +157,13 @@ def _rate(
 ) -> RatingResult:
     result = RatingResult()
     stats = result.stats
-    if not isinstance(facts, list | tuple):
-        facts = list(facts)
+    by_id: dict[str, MessageFact] = {}
+    setdefault = by_id.setdefault
+    for fact in facts:
+        kept = setdefault(fact.message_id, fact)
+        if kept is not fact and kept != fact:
+            raise duplicate_error(kept, fact)
+    facts = by_id.values()  # an exact repeat is counted once
     for fact in facts:
         if fact.delivered_at is None:
             stats.facts += 1
@@ -164,6 +200,7 @@ def rate_stream(
     category = BillingCategory.CONVERSATIONAL
     last_at: datetime | None = None
     last_id = ""
+    last: MessageFact | None = None
     us = False
     country = ""
     n_facts = n_delivered = n_events = 0
@@ -204,6 +241,13 @@ def rate_stream(
         else:
             assert last_at is not None
             if at < last_at or (at == last_at and fact.message_id <= last_id):
+                if at == last_at and fact.message_id == last_id:
+                    assert last is not None
+                    if fact != last:
+                        raise duplicate_error(last, fact)
+                    n_facts -= 1  # the same fact again: counted once
+                    n_delivered -= 1
+                    continue
                 raise UnsortedFactsError(
                     f"message {fact.message_id!r} is out of delivery order; "
                     "sort facts with billing.engine.sort_key"
@@ -215,6 +259,7 @@ def rate_stream(
                 )
         last_at = at
         last_id = fact.message_id
+        last = fact
         if us:
             event = us_event(fact, country, now)
             if event is not None:

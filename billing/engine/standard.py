@@ -8,9 +8,12 @@ Readings of the rules (seed 002 and the public RBM billing FAQ), decided here:
 
 * All times are delivery times (for P2A messages: when the platform received them).
 * "Within 24 h" and "in the 24 h after" both include the 24 h mark itself.
-* a2p_conversation: opened by the last A2P message before the user's reply; holds it and
-  everything delivered up to 24 h after the reply. p2a_conversation: opened by the last
-  P2A message before the agent's reply; holds it and everything up to 24 h after it.
+* Both conversations run 24 h from the reply that opens them: "a conversation begins when
+  either the agent or the user responds within 24 hours to a message from the other party
+  ... and remains active for the next 24 hours". a2p_conversation: opened by the last A2P
+  message before the user's reply; holds it and everything delivered up to 24 h after the
+  user's reply. p2a_conversation: opened by the last P2A message before the agent's reply;
+  holds it and everything delivered up to 24 h after the agent's reply.
 * A message that belonged to a conversation never opens another one: it is already billed.
 * A standalone event of a conversational agent may still turn into a conversation if a
   late reply arrives, so it stays provisional until 24 h + 2 days after its delivery.
@@ -146,12 +149,14 @@ class StandardRater:
             and pending.direction is not fact.direction
             and at - self._pending_at <= WINDOW
         ):
-            # A reply within 24 h to the other side's last message: a conversation opens.
-            if fact.direction is Direction.P2A:
-                self._open(pending, EventType.A2P_CONVERSATION, self._pending_at, at + WINDOW)
-            else:
-                end = self._pending_at + WINDOW
-                self._open(pending, EventType.P2A_CONVERSATION, self._pending_at, end)
+            # A reply within 24 h to the other side's last message opens a conversation,
+            # which lasts 24 h from that reply, whichever side replied.
+            etype = (
+                EventType.A2P_CONVERSATION
+                if fact.direction is Direction.P2A
+                else EventType.P2A_CONVERSATION
+            )
+            self._open(pending, etype, self._pending_at, at + WINDOW)
             self._pending = None
             self._add(fact)
             return

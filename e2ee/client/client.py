@@ -1,7 +1,7 @@
 """A Signal client over the relay: what simulated handsets and business numbers run.
 
     client = SignalClient(state, relay_url="http://127.0.0.1:8000")
-    client.register()                      # POST /relay/v1/accounts + publish pre-keys
+    client.register()                      # verify the number by SMS, register, publish pre-keys
     client.send_text("+14155552671", "hi") # fetch bundle (PQXDH), encrypt, PUT messages
     for item in client.receive():          # GET messages, decrypt, ack (delivery receipt)
         client.mark_read(item)             # read receipt to the sender
@@ -20,6 +20,7 @@ from typing import Any
 
 from e2ee.client.attachments import AttachmentStore, InMemoryAttachmentStore
 from e2ee.client.relay import DEFAULT_RELAY_URL, RelayError, RelayHttp, b64, unb64, ws_frames
+from e2ee.client.sms import CarrierSmsInbox, SmsInbox, code_in
 from e2ee.client.state import DeviceState, HistoryItem
 from e2ee.protocol import (
     DuplicateMessageError,
@@ -91,8 +92,12 @@ class SignalClient:
         one_time_batch: int = 50,
         kyber_batch: int = 20,
         now_ms: Callable[[], int] = _now_ms,
+        sms: SmsInbox | None = None,
+        sms_timeout: float = 30.0,
     ) -> None:
         self.state = state
+        self.sms: SmsInbox = sms if sms is not None else CarrierSmsInbox()
+        self.sms_timeout = sms_timeout
         stored = state.get_credential()
         self.relay = RelayHttp(
             relay_url or (stored[0] if stored else DEFAULT_RELAY_URL),
@@ -116,10 +121,15 @@ class SignalClient:
         token: str | None = None,
         registration_lock_pin: str | None = None,
     ) -> dict[str, Any]:
-        """Register this device with the relay (re-registering keeps queued mail when the
-        identity is unchanged) and publish a full set of pre-keys. A handset number with
+        """Register this device with the relay and publish a full set of pre-keys.
+
+        The primary device of a handset number first proves it controls the number: it opens
+        a verification session, has the relay text a code to the number, reads the SMS on
+        this phone and submits the code (:meth:`verify_number`). A business number
+        authenticates with its business's API token (`token`) instead. A handset number with
         Registration Lock needs its PIN (`registration_lock_pin`) to re-register device 1;
-        without it the relay answers 423 (RelayError) and nothing changes."""
+        without it the relay answers 423 (RelayError) and nothing changes. A re-registration
+        never receives what was queued for the previous registration."""
         identity = self.state.get_identity_key_pair()
         body: dict[str, Any] = {
             "number": self.e164,
@@ -128,6 +138,8 @@ class SignalClient:
             "registration_id": self.state.get_local_registration_id(),
             "identity_key": b64(identity.public_key.serialize()),
         }
+        if kind == "handset" and self.state.device_id == 1:
+            body["session_id"] = self.verify_number()
         if registration_lock_pin:
             body["registration_lock"] = registration_lock_pin
         result = self.relay.register(body, token=token)
@@ -136,6 +148,34 @@ class SignalClient:
             self.state.set_credential(self.relay.base_url, self.relay.credential)
         self.publish_keys(signed=True, last_resort=True)
         return result
+
+    def verify_number(self) -> str:
+        """Prove control of this phone's number: open a verification session, have the relay
+        text a code to the number, wait for the SMS on this phone and submit the code.
+        Returns the verified session's id."""
+        session_id = str(self.relay.start_verification(self.e164)["id"])
+        seen = {m.id for m in self.sms.messages(self.e164)}
+        self.relay.request_verification_code(session_id)
+        deadline = time.monotonic() + self.sms_timeout
+        while True:
+            code = next(
+                (
+                    found
+                    for m in self.sms.messages(self.e164)
+                    if m.id not in seen and (found := code_in(m.body)) is not None
+                ),
+                None,
+            )
+            if code is not None:
+                break
+            if time.monotonic() > deadline:
+                raise ClientError(
+                    f"no verification SMS reached {self.e164} within {self.sms_timeout:g} s "
+                    "(the simulated carrier delivers it from a Celery worker: is one running?)"
+                )
+            time.sleep(0.1)
+        self.relay.submit_verification_code(session_id, code)
+        return session_id
 
     def set_registration_lock(self, pin: str | None) -> bool:
         """Turn Registration Lock on with `pin` (4-20 digits), or off with None. Only the

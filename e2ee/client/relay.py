@@ -77,6 +77,18 @@ class RelayHttp:
         auth = f"Bearer {token}" if token else ""
         return dict(self.call("POST", "/relay/v1/accounts", body, auth=auth)[1])
 
+    def start_verification(self, number: str) -> dict[str, Any]:
+        body = {"number": number}
+        return dict(self.call("POST", "/relay/v1/verification/session", body, auth="")[1])
+
+    def request_verification_code(self, session_id: str) -> dict[str, Any]:
+        path = f"/relay/v1/verification/session/{urllib.parse.quote(session_id)}/code"
+        return dict(self.call("POST", path, {"transport": "sms"}, auth="")[1])
+
+    def submit_verification_code(self, session_id: str, code: str) -> dict[str, Any]:
+        path = f"/relay/v1/verification/session/{urllib.parse.quote(session_id)}/code"
+        return dict(self.call("PUT", path, {"code": code}, auth="")[1])
+
     def set_registration_lock(self, pin: str) -> dict[str, Any]:
         body = {"pin": pin}
         return dict(self.call("PUT", "/relay/v1/accounts/registration-lock", body)[1])

@@ -3,29 +3,59 @@ subcommands over `e2ee.actions` and the client library."""
 
 from __future__ import annotations
 
+import argparse
+import math
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from e2ee import selectors
-from e2ee.actions import client_for, do_create_device, do_restore_device
+from e2ee.actions import (
+    client_for,
+    do_create_device,
+    do_discard_unregistered_device,
+    do_restore_device,
+)
 from e2ee.client import ClientError, Received, RelayError, SignalClient
 from e2ee.client.relay import DEFAULT_RELAY_URL
 from e2ee.protocol import ProtocolError
 from e2ee.protocol.backup import format_recovery_key, generate_recovery_key
-from parley.core.errors import ParleyError
+from parley.core.errors import Conflict
+from parley.core.management.base import ParleyCommand
 
 PIN_HELP = "the number's Registration Lock PIN (needed to re-register a locked number)"
 
 
-class DeviceCommand(BaseCommand):
+def relay_url(text: str) -> str:
+    """An argparse type: the relay's base URL."""
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL")
+    return text
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a duration in seconds (0 or more)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds")
+    return value
+
+
+class DeviceCommand(ParleyCommand):
     business_number = False
     register_verb = "create"
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--relay", default=None, help=f"relay base URL ({DEFAULT_RELAY_URL})")
+        parser.add_argument(
+            "--relay", type=relay_url, default=None, help=f"relay base URL ({DEFAULT_RELAY_URL})"
+        )
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser(self.register_verb, help="create the local device and register it")
         create.add_argument("number")
@@ -41,7 +71,7 @@ class DeviceCommand(BaseCommand):
         send.add_argument("--file", type=Path, help="send this file as encrypted media")
         inbox = sub.add_parser("inbox", help="fetch, decrypt and ack queued messages")
         inbox.add_argument("number")
-        inbox.add_argument("--watch", type=float, default=0, help="listen on the websocket N s")
+        inbox.add_argument("--watch", type=seconds, default=0, help="listen on the websocket N s")
         inbox.add_argument("--read", action="store_true", help="send read receipts")
         inbox.add_argument("--save-media", type=Path, help="directory for received files")
         history = sub.add_parser("history", help="this device's message history")
@@ -70,8 +100,18 @@ class DeviceCommand(BaseCommand):
         if action == self.register_verb:
             action = "create"
         try:
-            getattr(self, f"do_{action}")(options)
-        except (ParleyError, ClientError, RelayError, ProtocolError) as exc:
+            try:
+                getattr(self, f"do_{action}")(options)
+            except BaseException as exc:
+                # No half-created device: after a failed registration, running the command
+                # again must just work. (A Conflict means an existing device was left alone.)
+                if action in ("create", "restore") and not isinstance(exc, Conflict):
+                    do_discard_unregistered_device(str(options["number"]))
+                raise
+        except RelayError as exc:
+            # Status 0: the relay was not reached; its message already says so.
+            raise CommandError(exc.message if exc.status == 0 else str(exc)) from exc
+        except (ClientError, ProtocolError) as exc:
             raise CommandError(str(exc)) from exc
 
     # -- helpers -------------------------------------------------------------------------

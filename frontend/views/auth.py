@@ -1,5 +1,6 @@
 """Login in two steps: password, then a TOTP code (or a trusted device). Enrolment happens
-at the first login of an account."""
+at the first login of an account, with a seed of its own for each login attempt. No login
+page is ever cached: the enrolment page shows a secret."""
 
 from __future__ import annotations
 
@@ -11,20 +12,22 @@ from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from frontend.access import client_ip
 from frontend.forms import CodeForm, LoginForm
 from parley.accounts.actions.login import (
     do_begin_enrolment,
     do_check_password,
     do_verify_second_factor,
+    get_enrolment_secret,
     provisioning_uri,
 )
 from parley.accounts.middleware import VERIFIED_KEY
 from parley.accounts.models import StaffUser
 from parley.core import clock
 from parley.core.errors import AccountLocked, ParleyError, RateLimited
+from parley.core.http import client_address
 
 PENDING_KEY = "parley_pending_2fa"
 PENDING_SECONDS = 300
@@ -32,16 +35,23 @@ PENDING_SECONDS = 300
 
 def _next(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
+    # Only a path on this site: anything else (another host, a bare word that redirect()
+    # would take for a view name, control characters) goes home.
+    if (
+        not target.startswith("/")
+        or len(target) > 2000
+        or not target.isprintable()
+        or not url_has_allowed_host_and_scheme(target, {request.get_host()})
+    ):
         return "/"
     return target
 
 
 def _pending_user(request: HttpRequest) -> StaffUser | None:
     pending = request.session.get(PENDING_KEY)
-    if not isinstance(pending, dict):
+    if not isinstance(pending, dict) or not isinstance(pending.get("at"), int | float):
         return None
-    if clock.now().timestamp() - float(pending.get("at", 0)) > PENDING_SECONDS:
+    if clock.now().timestamp() - float(pending["at"]) > PENDING_SECONDS:
         request.session.pop(PENDING_KEY, None)
         return None
     user_id = pending.get("user")
@@ -60,6 +70,7 @@ def _status_for(exc: ParleyError) -> int:
     return 429 if isinstance(exc, RateLimited) else 423 if isinstance(exc, AccountLocked) else 200
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.session.get(VERIFIED_KEY):
@@ -72,7 +83,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
             result = do_check_password(
                 form.cleaned_data["email"],
                 form.cleaned_data["password"],
-                ip_address=client_ip(request),
+                ip_address=client_address(request),
                 device_token=request.COOKIES.get(cookie),
             )
         except ParleyError as exc:
@@ -91,6 +102,18 @@ def login_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _enrolment(request: HttpRequest, user: StaffUser) -> tuple[str, str]:
+    """This session's enrolment attempt (attempt id, seed); a fresh one when it has none."""
+    pending = request.session[PENDING_KEY]
+    attempt = pending.get("enrolment")
+    secret = get_enrolment_secret(user, attempt if isinstance(attempt, str) else None)
+    if secret is None:
+        begun = do_begin_enrolment(user)
+        attempt, secret = begun.attempt, begun.secret
+        request.session[PENDING_KEY] = {**pending, "enrolment": attempt}
+    return attempt, secret
+
+
 def _second_factor(request: HttpRequest, template: str, enrolling: bool) -> HttpResponse:
     user = _pending_user(request)
     if user is None:
@@ -99,6 +122,7 @@ def _second_factor(request: HttpRequest, template: str, enrolling: bool) -> Http
         return redirect(f"/login/verify/?next={_next(request)}")
     if not enrolling and not user.two_factor_enrolled:
         return redirect(f"/login/enrol/?next={_next(request)}")
+    attempt, secret = _enrolment(request, user) if enrolling else ("", "")
     form = CodeForm(request.POST or None)
     status = 200
     if request.method == "POST" and form.is_valid():
@@ -106,8 +130,9 @@ def _second_factor(request: HttpRequest, template: str, enrolling: bool) -> Http
             token = do_verify_second_factor(
                 user,
                 form.cleaned_data["code"],
-                ip_address=client_ip(request),
+                ip_address=client_address(request),
                 user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                enrolment_attempt=attempt or None,
             )
         except ParleyError as exc:
             form.add_error("code", exc.message)
@@ -123,24 +148,25 @@ def _second_factor(request: HttpRequest, template: str, enrolling: bool) -> Http
                 max_age=settings.PARLEY["TRUSTED_DEVICE_DAYS"] * 86400,
                 httponly=True,
                 samesite="Lax",
-                secure=request.is_secure(),
+                secure=settings.SESSION_COOKIE_SECURE or request.is_secure(),
             )
             return response
     context: dict[str, object] = {"form": form, "next": _next(request), "email": user.email}
     if enrolling:
-        secret = do_begin_enrolment(user)
         uri = provisioning_uri(user, secret)
         buffer = io.BytesIO()
-        segno.make(uri, error="m").save(buffer, kind="svg", scale=5, border=2)
+        segno.make(uri, error="m").save(buffer, kind="svg", scale=5, border=2, xmldecl=False)
         context |= {"secret": secret, "qr_svg": buffer.getvalue().decode(), "uri": uri}
     return render(request, template, context, status=status)
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def enrol_view(request: HttpRequest) -> HttpResponse:
     return _second_factor(request, "frontend/enrol.html", enrolling=True)
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def verify_view(request: HttpRequest) -> HttpResponse:
     return _second_factor(request, "frontend/verify.html", enrolling=False)

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from billing.actions import do_replace_rate_card
 from billing.cards import get_rate_card, rate_card_csv
-from billing.engine import WaCategory
+from billing.engine import ROUNDING_RULE, WaCategory, is_known_country, is_period
 from billing.selectors import get_estimate, get_invoice, get_usage
 from frontend.access import console_view, staff
 from parley.accounts.roles import Capability
@@ -21,7 +21,14 @@ from parley.core.errors import ParleyError
 
 
 class PeriodForm(forms.Form):
-    period = forms.RegexField(regex=r"^\d{4}-(0[1-9]|1[0-2])$", required=False, max_length=7)
+    # ASCII digits: `\d` would also take other scripts' digits.
+    period = forms.RegexField(regex=r"^[0-9]{4}-(0[1-9]|1[0-2])\Z", required=False, max_length=7)
+
+    def clean_period(self) -> str:
+        period: str = self.cleaned_data["period"]
+        if period and not is_period(period):  # the year 0000 does not exist
+            raise forms.ValidationError("Give a month as YYYY-MM.")
+        return period
 
 
 class RateCardForm(forms.Form):
@@ -49,8 +56,14 @@ class EstimateForm(forms.Form):
 
     def clean_countries(self) -> list[str]:
         codes = [c.strip().upper() for c in self.cleaned_data["countries"].split(",") if c.strip()]
-        if not codes or any(len(c) != 2 or not c.isalpha() for c in codes):
+        if not codes or any(len(c) != 2 or not (c.isascii() and c.isalpha()) for c in codes):
             raise forms.ValidationError("Give two-letter country codes, such as US, IN, BR.")
+        unknown = [c for c in codes if not is_known_country(c)]
+        if unknown:
+            raise forms.ValidationError(
+                f"Unknown country code: {', '.join(unknown)}. Give ISO 3166-1 alpha-2 codes, "
+                "such as US, IN, BR."
+            )
         return codes
 
 
@@ -74,11 +87,15 @@ def _page(request: HttpRequest, rate_form: RateCardForm | None = None) -> HttpRe
             )
         except ParleyError as exc:
             estimate_form.add_error(None, exc.message)
+    invoice = get_invoice(business.pk, period)
     context: dict[str, Any] = {
         "period": period,
         "period_form": period_form,
         "usage": get_usage(business.pk, period),
-        "invoice": get_invoice(business.pk, period),
+        "invoice": invoice,
+        # (currency, amount due, exact sum of the lines): the REST invoice's totals.
+        "invoice_totals": [(c, invoice.totals[c], invoice.exact_totals[c]) for c in invoice.totals],
+        "rounding_rule": ROUNDING_RULE,
         "estimate_form": estimate_form,
         "estimate": estimate,
         "rate_rows": len(get_rate_card(business.pk).rows),

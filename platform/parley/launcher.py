@@ -111,7 +111,8 @@ def run(port: int) -> int:
         manager.add_process(
             "web",
             f"{PY} -m uvicorn parley.asgi:application --host 127.0.0.1 --port {port} "
-            "--ws websockets-sansio --no-access-log",
+            # Forwarded headers are judged by Parley (PARLEY_TRUSTED_PROXIES), not uvicorn.
+            "--ws websockets-sansio --no-access-log --no-proxy-headers",
             env=common,
             cwd=str(ROOT),
         )

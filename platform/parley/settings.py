@@ -9,6 +9,13 @@ Environment variables (all optional):
     PARLEY_ALLOWED_HOSTS  comma-separated host names (default: localhost names)
     PARLEY_AUDIT_RETENTION_DAYS  audit log retention, 90..365 (default 365)
     PARLEY_EMAIL_URL  "console" (default) or "smtp://user:pass@host:port"
+    PARLEY_HTTPS      "1" when users reach Parley over HTTPS (a TLS-terminating proxy in
+                      front): Secure cookies and HSTS. Off by default (`make run` is plain
+                      http://127.0.0.1); on in docker-compose.yml
+    PARLEY_HSTS_SECONDS  Strict-Transport-Security max-age with PARLEY_HTTPS (default 1 year)
+    PARLEY_TRUSTED_PROXIES  comma-separated addresses or CIDR networks of the reverse proxies
+                      whose X-Forwarded-For / X-Forwarded-Proto are believed (default: none,
+                      so nobody can choose the client address rate limits count)
 """
 
 from __future__ import annotations
@@ -109,6 +116,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: forwarded headers count only from trusted proxies, for everything after.
+    "parley.core.http.ProxyHeadersMiddleware",
+    "parley.core.http.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -155,6 +165,34 @@ SESSION_ENGINE = "django.contrib.sessions.backends.db"
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Deployments behind HTTPS (PARLEY_HTTPS=1): cookies never travel in clear text (the session,
+# CSRF and trusted-device cookies), and browsers are told to use HTTPS only.
+HTTPS = _env_bool("PARLEY_HTTPS")
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = int(os.environ.get("PARLEY_HSTS_SECONDS", "31536000")) if HTTPS else 0
+
+
+# A TLS-terminating proxy says the scheme in X-Forwarded-Proto; believed only from the
+# trusted proxies (parley.core.http drops forwarded headers from anyone else).
+def _trusted_proxies() -> list[str]:
+    import ipaddress
+
+    entries = [e.strip() for e in os.environ.get("PARLEY_TRUSTED_PROXIES", "").split(",")]
+    for entry in filter(None, entries):
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"PARLEY_TRUSTED_PROXIES: {entry!r} is not an IP address or network"
+            ) from None
+    return [e for e in entries if e]
+
+
+TRUSTED_PROXIES = _trusted_proxies()
+if TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -204,6 +242,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "purge-audit-log": {"task": "parley.accounts.tasks.purge_audit_log", "schedule": 3600.0},
+    "purge-login-failures": {
+        "task": "parley.accounts.tasks.purge_login_failures",
+        "schedule": 3600.0,
+    },
     "expire-verification-codes": {
         "task": "parley.accounts.tasks.expire_verification_codes",
         "schedule": 600.0,
@@ -232,20 +274,28 @@ else:
     EMAIL_USE_TLS = _parsed.scheme == "smtp+tls"
 DEFAULT_FROM_EMAIL = os.environ.get("PARLEY_FROM_EMAIL", "parley@localhost")
 
+# Every REST surface derives from parley.api.base.ApiView, which uses these defaults.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["parley.api.auth.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["parley.api.wire.JsonRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["parley.api.wire.BoundedJsonParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "parley.api.wire.JsonOnlyNegotiation",
     "EXCEPTION_HANDLER": "parley.api.errors.meta_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "parley.api.schema.ParleyAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Parley Business API",
-    "DESCRIPTION": "WhatsApp Cloud API shapes, served by the Parley simulator.",
+    "DESCRIPTION": (
+        "WhatsApp Cloud API shapes (`/{version}/…`), Parley's own endpoints (`/parley/v1/…`) "
+        "and the Signal relay (`/relay/v1/…`), served by the Parley simulator. Every error "
+        'answers Meta\'s envelope `{"error": {"message", "type", "code", '
+        '"error_subcode", "fbtrace_id"}}`.'
+    ),
     "VERSION": "v23.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 
@@ -266,9 +316,16 @@ PARLEY: dict[str, Any] = {
     "LOGIN_RATE_PER_MINUTE": int(os.environ.get("PARLEY_LOGIN_RATE_PER_MINUTE", "30")),
     "TRUSTED_DEVICE_DAYS": 30,
     "TRUSTED_DEVICE_COOKIE": "parley_device",
+    "TRUSTED_PROXIES": TRUSTED_PROXIES,
     "VERIFICATION_CODE_TTL_SECONDS": 600,
     "VERIFICATION_CODE_MAX_ATTEMPTS": 5,
     "API_VERSION": "v23.0",
+    # The Graph API versions the Cloud API paths accept (inclusive); others answer 400, code
+    # 2500, as the Graph API answers an unknown version.
+    "API_VERSION_MIN": os.environ.get("PARLEY_API_VERSION_MIN", "v20.0"),
+    "API_VERSION_MAX": os.environ.get("PARLEY_API_VERSION_MAX", "v25.0"),
+    # JSON request bodies nested deeper than this answer 400 (size: DATA_UPLOAD_MAX_MEMORY_SIZE).
+    "API_MAX_JSON_DEPTH": 32,
     "HEALTH_TIMEOUT_SECONDS": 1.5,
 }
 

@@ -109,9 +109,10 @@ def test_delivery_month_decides_the_invoice(business, frozen_clock) -> None:
     assert get_invoice(business.pk, "2026-06").lines == ()
     july = get_invoice(business.pk, "2026-07")
     assert [(ln.item, ln.events, ln.total) for ln in july.lines] == [
-        ("basic_message", 1, Decimal("0.00"))
+        ("basic_message", 1, Decimal("0.0020"))
     ]
     assert july.lines[0].unit_price == Decimal("0.0020")
+    assert july.totals == {"USD": Decimal("0.00")}
 
 
 def test_expired_messages_are_never_billed(business, frozen_clock) -> None:

@@ -53,7 +53,10 @@ def tenant(factory: Any) -> Tenant:
 
 
 @pytest.fixture
-def make_handset(asgi_server: str) -> Callable[..., SignalClient]:
+def make_handset(asgi_server: str, celery_worker: None) -> Callable[..., SignalClient]:
+    """`make_handset()` creates a phone and registers it as a phone does: it asks the relay
+    for a code, reads the SMS the simulated carrier's worker delivers and submits it."""
+
     def make(number: str | None = None, *, replace: bool = False) -> SignalClient:
         device = do_create_device(number or new_handset_number(), replace=replace)
         client = client_for(device, asgi_server)

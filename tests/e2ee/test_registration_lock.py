@@ -52,6 +52,7 @@ def test_a_locked_number_reinstalls_only_with_its_pin(
     assert again.register()["identity_changed"] is True
 
 
+@pytest.mark.usefixtures("celery_worker")
 def test_handset_command_lock_unlock_and_pin(asgi_server: str) -> None:
     number = new_handset_number()
     out = StringIO()

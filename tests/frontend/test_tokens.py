@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection
 
 from parley.accounts.models import ApiToken, AuditEntry
+from parley.accounts.roles import token_scopes_of
 from tests.frontend.helpers import by_testid, field_error
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,7 @@ def test_token_lifecycle(role: str, factory: Any, console_client: Any, client: A
     user = factory.staff(business, role)
     web = console_client.as_(user)
 
-    response = web.post("/tokens/", {"name": "CRM sync"})
+    response = web.post("/tokens/", {"name": "CRM sync", "scopes": ["view_numbers"]})
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
     page = response.content.decode()
@@ -46,12 +47,15 @@ def test_token_lifecycle(role: str, factory: Any, console_client: Any, client: A
     assert f"Authorization: Bearer {secret}" in htmllib.unescape(curl)
     assert endpoint in curl
     assert "shown only once" in page
+    assert by_testid(page, "issued-scopes") == ["It may: See business numbers."]
 
     # Shown once: neither the list page nor the session holds it.
     again = web.get("/tokens/").content.decode()
     assert secret not in again and "CRM sync" in again
     token = ApiToken.objects.get(business=business, name="CRM sync")
+    assert token.scopes == ["view_numbers"]
     assert f"PLY{token.prefix}…" in again
+    assert "See business numbers" in _row(again, token.prefix)
     session = import_module(settings.SESSION_ENGINE).SessionStore(
         session_key=web.cookies[settings.SESSION_COOKIE_NAME].value
     )
@@ -94,6 +98,37 @@ def test_token_name_is_required(factory: Any, console_client: Any) -> None:
     assert "This field is required." in field_error(response.content.decode(), "name")
     assert 'data-testid="token-secret"' not in response.content.decode()
     assert not ApiToken.objects.exists()
+
+
+@pytest.mark.parametrize("role", ["administrator", "developer"])
+def test_the_form_offers_the_creators_scopes_only(
+    role: str, factory: Any, console_client: Any
+) -> None:
+    user = factory.staff(factory.business(), role)
+    page = console_client.as_(user).get("/tokens/").content.decode()
+    offered = set(re.findall(r'name="scopes" value="([a-z_]+)"', page))
+    assert offered == {c.value for c in token_scopes_of(role)}
+    assert ("manage_billing" in offered) is (role == "administrator")
+    # Every offered scope starts checked: a user who only names the token gets them all.
+    assert page.count('name="scopes"') == page.count("checked")
+
+
+def test_a_scope_beyond_the_role_is_refused(factory: Any, console_client: Any) -> None:
+    user = factory.staff(factory.business(), "developer")
+    response = console_client.as_(user).post(
+        "/tokens/", {"name": "sneaky", "scopes": ["view_billing", "manage_billing"]}
+    )
+    assert response.status_code == 200
+    assert "manage_billing" in field_error(response.content.decode(), "scopes")
+    assert not ApiToken.objects.exists()
+    empty = console_client.as_(user).post("/tokens/", {"name": "none"})
+    assert "Choose at least one permission" in field_error(empty.content.decode(), "scopes")
+    assert not ApiToken.objects.exists()
+
+
+def test_the_tokens_page_is_never_cached(factory: Any, console_client: Any) -> None:
+    user = factory.staff(factory.business(), "administrator")
+    assert console_client.as_(user).get("/tokens/")["Cache-Control"] == "no-store"
 
 
 def test_get_never_creates_a_token(factory: Any, console_client: Any) -> None:

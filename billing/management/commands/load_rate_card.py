@@ -1,14 +1,14 @@
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from billing.actions import do_replace_rate_card
 from parley.accounts.models import Business
-from parley.core.errors import ParleyError
+from parley.core.management.base import ParleyCommand
 
 
-class Command(BaseCommand):
+class Command(ParleyCommand):
     help = (
         "Replace a business's rate card with a CSV file "
         "(country,item,currency,unit_price,effective_from)."
@@ -22,10 +22,10 @@ class Command(BaseCommand):
         business = Business.objects.filter(slug=options["business"]).first()
         if business is None:
             raise CommandError(f"No business with slug {options['business']!r}.")
+        path: Path = options["path"]
         try:
-            rows = do_replace_rate_card(
-                None, business, options["path"].read_text("utf-8"), actor_label="manage.py"
-            )
-        except (OSError, ParleyError) as exc:
-            raise CommandError(getattr(exc, "message", str(exc))) from exc
+            text = path.read_text("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"{path} is not UTF-8 text.") from exc
+        rows = do_replace_rate_card(None, business, text, actor_label="manage.py")
         self.stdout.write(f"Rate card of {business.name}: {rows} rows.")

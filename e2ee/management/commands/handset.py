@@ -21,11 +21,13 @@ class Command(DeviceCommand):
     # -- subcommands ---------------------------------------------------------------------
 
     def do_create(self, options: dict[str, Any]) -> None:
+        # One step, as on a phone: the client asks for a code, reads the SMS the simulated
+        # carrier delivers to the number, submits it and registers.
         device = do_create_device(options["number"], replace=bool(options.get("reinstall")))
         client = client_for(device, options["relay"] or DEFAULT_RELAY_URL)
         result = client.register(registration_lock_pin=options.get("pin") or None)
         self.stdout.write(
-            f"{device.e164} registered with {client.relay.base_url} as device "
+            f"{device.e164} verified by SMS and registered with {client.relay.base_url} as device "
             f"{result['device_id']} (registration id {device.registration_id}); "
             f"pre-keys published (signed, ML-KEM-1024 incl. last resort, one-time)."
         )

@@ -11,7 +11,17 @@ from django.shortcuts import redirect
 
 # Set in the session by the login views when the second factor (or a trusted device) passed.
 VERIFIED_KEY = "parley_2fa_verified"
-OPEN_PREFIXES = ("/login", "/logout", "/static/", "/healthz", "/v", "/api/", "/parley/", "/relay/")
+OPEN_PREFIXES = (
+    "/login",
+    "/logout",
+    "/static/",
+    "/favicon.ico",
+    "/healthz",
+    "/v",
+    "/api/",
+    "/parley/",
+    "/relay/",
+)
 
 
 class TwoFactorRequiredMiddleware:

@@ -108,6 +108,24 @@ def capabilities_of(role: Role | str) -> frozenset[Capability]:
     return frozenset(c for c, roles in MATRIX.items() if Role(role) in roles)
 
 
+# Capabilities an API token can carry: those with endpoints a token reaches. A token holds the
+# ones chosen when it was made, never one its creator's role lacked.
+TOKEN_SCOPES: tuple[Capability, ...] = (
+    Capability.VIEW_NUMBERS,
+    Capability.MANAGE_NUMBERS,
+    Capability.VIEW_BILLING,
+    Capability.MANAGE_BILLING,
+    Capability.MANAGE_WEBHOOKS,
+    Capability.READ_CONVERSATIONS,
+)
+
+
+def token_scopes_of(role: Role | str) -> list[Capability]:
+    """The scopes an account of `role` may give a token it creates, in TOKEN_SCOPES order."""
+    held = capabilities_of(role)
+    return [c for c in TOKEN_SCOPES if c in held]
+
+
 def assignable_roles(by: Role | str) -> list[Role]:
     """Roles an account of role `by` may hand out (only to accounts it may manage)."""
     actor = Role(by)

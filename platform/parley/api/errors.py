@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions as drf
@@ -13,14 +15,32 @@ from rest_framework.response import Response
 from parley.core.errors import ParleyError, RateLimited
 from parley.core.ids import new_fbtrace_id
 
+log = logging.getLogger(__name__)
+
+# A message repeats what the caller sent at most this far.
+MAX_MESSAGE_CHARS = 1000
+
+
+def _printable(message: str) -> str:
+    # An unpaired surrogate the caller sent cannot be encoded as UTF-8: escape it.
+    text = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + "…"
+
 
 def envelope(
-    message: str, *, code: int, error_type: str = "OAuthException", subcode: int | None = None
+    message: str,
+    *,
+    code: int,
+    error_type: str = "OAuthException",
+    subcode: int | None = None,
+    error_data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"message": message, "type": error_type, "code": code}
+    body: dict[str, Any] = {"message": _printable(message), "type": error_type, "code": code}
     if subcode is not None:
         body["error_subcode"] = subcode
     body["fbtrace_id"] = new_fbtrace_id()
+    if error_data is not None:
+        body["error_data"] = error_data
     return {"error": body}
 
 
@@ -40,7 +60,13 @@ def meta_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
     headers: dict[str, str] = {}
     if isinstance(exc, ParleyError):
         status = exc.http_status
-        body = envelope(exc.message, code=exc.code, error_type=exc.error_type, subcode=exc.subcode)
+        body = envelope(
+            exc.message,
+            code=exc.code,
+            error_type=exc.error_type,
+            subcode=exc.subcode,
+            error_data=exc.error_data(),
+        )
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, drf.NotAuthenticated):
@@ -49,7 +75,7 @@ def meta_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
     elif isinstance(exc, drf.AuthenticationFailed):
         status = 401
         body = envelope(str(exc.detail), code=190)
-    elif isinstance(exc, drf.PermissionDenied):
+    elif isinstance(exc, drf.PermissionDenied | DjangoPermissionDenied):
         status = 403
         body = envelope("Application does not have permission for this action", code=10)
     elif isinstance(exc, drf.ParseError):
@@ -63,7 +89,8 @@ def meta_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
         body = envelope("(#100) Invalid parameter: " + "; ".join(_flatten(exc.detail)), code=100)
     elif isinstance(exc, drf.MethodNotAllowed):
         status = 405
-        body = envelope(f"(#100) Unsupported request method {exc.detail}", code=100)
+        method = context["request"].method if context.get("request") is not None else ""
+        body = envelope(f"(#100) Unsupported request method: {method}", code=100)
     elif isinstance(exc, drf.Throttled):
         status = 429
         body = envelope("(#4) Application request limit reached", code=4)
@@ -77,7 +104,12 @@ def meta_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
         status = exc.status_code
         body = envelope(str(exc.detail), code=100)
     else:
-        return None
+        # A defect: logged with its traceback, answered in the envelope, never an HTML page.
+        log.error("API request failed", exc_info=exc)
+        status = 500
+        body = envelope(
+            "An unexpected error has occurred. Please retry your request later.", code=2
+        )
     return Response(body, status=status, headers=headers)
 
 

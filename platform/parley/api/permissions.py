@@ -1,5 +1,6 @@
-"""One permission class for Parley's own REST endpoints, reached by API tokens (the
-business's integrations) and by staff sessions; both are checked against the matrix."""
+"""One permission class for every REST endpoint, reached by API tokens (the business's
+integrations) and by staff sessions; both are checked against the matrix: a staff member by
+role, a token by the scopes it was given (never more than its creator's role held)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from parley.accounts.middleware import VERIFIED_KEY
 from parley.accounts.models import Business, StaffUser
 from parley.accounts.roles import Capability
 from parley.api.auth import ApiClient
+from parley.core.errors import PermissionDenied
 
 
 def business_of(request: Request) -> Business:
@@ -23,8 +25,9 @@ def business_of(request: Request) -> Business:
 
 
 def capability(*needed: Capability, token_allowed: bool = True) -> type[BasePermission]:
-    """Tokens are created only by roles holding MANAGE_API_TOKENS, so a token may act as
-    such a role where `token_allowed`; staff need a verified session and every capability."""
+    """Require every capability in `needed`: a token must hold each as a scope (and the
+    endpoint must allow tokens at all, `token_allowed`); staff need a verified session and
+    a role holding each."""
 
     class HasCapability(BasePermission):
         message = "Your role does not allow this."
@@ -32,7 +35,15 @@ def capability(*needed: Capability, token_allowed: bool = True) -> type[BasePerm
         def has_permission(self, request: Request, view: Any) -> bool:
             user = request.user
             if isinstance(user, ApiClient):
-                return token_allowed
+                if not token_allowed:
+                    raise PermissionDenied("(#10) This endpoint does not accept access tokens.")
+                missing = [c for c in needed if not user.token.can(c)]
+                if missing:
+                    raise PermissionDenied(
+                        f"(#10) This access token does not have the permission "
+                        f"'{missing[0].value}' ({missing[0].label})."
+                    )
+                return True
             if isinstance(user, StaffUser) and user.is_active:
                 verified = bool(request._request.session.get(VERIFIED_KEY))
                 return verified and all(user.can(c) for c in needed)

@@ -16,12 +16,13 @@ class RequestCodeIn(serializers.Serializer[Any]):
 
 
 class VerifyCodeIn(serializers.Serializer[Any]):
-    code = serializers.RegexField(r"^\d{6}$", error_messages={"invalid": "must be 6 digits"})
+    # ASCII digits only: `\d` also matches other scripts' digits.
+    code = serializers.RegexField(r"^[0-9]{6}$", error_messages={"invalid": "must be 6 digits"})
 
 
-class RegisterIn(serializers.Serializer[Any]):
+class RegisterNumberIn(serializers.Serializer[Any]):
     messaging_product = serializers.ChoiceField(choices=["whatsapp"])
-    pin = serializers.RegexField(r"^\d{6}$", error_messages={"invalid": "must be 6 digits"})
+    pin = serializers.RegexField(r"^[0-9]{6}$", error_messages={"invalid": "must be 6 digits"})
 
 
 class DeregisterIn(serializers.Serializer[Any]):
@@ -59,6 +60,10 @@ def business_node(business: Business) -> dict[str, Any]:
     }
 
 
+class ThroughputOut(serializers.Serializer[Any]):
+    level = serializers.CharField()
+
+
 class PhoneNumberOut(serializers.Serializer[Any]):
     id = serializers.CharField()
     verified_name = serializers.CharField()
@@ -66,5 +71,17 @@ class PhoneNumberOut(serializers.Serializer[Any]):
     code_verification_status = serializers.CharField()
     quality_rating = serializers.CharField()
     platform_type = serializers.CharField()
+    throughput = ThroughputOut()
     status = serializers.CharField()
+    is_official_business_account = serializers.BooleanField()
     official_business_account_status = serializers.CharField()
+    country = serializers.CharField()
+
+
+class BusinessOut(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    currency = serializers.CharField()
+    country = serializers.CharField()
+    timezone_id = serializers.CharField()
+    message_template_namespace = serializers.CharField()

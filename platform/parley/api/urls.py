@@ -1,15 +1,23 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
+from rest_framework.negotiation import DefaultContentNegotiation
 
 from parley.api import views
 
-V = r"^(?P<version>v\d+\.\d+)"
-ID = r"(?P<{}>\d{{1,20}})"
+# ASCII digits only: `\d` matches other scripts' digits too. The version is checked against
+# the supported range by the views (an unsupported one answers 400, code 2500).
+V = r"^(?P<version>v[0-9]{1,3}\.[0-9]{1,3})"
+ID = r"(?P<{}>[0-9]{{1,18}})"
 
 urlpatterns = [
     path(
         "api/schema/",
-        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        # YAML or JSON, as Accept asks (the API itself always answers JSON).
+        SpectacularAPIView.as_view(
+            authentication_classes=[],
+            permission_classes=[],
+            content_negotiation_class=DefaultContentNegotiation,
+        ),
         name="api-schema",
     ),
     re_path(

@@ -1,14 +1,16 @@
 """Phone-number endpoints. Thin: parse, authorise (the token's business), call one action,
-render the Cloud API's shape."""
+render the Cloud API's shape. Everything else (version, method, body limits, envelope) is
+`ApiView`'s."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+import re
+from typing import cast
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from parley.accounts.actions.numbers import (
     do_deregister_number,
@@ -16,10 +18,17 @@ from parley.accounts.actions.numbers import (
     do_request_code,
     do_verify_code,
 )
+from parley.accounts.models import PhoneNumber
+from parley.accounts.roles import Capability
 from parley.accounts.selectors import get_number, list_numbers
 from parley.api import serializers as s
 from parley.api.auth import ApiClient
+from parley.api.base import ApiView, safe_text, supported_versions
+from parley.api.permissions import capability
 from parley.core.errors import NotFound
+from parley.core.http import client_address
+
+_ID = re.compile(r"^[0-9]{1,18}$")
 
 
 def _client(request: Request) -> ApiClient:
@@ -27,48 +36,106 @@ def _client(request: Request) -> ApiClient:
 
 
 def _ip(request: Request) -> str | None:
-    return cast(str | None, request.META.get("REMOTE_ADDR"))
+    return client_address(request)
 
 
-def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
-    if not isinstance(request.data, dict):
-        from rest_framework.exceptions import ValidationError
-
-        raise ValidationError({"body": ["must be a JSON object"]})
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return cast(dict[str, Any], serializer.validated_data)
+def _number(client: ApiClient, number_id: str) -> PhoneNumber:
+    if not _ID.match(number_id):
+        raise NotFound(f"Unsupported request - object '{safe_text(number_id, 40)}' does not exist.")
+    return get_number(client.business, number_id)
 
 
-class NodeView(APIView):
+def _version_parameter() -> OpenApiParameter:
+    return OpenApiParameter(
+        "version",
+        OpenApiTypes.STR,
+        OpenApiParameter.PATH,
+        enum=supported_versions(),
+        description="A Graph API version Parley supports (PARLEY API_VERSION_MIN..MAX).",
+    )
+
+
+def _id_parameter(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        name,
+        OpenApiTypes.STR,
+        OpenApiParameter.PATH,
+        pattern=r"^[0-9]{1,18}$",
+        description=description,
+    )
+
+
+NUMBER_ID = _id_parameter("number_id", "The phone number's id.")
+
+
+class CloudApiView(ApiView):
+    """The Cloud API paths: a Business API token, a supported Graph version."""
+
+
+class NodeView(CloudApiView):
     """GET /{version}/{id}: a phone number or the business account itself."""
 
-    @extend_schema(responses=s.PhoneNumberOut, summary="Read a phone number or business")
+    permission_classes = [capability(Capability.VIEW_NUMBERS)]
+
+    @extend_schema(
+        summary="Read a phone number or the business",
+        parameters=[
+            _version_parameter(),
+            OpenApiParameter(
+                "node_id",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                description="The business's id or one of its phone numbers' ids.",
+            ),
+        ],
+        responses=PolymorphicProxySerializer(
+            component_name="Node",
+            serializers=[s.PhoneNumberOut, s.BusinessOut],
+            resource_type_field_name=None,
+        ),
+    )
     def get(self, request: Request, version: str, node_id: str) -> Response:
         client = _client(request)
         if node_id == str(client.business.pk):
             return Response(s.business_node(client.business))
-        return Response(s.phone_number_node(get_number(client.business, node_id)))
+        return Response(s.phone_number_node(_number(client, node_id)))
 
 
-class PhoneNumbersView(APIView):
+class PhoneNumbersView(CloudApiView):
     """GET /{version}/{waba_id}/phone_numbers"""
 
-    @extend_schema(responses=s.PhoneNumberOut(many=True), summary="List the business's numbers")
+    permission_classes = [capability(Capability.VIEW_NUMBERS)]
+
+    @extend_schema(
+        summary="List the business's numbers",
+        parameters=[_version_parameter(), _id_parameter("waba_id", "The business's id.")],
+        responses=s.PhoneNumberOut(many=True),
+    )
     def get(self, request: Request, version: str, waba_id: str) -> Response:
         client = _client(request)
         if waba_id != str(client.business.pk):
-            raise NotFound(f"Unsupported get request. Object with ID '{waba_id}' does not exist.")
-        data = [s.phone_number_node(n) for n in list_numbers(client.business)]
-        return Response({"data": data, "paging": {"cursors": {}}})
+            raise NotFound(
+                f"Unsupported get request. Object with ID '{safe_text(waba_id, 40)}' does not "
+                "exist."
+            )
+        page, paginator = self.paginate(list_numbers(client.business), request)
+        return paginator.get_paginated_response([s.phone_number_node(n) for n in page])
 
 
-class RequestCodeView(APIView):
-    @extend_schema(request=s.RequestCodeIn, responses=s.SuccessOut, summary="Request a code")
+class RequestCodeView(CloudApiView):
+    permission_classes = [capability(Capability.MANAGE_NUMBERS)]
+    error_statuses = (429,)
+
+    @extend_schema(
+        request=s.RequestCodeIn,
+        responses=s.SuccessOut,
+        summary="Request a code",
+        parameters=[_version_parameter(), NUMBER_ID],
+    )
     def post(self, request: Request, version: str, number_id: str) -> Response:
         client = _client(request)
-        data = _valid(s.RequestCodeIn, request)
-        number = get_number(client.business, number_id)
+        data = self.valid(s.RequestCodeIn, request)
+        number = _number(client, number_id)
         do_request_code(
             client.business,
             number.pk,
@@ -80,12 +147,19 @@ class RequestCodeView(APIView):
         return Response({"success": True})
 
 
-class VerifyCodeView(APIView):
-    @extend_schema(request=s.VerifyCodeIn, responses=s.SuccessOut, summary="Verify a code")
+class VerifyCodeView(CloudApiView):
+    permission_classes = [capability(Capability.MANAGE_NUMBERS)]
+
+    @extend_schema(
+        request=s.VerifyCodeIn,
+        responses=s.SuccessOut,
+        summary="Verify a code",
+        parameters=[_version_parameter(), NUMBER_ID],
+    )
     def post(self, request: Request, version: str, number_id: str) -> Response:
         client = _client(request)
-        data = _valid(s.VerifyCodeIn, request)
-        number = get_number(client.business, number_id)
+        data = self.valid(s.VerifyCodeIn, request)
+        number = _number(client, number_id)
         do_verify_code(
             client.business,
             number.pk,
@@ -96,12 +170,19 @@ class VerifyCodeView(APIView):
         return Response({"success": True})
 
 
-class RegisterView(APIView):
-    @extend_schema(request=s.RegisterIn, responses=s.SuccessOut, summary="Register a number")
+class RegisterView(CloudApiView):
+    permission_classes = [capability(Capability.MANAGE_NUMBERS)]
+
+    @extend_schema(
+        request=s.RegisterNumberIn,
+        responses=s.SuccessOut,
+        summary="Register a number",
+        parameters=[_version_parameter(), NUMBER_ID],
+    )
     def post(self, request: Request, version: str, number_id: str) -> Response:
         client = _client(request)
-        data = _valid(s.RegisterIn, request)
-        number = get_number(client.business, number_id)
+        data = self.valid(s.RegisterNumberIn, request)
+        number = _number(client, number_id)
         do_register_number(
             client.business,
             number.pk,
@@ -112,11 +193,18 @@ class RegisterView(APIView):
         return Response({"success": True})
 
 
-class DeregisterView(APIView):
-    @extend_schema(request=s.DeregisterIn, responses=s.SuccessOut, summary="Deregister")
+class DeregisterView(CloudApiView):
+    permission_classes = [capability(Capability.MANAGE_NUMBERS)]
+
+    @extend_schema(
+        request=s.DeregisterIn,
+        responses=s.SuccessOut,
+        summary="Deregister",
+        parameters=[_version_parameter(), NUMBER_ID],
+    )
     def post(self, request: Request, version: str, number_id: str) -> Response:
         client = _client(request)
-        number = get_number(client.business, number_id)
+        number = _number(client, number_id)
         do_deregister_number(
             client.business, number.pk, actor_label=client.label, ip_address=_ip(request)
         )

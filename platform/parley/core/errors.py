@@ -3,6 +3,8 @@ and the console renders them as form errors."""
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ParleyError(Exception):
     """A problem the caller can act on. `code`/`subcode` follow the Graph API's numbering."""
@@ -16,6 +18,10 @@ class ParleyError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+    def error_data(self) -> dict[str, Any] | None:
+        """Details a client can act on, rendered as the envelope's `error_data`."""
+        return None
 
 
 class InvalidParameter(ParleyError):
@@ -39,6 +45,17 @@ class PermissionDenied(ParleyError):
 
 class Conflict(ParleyError):
     http_status = 409
+    code = 100
+
+
+class UnknownPath(ParleyError):
+    """Code 2500, as the Graph API answers a path (or an API version) it does not serve."""
+
+    code = 2500
+
+
+class PayloadTooLarge(ParleyError):
+    http_status = 413
     code = 100
 
 

@@ -129,8 +129,8 @@ class EnvelopeExpired(Event):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class IdentityChanged(Event):
-    """A device registered with a new identity key (reinstall or replacement): peers should
-    show a security-code change notice."""
+    """A device was registered anew (reinstall, new phone or restore), with a new identity
+    key or the same one: peers should show a security-code change notice."""
 
     name: ClassVar[str] = "relay.identity_changed"
 

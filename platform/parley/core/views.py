@@ -10,7 +10,8 @@ from django.views.decorators.http import require_GET
 
 from parley.core.health import run_checks
 
-API_PATH = re.compile(r"^/v\d+\.\d+/")
+# Every REST surface answers errors in Meta's envelope, never an HTML page.
+API_PATH = re.compile(r"^/(v[0-9]+\.[0-9]+|parley/v[0-9]+|relay/v[0-9]+|api)(/|$)")
 
 
 @require_GET
@@ -27,8 +28,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=200 if not failing else 503)
 
 
+def _api_client(request: HttpRequest) -> bool:
+    """An API path, or a client that sends API credentials: it reads JSON, not a page."""
+    return bool(API_PATH.match(request.path) or request.META.get("HTTP_AUTHORIZATION"))
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    if API_PATH.match(request.path):
+    if _api_client(request):
         from parley.api.errors import api_not_found
 
         return api_not_found(request, exception)
@@ -36,7 +42,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    if API_PATH.match(request.path):
+    if _api_client(request):
         from parley.api.errors import api_server_error
 
         return api_server_error(request)

@@ -23,6 +23,17 @@ DEFAULTS: dict[str, Any] = {
     "RELAY_REGISTER_RATE_PER_HOUR": 60,
     "RELAY_REGISTER_RATE_PER_NUMBER_PER_HOUR": 10,
     "RELAY_KEY_FETCH_RATE_PER_MINUTE": 120,
+    # Bundle claims by one account of one target account's keys, so a requester cannot
+    # drain another number's one-time pre-keys (Signal limits per requester and target).
+    "RELAY_KEY_FETCH_RATE_PER_TARGET_PER_HOUR": 10,
+    # Verification of a handset number by a code sent by SMS before it registers.
+    "RELAY_VERIFICATION_SESSION_TTL_SECONDS": 3600,
+    "RELAY_VERIFICATION_CODE_TTL_SECONDS": 600,
+    # Wrong codes against one code, after which a new code must be requested.
+    "RELAY_VERIFICATION_MAX_ATTEMPTS": 5,
+    "RELAY_VERIFICATION_CODES_PER_NUMBER_PER_HOUR": 6,
+    # Code checks per number per hour, across sessions and codes.
+    "RELAY_VERIFICATION_CHECKS_PER_NUMBER_PER_HOUR": 15,
 }
 
 

@@ -50,9 +50,15 @@ def _backlog(device: Device, after_id: int) -> list[tuple[int, str, dict[str, An
     ]
 
 
-def _one(device: Device, guid: str) -> dict[str, Any] | None:
+def _one(device: Device, guid: str) -> dict[str, Any] | bool | None:
+    """The envelope to push, None when it is gone, or False when this connection's device
+    has been registered anew since it connected (its queue is no longer this socket's)."""
     envelope = get_pending_envelope(device, guid)
-    return envelope_out(envelope) if envelope is not None else None
+    if envelope is None:
+        return None
+    if envelope.recipient.credential_digest != device.credential_digest:
+        return False
+    return envelope_out(envelope)
 
 
 class RelayDeviceConsumer(AsyncJsonWebsocketConsumer):
@@ -137,7 +143,10 @@ class RelayDeviceConsumer(AsyncJsonWebsocketConsumer):
         if self.device is None or message["guid"] in self.sent:
             return
         body = await database_sync_to_async(_one)(self.device, message["guid"])
-        if body is not None:
+        if body is False:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if isinstance(body, dict):
             self.sent.add(message["guid"])
             await self.send_json({"type": "envelope", "envelope": body})
 

@@ -58,3 +58,19 @@ class RegistrationLocked(ParleyError):
             "(`registration_lock`).",
             field="registration_lock",
         )
+
+
+class VerificationRequired(ParleyError):
+    """Registering a handset number's primary device needs a verification session in which
+    the client proved, with the code texted to the number, that it controls the number."""
+
+    http_status = 403
+    code = 10
+    subcode = 2494104
+
+    def __init__(self, e164: str) -> None:
+        super().__init__(
+            f"Registering {e164} needs a verified session (`session_id`): start one at "
+            "/relay/v1/verification/session, request a code by SMS and submit it.",
+            field="session_id",
+        )

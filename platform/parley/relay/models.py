@@ -204,3 +204,56 @@ class DeliveryRecord(models.Model):
     class Meta:
         ordering = ["server_timestamp", "id"]
         indexes = [models.Index(fields=["server_timestamp"])]
+
+
+class VerificationSession(models.Model):
+    """Proof that whoever registers a handset number controls it, as Signal's verification
+    session: the relay has the simulated carrier text a code to the number, the client
+    submits it, then registers once with the verified session.
+
+    The session id is a secret only the client holds (stored as its SHA-256 digest); the code
+    is stored only as a keyed hash bound to the session. Deleted once expired."""
+
+    id_digest = models.CharField(max_length=64, unique=True)
+    e164 = models.CharField(max_length=20)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    code_digest = models.CharField(max_length=64, blank=True, default="")
+    code_sent_at = models.DateTimeField(null=True, blank=True)
+    code_expires_at = models.DateTimeField(null=True, blank=True)
+    # Wrong codes against the current code; at the limit the code is void.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    # Set by the registration that consumed the session: a session registers once.
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["e164"]), models.Index(fields=["expires_at"])]
+
+    def __str__(self) -> str:
+        return f"verification of {self.e164}"
+
+
+class CarrierSms(models.Model):
+    """A text message the simulated mobile carrier carries to a number: queued when the
+    relay sends a verification code, delivered by a worker, then read on the phone of that
+    number (the simulated handset). Like the business-number inbox, the text is kept
+    encrypted at rest; it is deleted once it expires."""
+
+    e164 = models.CharField(max_length=20)
+    sender = models.CharField(max_length=20)
+    body_encrypted = models.TextField()
+    sent_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        indexes = [
+            models.Index(fields=["e164", "delivered_at"]),
+            models.Index(fields=["expires_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"SMS to {self.e164}"

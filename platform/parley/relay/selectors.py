@@ -8,11 +8,13 @@ import uuid
 
 from django.db.models import QuerySet
 
-from parley.core.crypto import constant_time_equal
+from parley.core import clock
+from parley.core.crypto import constant_time_equal, decrypt_text, token_digest
 from parley.core.errors import NotFound
 from parley.relay import conf
 from parley.relay.credentials import Credential
 from parley.relay.models import (
+    CarrierSms,
     Device,
     Envelope,
     IdentityKeyRecord,
@@ -20,7 +22,9 @@ from parley.relay.models import (
     OneTimePreKey,
     RelayAccount,
     SignedPreKey,
+    VerificationSession,
 )
+from parley.relay.validation import VERIFICATION_SESSION_ID
 
 
 def get_device_for_credential(credential: Credential) -> Device | None:
@@ -123,9 +127,41 @@ def list_identity_changes(account: RelayAccount, *, since: dt.datetime) -> list[
         first = next((r for r in records if r.device_id == device_id), None)
         if (
             first is not None
+            and first.replaced_at is None  # the earliest record left is the current one
             and first.registered_at > since
             and first not in changes
             and device.identity_registered_at > device.created_at
         ):
             changes.append(first)
     return sorted(changes, key=lambda r: r.registered_at)
+
+
+def get_verification_session(session_id: str) -> VerificationSession:
+    """An unexpired verification session by its (secret) id."""
+    session = None
+    if VERIFICATION_SESSION_ID.fullmatch(session_id) is not None:
+        session = VerificationSession.objects.filter(id_digest=token_digest(session_id)).first()
+    if session is None or session.expires_at <= clock.now():
+        raise NotFound("No such verification session (it may have expired): start a new one.")
+    return session
+
+
+@dataclasses.dataclass(frozen=True)
+class Sms:
+    id: int
+    sender: str
+    body: str
+    delivered_at: dt.datetime
+
+
+def list_sms(e164: str) -> list[Sms]:
+    """The texts the simulated carrier delivered to a number and that have not expired,
+    newest first: what the phone of that number shows."""
+    now = clock.now()
+    return [
+        Sms(m.pk, m.sender, decrypt_text(m.body_encrypted), m.delivered_at)
+        for m in CarrierSms.objects.filter(
+            e164=e164, delivered_at__isnull=False, expires_at__gt=now
+        ).order_by("-sent_at", "-id")[:20]
+        if m.delivered_at is not None
+    ]

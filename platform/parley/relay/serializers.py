@@ -9,9 +9,10 @@ from typing import Any
 
 from rest_framework import serializers
 
+from parley.relay import conf
 from parley.relay.actions.keys import DeviceBundle, EcKey, KemKey, KeyUpload, SignedKey
 from parley.relay.actions.mailbox import OutgoingMessage
-from parley.relay.models import Envelope
+from parley.relay.models import Envelope, VerificationSession
 from parley.relay.selectors import PreKeyCounts
 from parley.relay.validation import MAX_KEY_ID, MAX_REGISTRATION_ID
 
@@ -69,6 +70,67 @@ class RegisterIn(serializers.Serializer[Any]):
     identity_key = Base64Field(max_bytes=64)
     # The number's Registration Lock PIN, needed to re-register device 1 of a locked number.
     registration_lock = PinField(required=False, allow_blank=True)
+    # A verified verification session: needed to register device 1 of a handset number.
+    session_id = serializers.RegexField(
+        r"^[A-Za-z0-9_-]{32,64}$", required=False, trim_whitespace=False
+    )
+
+
+class RegisterOut(serializers.Serializer[Any]):
+    number = serializers.CharField()
+    device_id = serializers.IntegerField()
+    password = serializers.CharField()
+    credential = serializers.CharField()
+    created = serializers.BooleanField()
+    identity_changed = serializers.BooleanField()
+
+
+class VerificationSessionIn(serializers.Serializer[Any]):
+    number = serializers.CharField(max_length=20)
+
+
+class VerificationCodeRequestIn(serializers.Serializer[Any]):
+    transport = serializers.ChoiceField(choices=["sms"], default="sms")
+
+
+class CodeField(serializers.RegexField):
+    """A verification code: a string of 6 ASCII digits (a JSON number would lose zeros)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("error_messages", {"invalid": "must be the 6 digits of the SMS"})
+        super().__init__(r"^[0-9]{6}$", max_length=6, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class VerificationCodeIn(serializers.Serializer[Any]):
+    code = CodeField()
+
+
+class VerificationSessionOut(serializers.Serializer[Any]):
+    id = serializers.CharField()
+    number = serializers.CharField()
+    verified = serializers.BooleanField()
+    expires_at = serializers.IntegerField(help_text="ms since the epoch")
+    code_sent_at = serializers.IntegerField(allow_null=True)
+    code_expires_at = serializers.IntegerField(allow_null=True)
+    attempts_left = serializers.IntegerField()
+
+
+def verification_session_out(session_id: str, session: VerificationSession) -> dict[str, Any]:
+    limit = int(conf.get("RELAY_VERIFICATION_MAX_ATTEMPTS"))
+    return {
+        "id": session_id,
+        "number": session.e164,
+        "verified": session.verified_at is not None,
+        "expires_at": ms(session.expires_at),
+        "code_sent_at": ms(session.code_sent_at),
+        "code_expires_at": ms(session.code_expires_at),
+        "attempts_left": max(0, limit - session.attempts) if session.code_digest else 0,
+    }
 
 
 class RegistrationLockIn(serializers.Serializer[Any]):
@@ -206,3 +268,125 @@ def envelope_out(e: Envelope) -> dict[str, Any]:
             "timestamp": ms(e.receipt_at),
         }
     return body
+
+
+# --- response shapes, for the OpenAPI schema (the contract the fuzz test holds them to) ----
+
+
+class WhoAmIOut(serializers.Serializer[Any]):
+    number = serializers.CharField()
+    kind = serializers.CharField()
+    device_id = serializers.IntegerField()
+    registration_id = serializers.IntegerField()
+    devices = serializers.ListField(child=serializers.IntegerField())
+    registration_lock = serializers.BooleanField()
+
+
+class RegistrationLockOut(serializers.Serializer[Any]):
+    registration_lock = serializers.BooleanField()
+
+
+class CountsOut(serializers.Serializer[Any]):
+    count = serializers.IntegerField()
+    pq_count = serializers.IntegerField()
+    pq_last_resort = serializers.BooleanField()
+    signed_pre_key = serializers.BooleanField()
+    replenish = serializers.BooleanField()
+
+
+class SignedKeyOut(serializers.Serializer[Any]):
+    key_id = serializers.IntegerField()
+    public_key = serializers.CharField()
+    current = serializers.BooleanField()
+    uploaded_at = serializers.IntegerField(allow_null=True)
+    superseded_at = serializers.IntegerField(allow_null=True)
+
+
+class SignedKeysOut(serializers.Serializer[Any]):
+    signed_pre_keys = SignedKeyOut(many=True)
+
+
+class BundleSignedKeyOut(serializers.Serializer[Any]):
+    key_id = serializers.IntegerField()
+    public_key = serializers.CharField()
+    signature = serializers.CharField()
+
+
+class BundlePreKeyOut(serializers.Serializer[Any]):
+    key_id = serializers.IntegerField()
+    public_key = serializers.CharField()
+
+
+class BundleKemKeyOut(serializers.Serializer[Any]):
+    key_id = serializers.IntegerField()
+    public_key = serializers.CharField()
+    signature = serializers.CharField()
+    last_resort = serializers.BooleanField()
+
+
+class BundleDeviceOut(serializers.Serializer[Any]):
+    device_id = serializers.IntegerField()
+    registration_id = serializers.IntegerField()
+    identity_key = serializers.CharField()
+    signed_pre_key = BundleSignedKeyOut()
+    pre_key = BundlePreKeyOut(allow_null=True)
+    pq_pre_key = BundleKemKeyOut(allow_null=True)
+
+
+class BundleOut(serializers.Serializer[Any]):
+    number = serializers.CharField()
+    devices = BundleDeviceOut(many=True)
+
+
+class IdentityKeyOut(serializers.Serializer[Any]):
+    device_id = serializers.IntegerField()
+    identity_key = serializers.CharField()
+    registered_at = serializers.IntegerField(allow_null=True)
+
+
+class IdentityOut(serializers.Serializer[Any]):
+    number = serializers.CharField()
+    devices = IdentityKeyOut(many=True)
+    changes = IdentityKeyOut(many=True)
+
+
+class SentMessageOut(serializers.Serializer[Any]):
+    guid = serializers.CharField()
+    device_id = serializers.IntegerField()
+
+
+class SentOut(serializers.Serializer[Any]):
+    messages = SentMessageOut(many=True)
+
+
+class ReceiptOut(serializers.Serializer[Any]):
+    kind = serializers.CharField()
+    guid = serializers.CharField()
+    timestamp = serializers.IntegerField(allow_null=True)
+
+
+class EnvelopeOut(serializers.Serializer[Any]):
+    guid = serializers.CharField()
+    type = serializers.IntegerField()
+    source_device_id = serializers.IntegerField(allow_null=True)
+    destination_device_id = serializers.IntegerField()
+    content = serializers.CharField(allow_null=True)
+    client_timestamp = serializers.IntegerField(allow_null=True)
+    server_timestamp = serializers.IntegerField(allow_null=True)
+    expires_at = serializers.IntegerField(allow_null=True)
+    receipt = ReceiptOut(allow_null=True)
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        # `source` (the sender's number) would shadow Field.source as a class attribute.
+        fields = super().get_fields()
+        fields["source"] = serializers.CharField(allow_null=True)
+        return fields
+
+
+class MessagesOut(serializers.Serializer[Any]):
+    messages = EnvelopeOut(many=True)
+    more = serializers.BooleanField()
+
+
+class RelaySuccessOut(serializers.Serializer[Any]):
+    success = serializers.BooleanField()

@@ -6,6 +6,21 @@ P = "relay/v1/"
 
 urlpatterns = [
     path(P + "accounts", views.AccountsView.as_view(), name="relay-accounts"),
+    path(
+        P + "verification/session",
+        views.VerificationSessionView.as_view(),
+        name="relay-verification-session",
+    ),
+    path(
+        P + "verification/session/<str:session_id>",
+        views.VerificationSessionDetailView.as_view(),
+        name="relay-verification-session-detail",
+    ),
+    path(
+        P + "verification/session/<str:session_id>/code",
+        views.VerificationCodeView.as_view(),
+        name="relay-verification-code",
+    ),
     path(P + "accounts/me", views.WhoAmIView.as_view(), name="relay-whoami"),
     path(
         P + "accounts/registration-lock",

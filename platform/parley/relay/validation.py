@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from e2ee.protocol import xeddsa
 from parley.core.errors import InvalidParameter
 
@@ -12,6 +14,9 @@ KEM_PUBLIC_KEY_LEN = 1 + 1568
 SIGNATURE_LEN = 64
 MAX_KEY_ID = 0xFFFFFF  # Signal's key ids are 24-bit
 MAX_REGISTRATION_ID = 0x3FFF  # 14 bits
+# ASCII only (`\d` would also take other scripts' digits).
+VERIFICATION_CODE = re.compile(r"[0-9]{6}")
+VERIFICATION_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{32,64}")
 
 
 def check_registration_id(value: int) -> None:

@@ -4,23 +4,26 @@ authenticate the device, call one action or selector, render."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
+import re
 import uuid
-from typing import Any, cast
+from typing import cast
 
 from django.http import HttpRequest, JsonResponse
-from rest_framework.exceptions import ValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from parley.accounts.actions.numbers import parse_e164
 from parley.accounts.actions.tokens import authenticate_api_token
 from parley.accounts.models import Business
-from parley.api.errors import envelope, meta_exception_handler
+from parley.accounts.roles import Capability
+from parley.api.base import ApiView, query_int, valid
+from parley.api.errors import envelope
 from parley.core import clock, ratelimit
-from parley.core.errors import AuthenticationFailed, InvalidParameter, NotFound
+from parley.core.errors import AuthenticationFailed, InvalidParameter, NotFound, PermissionDenied
+from parley.core.http import client_address
 from parley.relay import conf
 from parley.relay import serializers as s
 from parley.relay.actions.devices import (
@@ -30,41 +33,35 @@ from parley.relay.actions.devices import (
 )
 from parley.relay.actions.keys import do_claim_bundles, do_upload_keys
 from parley.relay.actions.mailbox import do_ack_envelope, do_send_messages, do_send_read_receipt
+from parley.relay.actions.verification import (
+    do_create_verification_session,
+    do_request_verification_code,
+    do_verify_code,
+)
 from parley.relay.auth import DeviceAuthentication, DevicePrincipal, authenticate_header_value
-from parley.relay.errors import DeviceMismatch, StaleDevices
 from parley.relay.models import Device
 from parley.relay.selectors import (
     count_pre_keys,
     get_account,
+    get_verification_session,
     list_devices,
     list_identity_changes,
     list_pending_envelopes,
     list_signed_pre_keys,
 )
 
-log = logging.getLogger(__name__)
-
-
-def relay_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    response = meta_exception_handler(exc, context)
-    if response is None:
-        # Clients get the error envelope even for a bug, never an HTML page.
-        log.error("relay request failed", exc_info=exc)
-        return Response(
-            envelope("An unexpected error has occurred. Please retry your request later.", code=2),
-            status=500,
-        )
-    if isinstance(exc, DeviceMismatch | StaleDevices):
-        response.data["error"]["error_data"] = exc.error_data()
-    return response
-
-
-def _valid(serializer_class: type[Any], request: Request) -> dict[str, Any]:
-    if not isinstance(request.data, dict):
-        raise ValidationError({"body": ["must be a JSON object"]})
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return cast(dict[str, Any], serializer.validated_data)
+# Path parameters, ASCII only (`\d` and isdigit() accept other scripts' digits).
+NUMBER = OpenApiParameter(
+    "number",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    pattern=r"^\+?[0-9]{6,15}$",
+    description="An E.164 phone number.",
+)
+GUID = OpenApiParameter("guid", OpenApiTypes.UUID, OpenApiParameter.PATH)
+DEVICE = re.compile(r"^[0-9]{1,3}$")
+# The latest millisecond a date can carry (year 9999).
+MAX_MS = 253_402_300_799_999
 
 
 def _number(raw: str) -> str:
@@ -73,15 +70,12 @@ def _number(raw: str) -> str:
 
 
 def _ip(request: Request) -> str:
-    return cast(str, request.META.get("REMOTE_ADDR") or "unknown")
+    return client_address(request) or "unknown"
 
 
-class RelayView(APIView):
+class RelayView(ApiView):
     authentication_classes = [DeviceAuthentication]
     permission_classes = [IsAuthenticated]
-
-    def get_exception_handler(self) -> Any:
-        return relay_exception_handler
 
     def device(self, request: Request) -> Device:
         return cast(DevicePrincipal, request.user).device
@@ -90,12 +84,20 @@ class RelayView(APIView):
 class AccountsView(RelayView):
     """POST /relay/v1/accounts: register (or re-register) a device; returns its credential.
 
-    A business number authenticates with a Business API token (`Bearer PLY…`); linking a
-    further device of an account authenticates with an existing device's credential."""
+    The primary device of a handset number brings a verified `session_id` (see
+    VerificationSessionView); a business number authenticates with a Business API token
+    (`Bearer PLY…`); linking a further device of an account authenticates with an existing
+    device's credential."""
 
     authentication_classes = []
     permission_classes = []
+    error_statuses = (401, 403, 409, 423, 429)
 
+    @extend_schema(
+        request=s.RegisterIn,
+        responses={200: s.RegisterOut, 201: s.RegisterOut},
+        summary="Register or re-register a device",
+    )
     def post(self, request: Request) -> Response:
         ratelimit.hit(
             f"relay:register:ip:{_ip(request)}",
@@ -111,12 +113,17 @@ class AccountsView(RelayView):
                 token = authenticate_api_token(value.strip())
                 if token is None:
                     raise AuthenticationFailed("The Business API token is invalid or revoked.")
+                if not token.can(Capability.MANAGE_NUMBERS):  # a business number's device
+                    raise PermissionDenied(
+                        "(#10) This access token does not have the permission "
+                        "'manage_numbers' (Register business numbers)."
+                    )
                 business = token.business
             else:
                 linked_by = authenticate_header_value(header)
                 if linked_by is None:
                     raise AuthenticationFailed("Invalid device credential.")
-        data = _valid(s.RegisterIn, request)
+        data = valid(s.RegisterIn, request)
         number = _number(data["number"])
         ratelimit.hit(
             f"relay:register:number:{number}",
@@ -132,6 +139,7 @@ class AccountsView(RelayView):
             business=business,
             linked_by=linked_by,
             registration_lock=data.get("registration_lock") or None,
+            session_id=data.get("session_id"),
         )
         return Response(
             {
@@ -146,9 +154,80 @@ class AccountsView(RelayView):
         )
 
 
+class VerificationSessionView(RelayView):
+    """POST /relay/v1/verification/session `{"number"}`: start proving control of a handset
+    number; the answer carries the session's secret `id`."""
+
+    authentication_classes = []
+    permission_classes = []
+    error_statuses = (403, 429)
+
+    @extend_schema(
+        request=s.VerificationSessionIn,
+        responses={201: s.VerificationSessionOut},
+        summary="Start verifying a handset number",
+    )
+    def post(self, request: Request) -> Response:
+        ratelimit.hit(
+            f"relay:verify:ip:{_ip(request)}",
+            limit=int(conf.get("RELAY_REGISTER_RATE_PER_HOUR")),
+            window_seconds=3600,
+        )
+        number = _number(valid(s.VerificationSessionIn, request)["number"])
+        ratelimit.hit(
+            f"relay:verify:number:{number}",
+            limit=int(conf.get("RELAY_REGISTER_RATE_PER_NUMBER_PER_HOUR")),
+            window_seconds=3600,
+        )
+        created = do_create_verification_session(number)
+        return Response(s.verification_session_out(created.id, created.session), status=201)
+
+
+class VerificationSessionDetailView(RelayView):
+    """GET /relay/v1/verification/session/{id}: the session's state."""
+
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(responses=s.VerificationSessionOut, summary="Read a verification session")
+    def get(self, request: Request, session_id: str) -> Response:
+        session = get_verification_session(session_id)
+        return Response(s.verification_session_out(session_id, session))
+
+
+class VerificationCodeView(RelayView):
+    """POST /relay/v1/verification/session/{id}/code `{"transport": "sms"}`: the simulated
+    carrier texts a new code to the number. PUT `{"code"}`: submit the code read from it."""
+
+    authentication_classes = []
+    permission_classes = []
+    error_statuses = (409, 429)
+
+    @extend_schema(
+        request=s.VerificationCodeRequestIn,
+        responses=s.VerificationSessionOut,
+        summary="Send a verification code by SMS",
+    )
+    def post(self, request: Request, session_id: str) -> Response:
+        data = valid(s.VerificationCodeRequestIn, request)
+        session = do_request_verification_code(session_id, transport=data["transport"])
+        return Response(s.verification_session_out(session_id, session))
+
+    @extend_schema(
+        request=s.VerificationCodeIn,
+        responses=s.VerificationSessionOut,
+        summary="Submit the verification code",
+    )
+    def put(self, request: Request, session_id: str) -> Response:
+        data = valid(s.VerificationCodeIn, request)
+        session = do_verify_code(session_id, data["code"])
+        return Response(s.verification_session_out(session_id, session))
+
+
 class WhoAmIView(RelayView):
     """GET /relay/v1/accounts/me"""
 
+    @extend_schema(responses=s.WhoAmIOut, summary="This device and its account")
     def get(self, request: Request) -> Response:
         device = self.device(request)
         return Response(
@@ -167,11 +246,17 @@ class RegistrationLockView(RelayView):
     """PUT /relay/v1/accounts/registration-lock `{"pin": "1234"}` turns Registration Lock on
     (or changes the PIN); DELETE turns it off. Device 1 of a handset number only."""
 
+    @extend_schema(
+        request=s.RegistrationLockIn,
+        responses=s.RegistrationLockOut,
+        summary="Turn Registration Lock on or change its PIN",
+    )
     def put(self, request: Request) -> Response:
-        data = _valid(s.RegistrationLockIn, request)
+        data = valid(s.RegistrationLockIn, request)
         do_set_registration_lock(self.device(request), data["pin"])
         return Response({"registration_lock": True})
 
+    @extend_schema(responses={200: s.RegistrationLockOut}, summary="Turn Registration Lock off")
     def delete(self, request: Request) -> Response:
         do_clear_registration_lock(self.device(request))
         return Response({"registration_lock": False})
@@ -180,14 +265,16 @@ class RegistrationLockView(RelayView):
 class KeysView(RelayView):
     """PUT /relay/v1/keys: upload signed, ML-KEM and one-time pre-keys."""
 
+    @extend_schema(request=s.KeysIn, responses=s.CountsOut, summary="Upload pre-keys")
     def put(self, request: Request) -> Response:
-        counts = do_upload_keys(self.device(request), s.key_upload(_valid(s.KeysIn, request)))
+        counts = do_upload_keys(self.device(request), s.key_upload(valid(s.KeysIn, request)))
         return Response(s.counts_out(counts))
 
 
 class KeyCountView(RelayView):
     """GET /relay/v1/keys/count: how many one-time pre-keys remain, and whether to top up."""
 
+    @extend_schema(responses=s.CountsOut, summary="Count this device's pre-keys")
     def get(self, request: Request) -> Response:
         return Response(s.counts_out(count_pre_keys(self.device(request))))
 
@@ -196,6 +283,7 @@ class SignedKeysView(RelayView):
     """GET /relay/v1/keys/signed: the current signed pre-key and those in their grace
     period (so the owner knows which private keys it still needs)."""
 
+    @extend_schema(responses=s.SignedKeysOut, summary="This device's signed pre-keys")
     def get(self, request: Request) -> Response:
         keys = list_signed_pre_keys(self.device(request))
         return Response(
@@ -217,6 +305,22 @@ class SignedKeysView(RelayView):
 class BundleView(RelayView):
     """GET /relay/v1/keys/{number}/{device_id|*}: claim pre-key bundles."""
 
+    error_statuses = (429,)
+
+    @extend_schema(
+        responses=s.BundleOut,
+        summary="Claim pre-key bundles",
+        parameters=[
+            NUMBER,
+            OpenApiParameter(
+                "device",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                pattern=r"^(\*|[0-9]{1,3})$",
+                description="A device id, or * for all devices.",
+            ),
+        ],
+    )
     def get(self, request: Request, number: str, device: str) -> Response:
         requester = self.device(request)
         ratelimit.hit(
@@ -226,11 +330,18 @@ class BundleView(RelayView):
         )
         if device == "*":
             device_id = None
-        elif device.isdigit() and len(device) <= 3:
+        elif DEVICE.match(device):
             device_id = int(device)
         else:
             raise InvalidParameter("device must be a device id or '*'.", field="device")
         account = get_account(_number(number))
+        # Per requester and target as well, so one account cannot drain another number's
+        # one-time pre-keys within the per-device limit.
+        ratelimit.hit(
+            f"relay:keys:{requester.account_id}:{account.pk}",
+            limit=int(conf.get("RELAY_KEY_FETCH_RATE_PER_TARGET_PER_HOUR")),
+            window_seconds=3600,
+        )
         return Response(s.bundle_out(account.e164, do_claim_bundles(requester, account, device_id)))
 
 
@@ -238,11 +349,21 @@ class IdentityView(RelayView):
     """GET /relay/v1/identity/{number}?since=<ms>: identity keys of the number's devices and
     the identity changes registered after `since`."""
 
+    @extend_schema(
+        responses=s.IdentityOut,
+        summary="Identity keys of a number's devices and their changes",
+        parameters=[
+            NUMBER,
+            OpenApiParameter(
+                "since",
+                {"type": "integer", "minimum": 0, "maximum": MAX_MS},
+                description="Milliseconds since the epoch.",
+            ),
+        ],
+    )
     def get(self, request: Request, number: str) -> Response:
-        raw = request.query_params.get("since", "0")
-        if not raw.isdigit() or len(raw) > 16:
-            raise InvalidParameter("since must be milliseconds since the epoch.", field="since")
-        since = dt.datetime.fromtimestamp(int(raw) / 1000, tz=dt.UTC)
+        since_ms = query_int(request, "since", default=0, minimum=0, maximum=MAX_MS)
+        since = dt.datetime.fromtimestamp(since_ms / 1000, tz=dt.UTC)
         account = get_account(_number(number))
         changes = list_identity_changes(account, since=since)
         return Response(
@@ -271,8 +392,16 @@ class IdentityView(RelayView):
 class SendView(RelayView):
     """PUT /relay/v1/messages/{number}: one ciphertext per registered device of `number`."""
 
+    error_statuses = (409, 410, 429)
+
+    @extend_schema(
+        request=s.MessagesIn,
+        responses=s.SentOut,
+        summary="Send one ciphertext per device of a number",
+        parameters=[NUMBER],
+    )
     def put(self, request: Request, number: str) -> Response:
-        data = _valid(s.MessagesIn, request)
+        data = valid(s.MessagesIn, request)
         recipient = get_account(_number(number))
         sent = do_send_messages(
             self.device(request), recipient, s.outgoing(data), timestamp=data["timestamp"]
@@ -281,10 +410,16 @@ class SendView(RelayView):
             {"messages": [{"guid": x.guid, "device_id": x.destination_device_id} for x in sent]}
         )
 
+    @extend_schema(exclude=True)
+    def delete(self, request: Request, number: str) -> Response:
+        # Message ids are UUIDs (AckView's route): anything else names no message.
+        raise NotFound("No such message.")
+
 
 class MessagesView(RelayView):
     """GET /relay/v1/messages: this device's queued envelopes, oldest first."""
 
+    @extend_schema(responses=s.MessagesOut, summary="This device's queued envelopes")
     def get(self, request: Request) -> Response:
         page = int(conf.get("RELAY_FETCH_PAGE"))
         envelopes = list_pending_envelopes(self.device(request), now=clock.now(), limit=page + 1)
@@ -299,6 +434,9 @@ class MessagesView(RelayView):
 class AckView(RelayView):
     """DELETE /relay/v1/messages/{guid}: acknowledge (and so remove) an envelope."""
 
+    @extend_schema(
+        responses={204: None}, summary="Acknowledge (remove) an envelope", parameters=[GUID]
+    )
     def delete(self, request: Request, guid: str) -> Response:
         do_ack_envelope(self.device(request), _guid(guid))
         return Response(status=204)
@@ -307,9 +445,15 @@ class AckView(RelayView):
 class ReceiptView(RelayView):
     """POST /relay/v1/receipts/{guid}: the message was read (body `{"kind": "read"}`)."""
 
+    @extend_schema(
+        request=s.ReceiptIn,
+        responses=s.RelaySuccessOut,
+        summary="Tell the sender a message was read",
+        parameters=[GUID],
+    )
     def post(self, request: Request, guid: str) -> Response:
         if request.data:
-            _valid(s.ReceiptIn, request)
+            valid(s.ReceiptIn, request)
         do_send_read_receipt(self.device(request), _guid(guid))
         return Response({"success": True})
 

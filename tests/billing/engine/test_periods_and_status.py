@@ -6,7 +6,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from billing.engine import EventStatus, EventType, InvalidFactError, period_bounds, period_of, rate
+from billing.engine import (
+    EventStatus,
+    EventType,
+    InvalidFactError,
+    PeriodStatus,
+    is_period,
+    period_bounds,
+    period_of,
+    period_status,
+    rate,
+)
 from tests.billing.engine.factories import A2P, NON_CONV, P2A, USA, at, fact
 
 JUNE_30 = datetime(2025, 6, 30, 22, 0, tzinfo=UTC)
@@ -103,3 +113,37 @@ def test_per_message_events_are_final_once_delivered(customer: str) -> None:
     before = rate([message], now=at(message) - SECOND).events[0]
     assert before.status is EventStatus.PROVISIONAL
     assert rate([message], now=at(message)).events[0].status is EventStatus.FINAL
+
+
+JULY_END = datetime(2025, 8, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("now", "pending", "expected"),
+    [
+        pytest.param(datetime(2025, 7, 20, tzinfo=UTC), False, "open", id="mid-month"),
+        pytest.param(JULY_END - SECOND, False, "open", id="last second of the month"),
+        pytest.param(JULY_END, False, "provisional", id="month over, finalising"),
+        pytest.param(JULY_END + timedelta(days=2) - SECOND, False, "provisional", id="day 2"),
+        pytest.param(JULY_END + timedelta(days=2), False, "final", id="after finalisation"),
+        pytest.param(JULY_END + timedelta(days=9), True, "provisional", id="events pending"),
+    ],
+)
+def test_a_period_is_final_only_after_its_last_day_and_two_days(
+    now: datetime, pending: bool, expected: str
+) -> None:
+    assert period_status("2025-07", now, events_pending=pending) is PeriodStatus(expected)
+
+
+def test_period_edges() -> None:
+    assert period_bounds("9999-12")[1] > datetime(9999, 12, 31, tzinfo=UTC)
+    assert period_status("9999-12", JULY_END, events_pending=False) is PeriodStatus.OPEN
+    assert period_status("9999-11", JULY_END, events_pending=False) is PeriodStatus.OPEN
+    assert period_status("0001-01", JULY_END, events_pending=False) is PeriodStatus.FINAL
+    assert [is_period(p) for p in ("2025-07", "2025-13", "0000-01", "\uff12025-07", "2025-7")] == [
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +15,7 @@ from billing.engine import (
     Channel,
     Content,
     Direction,
+    DuplicateFactError,
     EventStatus,
     MessageFact,
     Suggestions,
@@ -98,6 +101,30 @@ def test_rating_is_idempotent_and_order_independent(
     rnd.shuffle(shuffled)
     assert rate(shuffled, now=NOW).events == first
     assert list(rate_stream(sort_facts(shuffled), now=NOW)) == first
+
+
+@settings(max_examples=100, deadline=None)
+@given(facts_strategy(), st.randoms(use_true_random=False))
+def test_repeated_facts_count_once_and_conflicting_ones_are_refused(
+    facts: list[MessageFact], rnd: random.Random
+) -> None:
+    once = rate(facts, now=NOW)
+    if not facts:
+        return
+    # Exact repeats (the same object or an equal copy), anywhere in the input.
+    repeats = [rnd.choice([f, replace(f)]) for f in rnd.choices(facts, k=rnd.randint(1, 10))]
+    noisy = facts + repeats
+    rnd.shuffle(noisy)
+    again = rate(noisy, now=NOW)
+    assert again.events == once.events
+    assert again.stats == once.stats
+    streamed = list(rate_stream(sort_facts(noisy), now=NOW))
+    assert streamed == once.events
+    # A different fact under an id already given is refused, never billed twice.
+    victim = rnd.choice(facts)
+    other = replace(victim, text_bytes=victim.text_bytes + 1)
+    with pytest.raises(DuplicateFactError, match=f"message {victim.message_id!r}"):
+        rate([*facts, other], now=NOW)
 
 
 @settings(max_examples=300, deadline=None)

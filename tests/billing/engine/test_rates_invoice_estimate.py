@@ -16,6 +16,7 @@ from billing.engine import (
     RateCard,
     RateNotFoundError,
     RateRow,
+    UnknownCountryError,
     WaCategory,
     build_invoice,
     estimate_campaign,
@@ -103,6 +104,10 @@ def test_free_events_cost_nothing() -> None:
         ("IN", "basic_message", "USD", "-0.01"),
         ("IN", "basic_message", "USD", "0.00001"),
         ("IN", "basic_message", "USD", "NaN"),
+        ("ZZ", "basic_message", "USD", "0.01"),  # ISO's "unknown", not a country
+        ("XX", "basic_message", "USD", "0.01"),
+        ("IN", "marketting", "USD", "0.01"),
+        ("IN", "basic_message", "USD", "100000000"),
     ],
 )
 def test_invalid_rows(country: str, item: str, currency: str, unit: str) -> None:
@@ -116,11 +121,112 @@ def test_duplicate_dates_are_rejected() -> None:
         RateCard((same, replace(same, unit_price=D("0.0030"))))
 
 
-def test_csv_errors_name_the_row() -> None:
-    with pytest.raises(InvalidRateCardError, match="row 1"):
-        parse_rate_csv("country,item,currency,unit_price,effective_from\nIN,x,USD,abc,2024-01-01\n")
-    with pytest.raises(InvalidRateCardError):
-        parse_rate_csv("country,item\nIN,x\n")
+HEADER = "country,item,currency,unit_price,effective_from\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            "country,item,unit_price,effective_from\nIN,marketing,0.01,2024-01-01\n",
+            "rate card header: the column 'currency' is missing",
+            id="missing column",
+        ),
+        pytest.param(
+            HEADER + "IN,marketing,USD,abc,2024-01-01\n",
+            "rate card row 1: the unit price 'abc' is not a decimal amount",
+            id="bad number",
+        ),
+        pytest.param(
+            HEADER + "IN,marketing,USD,0.004,2024-01-01\nIN,utility,USD,-1,2024-01-01\n",
+            "rate card row 2: the unit price -1 is negative",
+            id="negative rate",
+        ),
+        pytest.param(
+            HEADER + "ZZ,marketing,USD,0.01,2024-01-01\n",
+            "rate card row 1: the country 'ZZ' is not an ISO 3166-1 alpha-2 country code",
+            id="unknown country",
+        ),
+        pytest.param(
+            HEADER + "IN,marketing,USD,0.01,2024-13-01\n",
+            "rate card row 1: effective_from '2024-13-01' is not a date in the form YYYY-MM-DD",
+            id="bad date",
+        ),
+        pytest.param(
+            HEADER + "IN,marketing,USD,0.01,01/02/2024\n",
+            "rate card row 1: effective_from '01/02/2024' is not a date",
+            id="date in another form",
+        ),
+        pytest.param("", "the rate card is empty", id="empty file"),
+        pytest.param("# only a comment\n\n", "the rate card is empty", id="only comments"),
+        pytest.param(HEADER, "the rate card has a header line but no rates", id="no rows"),
+        pytest.param(
+            '{"rates": [1, 2]}\n',
+            "rate card header: the first line must name the columns "
+            "country,item,currency,unit_price,effective_from",
+            id="not CSV",
+        ),
+        pytest.param(
+            b"country,item,currency,unit_price,effective_from\n\xff\xfe,x\n",
+            "the rate card is not UTF-8 text (byte 0xff at position 48)",
+            id="not UTF-8",
+        ),
+        pytest.param(
+            "%PDF-1.4\x00\x01binary", "the rate card contains NUL characters", id="binary"
+        ),
+        pytest.param(
+            HEADER + 'IN,"marketing,USD,0.01,2024-01-01\n',
+            "rate card line 2: this is not valid CSV",
+            id="unclosed quote",
+        ),
+        pytest.param(
+            HEADER + "IN,marketing,USD,0.01\n",
+            "rate card row 1: it has 4 values, but the header names 5 columns",
+            id="short row",
+        ),
+        pytest.param(
+            HEADER + "IN,marketing,,0.01,2024-01-01\n",
+            "rate card row 1: the value of 'currency' is missing",
+            id="empty value",
+        ),
+        pytest.param(
+            HEADER + "IN,marketing,usd,0.01,2024-01-01\n",
+            "rate card row 1: the currency 'usd' is not an ISO 4217 code",
+            id="bad currency",
+        ),
+        pytest.param(
+            HEADER + "IN,marketing,USD,0.00001,2024-01-01\n",
+            "rate card row 1: the unit price 0.00001 has more than 4 decimals",
+            id="too precise",
+        ),
+        pytest.param(
+            HEADER + "IN,marketing,USD,\u0660.\u0665,2024-01-01\n",  # Arabic-Indic digits
+            "rate card row 1: the unit price",
+            id="non-ASCII digits",
+        ),
+        pytest.param(
+            HEADER + "IN,marketing,USD,0.01,2024-01-01\nIN,marketing,USD,0.02,2024-01-01\n",
+            "the rate card gives IN marketing two rates from the same date",
+            id="two rates for one date",
+        ),
+    ],
+)
+def test_malformed_rate_cards_are_explained_in_words(text: str | bytes, message: str) -> None:
+    with pytest.raises(InvalidRateCardError) as caught:
+        parse_rate_csv(text)
+    assert str(caught.value).startswith(message), str(caught.value)
+    # Never a Python repr of an exception: no bare quoted key, no exception class names.
+    assert "KeyError" not in str(caught.value)
+    assert "ConversionSyntax" not in str(caught.value)
+
+
+def test_rate_card_csv_tolerates_comments_bom_spaces_and_column_order() -> None:
+    card = parse_rate_csv(
+        "\ufeff# a comment\n Item , country,currency,unit_price,effective_from\n"
+        "\nmarketing, IN ,USD, 0.0045 ,2024-01-01\n"
+    )
+    assert card.rows == (row("IN", "marketing", "0.0045", date(2024, 1, 1)),)
+    assert parse_rate_csv(HEADER.encode() + b"IN,sms,USD,0.05,2024-01-01\n").rows[0].item == "sms"
 
 
 def test_default_card() -> None:
@@ -161,17 +267,35 @@ def test_round_money(amount: str, currency: str, expected: str) -> None:
     assert round_money(D(amount), currency) == D(expected)
 
 
-def test_invoice_rounds_once_per_line() -> None:
+def test_invoice_keeps_line_totals_exact_and_rounds_the_total_once() -> None:
     start = datetime(2025, 1, 5, tzinfo=UTC)
     facts = [fact(f"a{i}", A2P, i * 30, base=start, category=NON_CONV) for i in range(3)]
     events = rate(facts, now=LATER).events
     invoice = build_invoice(price(e, CARD) for e in events)
     (line,) = invoice.lines
-    # 3 x 0.0020 = 0.0060 -> 0.01 on the line; rounding each event would give 0.00.
+    # 3 x 0.0020 = 0.0060 exactly on the line; only the amount due is rounded, to 0.01.
     assert (line.country, line.item, line.events, line.quantity) == ("IN", "basic_message", 3, 3)
     assert line.unit_price == D("0.0020")
-    assert line.total == D("0.01")
+    assert str(line.total) == "0.0060"
+    assert dict(invoice.exact_totals) == {"USD": D("0.0060")}
     assert dict(invoice.totals) == {"USD": D("0.01")}
+
+
+def test_sub_cent_lines_add_up_before_rounding() -> None:
+    # Three lines of 0.0035 USD: a bill of 0.0105, due as 0.01 (rounding each line to
+    # cents would show 0.00 three times and bill nothing).
+    card = RateCard(
+        tuple(row(c, "basic_message", "0.0035", date(2024, 1, 1)) for c in ["BR", "GB", "IN"])
+    )
+    customers = ("+5511987654321", "+447700900123", "+919876543210")
+    facts = [
+        fact(f"a{i}", A2P, 0, customer=c, base=datetime(2025, 1, 5, tzinfo=UTC), category=NON_CONV)
+        for i, c in enumerate(customers)
+    ]
+    invoice = build_invoice(price(e, card) for e in rate(facts, now=LATER).events)
+    assert [str(ln.total) for ln in invoice.lines] == ["0.0035", "0.0035", "0.0035"]
+    assert str(invoice.exact_totals["USD"]) == "0.0105"
+    assert str(invoice.totals["USD"]) == "0.01"
 
 
 def test_invoice_lines_by_country_item_and_price() -> None:
@@ -186,10 +310,11 @@ def test_invoice_lines_by_country_item_and_price() -> None:
         for ln in invoice.lines
     ]
     assert summary == [
-        ("IN", "basic_message", D("0.0020"), 2, 2, D("0.00")),
-        ("IN", "basic_message", D("0.0025"), 2, 2, D("0.01")),
-        ("US", "a2p_rich_message", D("0.0030"), 1, 2, D("0.01")),
+        ("IN", "basic_message", D("0.0020"), 2, 2, D("0.0040")),
+        ("IN", "basic_message", D("0.0025"), 2, 2, D("0.0050")),
+        ("US", "a2p_rich_message", D("0.0030"), 1, 2, D("0.0060")),
     ]
+    assert invoice.exact_totals["USD"] == D("0.0150")
     assert invoice.totals["USD"] == D("0.02")
 
 
@@ -205,16 +330,18 @@ def test_invoice_in_yen_and_whatsapp_items() -> None:
     )
     invoice = build_invoice(price(e, CARD) for e in rate([jp, wa], now=LATER).events)
     assert {(ln.item, ln.currency, ln.total) for ln in invoice.lines} == {
-        ("basic_message", "JPY", D("2")),
-        ("whatsapp_message:marketing", "USD", D("0.00")),
+        ("basic_message", "JPY", D("1.5")),
+        ("whatsapp_message:marketing", "USD", D("0.0045")),
     }
     assert invoice.totals == {"JPY": D("2"), "USD": D("0.00")}
+    assert [str(invoice.totals[c]) for c in ("JPY", "USD")] == ["2", "0.00"]
 
 
 def test_empty_invoice() -> None:
     invoice = build_invoice([])
     assert invoice.lines == ()
     assert dict(invoice.totals) == {}
+    assert dict(invoice.exact_totals) == {}
 
 
 def test_estimate_against_sms() -> None:
@@ -234,6 +361,26 @@ def test_estimate_against_sms() -> None:
     assert estimate.sms_total == D("2000.00")
     assert estimate.savings == D("1870.00")
     assert estimate.currency == "USD"
+
+
+def test_estimate_lines_are_exact_and_the_total_rounded_once() -> None:
+    estimate = estimate_campaign(
+        1, ["IN", "US"], [WaCategory.MARKETING], card=load_default_rate_card(), on=date(2025, 8, 1)
+    )
+    assert [str(ln.cost) for ln in estimate.lines] == ["0.0045", "0.0085"]
+    assert str(estimate.total) == "0.01"  # 0.0130, rounded half up once
+
+
+@pytest.mark.parametrize("country", ["ZZ", "XX", "us", "U S", ""])
+def test_estimate_refuses_unknown_countries(country: str) -> None:
+    with pytest.raises(UnknownCountryError, match="not an ISO 3166-1 alpha-2 country code"):
+        estimate_campaign(
+            10,
+            ["US", country],
+            [WaCategory.MARKETING],
+            card=load_default_rate_card(),
+            on=date(2025, 8, 1),
+        )
 
 
 def test_estimate_with_per_country_volumes() -> None:

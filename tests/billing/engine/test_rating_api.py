@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from billing.engine import (
+    KNOWN_COUNTRIES,
     BillingError,
+    DuplicateFactError,
     InvalidFactError,
     UnknownCountryError,
     UnsortedFactsError,
+    check_country,
     country_of,
     rate,
     rate_stream,
@@ -90,7 +93,9 @@ def test_country_of(number: str, country: str) -> None:
     assert country_of(number) == country
 
 
-@pytest.mark.parametrize("number", ["919876543210", "+", "+abc", "+999123"])
+@pytest.mark.parametrize(
+    "number", ["919876543210", "+", "+abc", "+999123", "+\u00b9\u00b2\u00b3", "+\uff19\uff11"]
+)
 def test_bad_numbers(number: str) -> None:
     with pytest.raises(UnknownCountryError):
         country_of(number)
@@ -135,3 +140,47 @@ def test_rate_accepts_any_iterable() -> None:
 def test_unknown_country_stops_rating() -> None:
     with pytest.raises(UnknownCountryError):
         rate([fact("a1", customer="+999123")], now=datetime(2030, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("country", ["ZZ", "XX", "in", "IND", "", "*"])
+def test_a_fact_stating_an_unknown_country_is_refused(country: str) -> None:
+    with pytest.raises(UnknownCountryError, match="not an ISO 3166-1 alpha-2 country code"):
+        replace(fact("a1"), country=country)
+    with pytest.raises(UnknownCountryError):
+        check_country(country)
+
+
+def test_every_country_a_number_can_have_is_known() -> None:
+    import phonenumbers
+
+    assert set(phonenumbers.SUPPORTED_REGIONS) <= KNOWN_COUNTRIES
+    assert "ZZ" not in KNOWN_COUNTRIES
+    assert len(KNOWN_COUNTRIES) == 249 + 3  # ISO 3166-1 alpha-2, and XK, AC, TA
+    assert check_country("XK") == "XK"
+
+
+def test_the_same_fact_twice_is_counted_once() -> None:
+    facts = script("a1@0 p1@1 a2@40")
+    once = rate(facts, now=LATER)
+    twice = rate([*facts, facts[0], replace(facts[1])], now=LATER)  # same object, equal copy
+    assert twice.events == once.events
+    assert twice.stats == once.stats
+    streamed = list(rate_stream(sort_facts([*facts, *facts]), now=LATER))
+    assert streamed == once.events
+
+
+def test_two_different_facts_under_one_id_are_refused() -> None:
+    first = fact("m1", A2P, 0)
+    redelivered = fact("m1", A2P, 3, delivery_delay=timedelta(hours=3))  # sent at 0 too
+    with pytest.raises(DuplicateFactError) as caught:
+        rate([first, fact("m2", P2A, 1), redelivered], now=LATER)
+    message = str(caught.value)
+    assert "message 'm1' is given twice with different facts" in message
+    assert "delivered_at" in message
+    assert not isinstance(caught.value, UnsortedFactsError)
+    # Pending, then delivered, under one id: also two different facts.
+    with pytest.raises(DuplicateFactError):
+        rate([fact("m1", delivery_delay=None), first], now=LATER)
+    # The stream sees an exact repeat or a conflict next to its twin.
+    with pytest.raises(DuplicateFactError, match="text_bytes: 20 and 21"):
+        list(rate_stream([first, replace(first, text_bytes=21)], now=LATER))

@@ -55,9 +55,14 @@ CONVERSATIONAL_CASES = [
     ),
     ("agent reply within 24 h opens a p2a_conversation", "p1@0 a1@5", [(P2A_CONV, ("p1", "a1"))]),
     (
-        "p2a_conversation holds everything up to 24 h after the P2A message",
-        "p1@0 a1@1 p2@20 a2@24 p3@24.5",
-        [(P2A_CONV, ("p1", "a1", "p2", "a2")), (P2A_MSG, ("p3",))],
+        "p2a_conversation holds everything up to 24 h after the agent's reply",
+        "p1@0 a1@20 p2@30 a2@44",
+        [(P2A_CONV, ("p1", "a1", "p2", "a2"))],
+    ),
+    (
+        "p2a_conversation ends 24 h after the agent's reply, not after the P2A message",
+        "p1@0 a1@20 p2@25 a2@44.0003",
+        [(P2A_CONV, ("p1", "a1", "p2")), (BASIC, ("a2",))],
     ),
     (
         "only the last P2A before the agent's reply opens the conversation",
@@ -202,6 +207,25 @@ def test_conversation_event_fields() -> None:
     assert event.size_kilobytes == 6.0
     assert event.country == "IN"
     assert event.chargeable
+
+
+def test_p2a_conversation_runs_24_hours_from_the_agents_reply() -> None:
+    # P2A at t0, the agent replies at t0+20 h: a message at t0+30 h is a member; the
+    # window ends at t0+44 h, so a message at t0+44 h 1 s is not.
+    facts = [
+        fact("p1", P2A, 0),
+        fact("a1", A2P, 20),
+        fact("p2", P2A, 30),
+        fact("p3", P2A, 44),
+        fact("a2", A2P, 44 + 1 / 3600),
+    ]
+    conversation, after = sorted(rate(facts, now=LATER).events, key=lambda e: e.start)
+    assert conversation.event_type is EventType.P2A_CONVERSATION
+    assert conversation.message_ids == ("p1", "a1", "p2", "p3")
+    assert conversation.start == at(facts[0])
+    assert conversation.end == at(facts[1]) + timedelta(hours=24)
+    assert conversation.final_at == conversation.end + timedelta(days=2)
+    assert (after.event_type, after.message_ids) == (EventType.BASIC_MESSAGE, ("a2",))
 
 
 def test_single_event_fields() -> None:

@@ -7,13 +7,17 @@ import pytest
 from django.conf import settings
 
 from parley.accounts.actions.login import (
+    BAD_CODE,
+    ENROLMENT_SECONDS,
+    do_begin_enrolment,
     do_check_password,
     do_revoke_device,
     do_verify_second_factor,
+    get_enrolment_secret,
 )
-from parley.accounts.models import AuditEntry, TrustedDevice
+from parley.accounts.models import AuditEntry, StaffUser, TrustedDevice, TwoFactorEnrolment
 from parley.core.crypto import decrypt_text, token_digest
-from parley.core.errors import AccountLocked, AuthenticationFailed, RateLimited
+from parley.core.errors import AccountLocked, AuthenticationFailed, InvalidParameter, RateLimited
 from tests.conftest import PASSWORD, totp_now
 
 pytestmark = pytest.mark.django_db
@@ -77,16 +81,84 @@ def test_codes_one_step_off_are_accepted_but_not_two(admin, frozen_clock) -> Non
 
 
 def test_enrolment_is_confirmed_by_the_first_good_code(factory, frozen_clock) -> None:
-    from parley.accounts.actions.login import do_begin_enrolment
-
     user = factory.staff(factory.business(), "agent", enrolled=False)
-    secret = do_begin_enrolment(user)
-    assert secret not in user.totp_secret_encrypted  # encrypted at rest
-    assert do_begin_enrolment(user) == secret  # the same seed until confirmed
-    do_verify_second_factor(user, pyotp.TOTP(secret).at(frozen_clock.now()), ip_address=None)
+    begun = do_begin_enrolment(user)
+    row = TwoFactorEnrolment.objects.get(user=user)
+    assert begun.secret not in row.secret_encrypted  # encrypted at rest
+    assert row.attempt_hash == token_digest(begun.attempt)  # the session holds the id
+    assert get_enrolment_secret(user, begun.attempt) == begun.secret
+    user.refresh_from_db()
+    assert user.totp_secret_encrypted == ""  # nothing is the account's until confirmed
+    do_verify_second_factor(
+        user,
+        pyotp.TOTP(begun.secret).at(frozen_clock.now()),
+        ip_address=None,
+        enrolment_attempt=begun.attempt,
+    )
     user.refresh_from_db()
     assert user.two_factor_enrolled
+    assert decrypt_text(user.totp_secret_encrypted) == begun.secret
+    assert not TwoFactorEnrolment.objects.filter(user=user).exists()
     assert AuditEntry.objects.filter(action="two_factor.enrolled", target=user.email).exists()
+
+
+def test_each_enrolment_attempt_has_its_own_seed_and_only_the_confirmed_one_lasts(
+    factory, frozen_clock
+) -> None:
+    user = factory.staff(factory.business(), "agent", enrolled=False)
+    first, second = do_begin_enrolment(user), do_begin_enrolment(user)
+    assert first.secret != second.secret
+    # A code of one attempt's seed does not confirm another attempt.
+    with pytest.raises(AuthenticationFailed):
+        do_verify_second_factor(
+            user,
+            pyotp.TOTP(first.secret).at(frozen_clock.now()),
+            ip_address=None,
+            enrolment_attempt=second.attempt,
+        )
+    frozen_clock.advance(seconds=30)
+    do_verify_second_factor(
+        user,
+        pyotp.TOTP(second.secret).at(frozen_clock.now()),
+        ip_address=None,
+        enrolment_attempt=second.attempt,
+    )
+    # Once enrolled, the seed another session saw is worth nothing, with or without its id.
+    frozen_clock.advance(seconds=30)
+    stale = pyotp.TOTP(first.secret).at(frozen_clock.now())
+    for attempt in (first.attempt, None):
+        with pytest.raises(AuthenticationFailed):
+            do_verify_second_factor(user, stale, ip_address=None, enrolment_attempt=attempt)
+    assert get_enrolment_secret(user, first.attempt) is None
+    with pytest.raises(InvalidParameter):
+        do_begin_enrolment(user)
+
+
+def test_an_enrolment_attempt_expires(factory, frozen_clock) -> None:
+    user = factory.staff(factory.business(), "agent", enrolled=False)
+    begun = do_begin_enrolment(user)
+    frozen_clock.advance(seconds=ENROLMENT_SECONDS + 1)
+    assert get_enrolment_secret(user, begun.attempt) is None
+    with pytest.raises(AuthenticationFailed):
+        do_verify_second_factor(
+            user,
+            pyotp.TOTP(begun.secret).at(frozen_clock.now()),
+            ip_address=None,
+            enrolment_attempt=begun.attempt,
+        )
+    assert not StaffUser.objects.get(pk=user.pk).two_factor_enrolled
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["\u00b9\u00b2\u00b3\u2074\u2075\u2076", "\uff11\uff12\uff13\uff14\uff15\uff16",
+     "\u0661\u0662\u0663\u0664\u0665\u0666", "\u0967\u0968\u0969\u096a\u096b\u096c"],
+)  # fmt: skip
+def test_digits_of_other_scripts_are_a_wrong_code_not_a_crash(admin, code) -> None:
+    assert code.isdigit()
+    with pytest.raises(AuthenticationFailed) as excinfo:
+        do_verify_second_factor(admin, code, ip_address=None)
+    assert excinfo.value.message == BAD_CODE
 
 
 def test_repeated_failures_lock_the_account_and_are_audited(admin, frozen_clock) -> None:
@@ -192,3 +264,22 @@ class TestLoginPages:
             "/login/verify/", {"code": totp_now(admin), "next": "https://evil.example/"}
         )
         assert response["Location"] == "/"
+
+
+def test_spent_counters_and_stale_enrolments_are_purged(factory, frozen_clock) -> None:
+    from parley.accounts.actions.login import do_purge_login_failures
+    from parley.accounts.models import LoginFailures
+
+    for i in range(3):
+        with pytest.raises(AuthenticationFailed):
+            do_check_password(f"gone{i}@example.com", "x", ip_address=None, device_token=None)
+    do_begin_enrolment(factory.staff(factory.business(), "agent", enrolled=False))
+    assert do_purge_login_failures() == 0  # still counting
+    assert LoginFailures.objects.count() == 3
+    horizon = max(
+        settings.PARLEY["LOGIN_FAILURE_WINDOW_SECONDS"], settings.PARLEY["LOGIN_LOCKOUT_SECONDS"]
+    )
+    frozen_clock.advance(seconds=horizon + 1)
+    assert do_purge_login_failures() == 3
+    assert not LoginFailures.objects.exists()
+    assert not TwoFactorEnrolment.objects.exists()

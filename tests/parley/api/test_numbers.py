@@ -69,7 +69,7 @@ def _wait_for_delivery(number: PhoneNumber) -> str:
 def test_registration_flow_through_the_api(client, factory) -> None:
     business = factory.business()
     admin = factory.staff(business, "administrator")
-    secret = do_create_api_token(factory.staff(business, "developer"), name="setup").secret
+    secret = do_create_api_token(admin, name="setup").secret
     number = do_add_number(admin, phone_number="+14155550123", display_name="Acme US")
     base = f"/v23.0/{number.pk}"
 

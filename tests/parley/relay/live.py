@@ -11,7 +11,7 @@ from typing import Any
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from tests.parley.relay.conftest import b64, ec_key, new_number
+from tests.parley.relay.conftest import VERIFY, b64, ec_key, new_number, sms_code
 
 
 def http(base: str, method: str, path: str, body: Any = None, auth: str = "") -> tuple[int, Any]:
@@ -28,14 +28,27 @@ def http(base: str, method: str, path: str, body: Any = None, auth: str = "") ->
         return exc.code, json.loads(exc.read() or b"null")
 
 
+def live_verified_session(base: str, number: str) -> str:
+    """Verify `number` against the live relay; the SMS is read from the simulated carrier."""
+    status, body = http(base, "POST", VERIFY, {"number": number})
+    assert status == 201, body
+    session_id = str(body["id"])
+    status, body = http(base, "POST", f"{VERIFY}/{session_id}/code", {"transport": "sms"})
+    assert status == 200, body
+    status, body = http(base, "PUT", f"{VERIFY}/{session_id}/code", {"code": sms_code(number)})
+    assert status == 200 and body["verified"] is True, body
+    return session_id
+
+
 class LiveDevice:
     def __init__(self, base: str, number: str | None = None) -> None:
         self.base = base
+        number = number or new_number()
         status, body = http(base, "POST", "/relay/v1/accounts", {
-            "number": number or new_number(), "registration_id": 42,
-            "identity_key": b64(ec_key()),
+            "number": number, "registration_id": 42, "identity_key": b64(ec_key()),
+            "session_id": live_verified_session(base, number),
         })  # fmt: skip
-        assert status == 201, body
+        assert status in (200, 201), body
         self.number: str = body["number"]
         self.credential: str = body["credential"]
 

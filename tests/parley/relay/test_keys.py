@@ -181,7 +181,41 @@ def test_key_fetch_is_rate_limited_per_device(handset: Any, settings: Any) -> No
     assert OneTimePreKey.objects.count() == 2
 
 
-def test_claims_are_ordered_and_never_repeat_under_load(handset: Any) -> None:
+def test_one_requester_cannot_drain_a_targets_one_time_keys(
+    client: Any, handset: Any, frozen_clock: Any
+) -> None:
+    limit = 10  # RELAY_KEY_FETCH_RATE_PER_TARGET_PER_HOUR, well inside the per-minute limit
+    alice, bob, carol = handset(), handset(), handset()
+    bob.publish_keys(ec=40, kem=40)
+    # Alice's linked device shares her budget for Bob's keys.
+    from tests.parley.relay.conftest import Handset, register
+
+    linked = register(client, alice.number, device_id=2, auth=alice.auth, registration_id=7)
+    alice2 = Handset(client, alice.number, linked.json())
+    taken = []
+    for i in range(limit):
+        response = bundle(alice if i % 2 else alice2, bob)
+        assert response.status_code == 200, response.content
+        taken.append(response.json()["devices"][0]["pre_key"]["key_id"])
+    refused = bundle(alice, bob)
+    assert refused.status_code == 429, refused.content
+    assert error(refused)["code"] == 4
+    assert int(refused["Retry-After"]) >= 1
+    assert bundle(alice2, bob).status_code == 429
+    assert len(set(taken)) == limit
+    assert OneTimePreKey.objects.filter(device__account__e164=bob.number).count() == 40 - limit
+    # Another requester still gets a one-time key; Alice may still fetch others' keys.
+    (device,) = bundle(carol, bob).json()["devices"]
+    assert device["pre_key"] is not None and device["pre_key"]["key_id"] not in taken
+    carol.publish_keys(ec=2, kem=0)
+    assert bundle(alice, carol).status_code == 200
+    # The budget comes back with the next hour.
+    frozen_clock.advance(hours=1)
+    assert bundle(alice, bob).status_code == 200
+
+
+def test_claims_are_ordered_and_never_repeat_under_load(handset: Any, settings: Any) -> None:
+    settings.PARLEY = {**settings.PARLEY, "RELAY_KEY_FETCH_RATE_PER_TARGET_PER_HOUR": 100}
     alice, bob = handset(), handset()
     bob.publish_keys(ec=30, kem=0)
     claimed = [bundle(alice, bob).json()["devices"][0]["pre_key"]["key_id"] for _ in range(30)]

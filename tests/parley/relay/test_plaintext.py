@@ -10,7 +10,7 @@ import redis
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
-from parley.relay.models import Envelope
+from parley.relay.models import CarrierSms, Envelope, VerificationSession
 from tests.parley.relay.live import LiveDevice, receive
 from tests.parley.relay.scan import find_plaintext, relay_tables
 
@@ -40,7 +40,11 @@ def test_no_plaintext_in_any_relay_table_or_in_redis(asgi_server: str) -> None:
     unread = bob.send(alice, encrypt(key, b"thanks! " + marker * 3))
 
     assert Envelope.objects.count() >= 2  # ciphertext really is stored
-    assert {"relay_envelope", "relay_device", "relay_deliveryrecord"} <= set(relay_tables())
+    tables = set(relay_tables())
+    assert {"relay_envelope", "relay_device", "relay_deliveryrecord"} <= tables
+    # The registrations' verification sessions and texts are scanned as well.
+    assert {"relay_verificationsession", "relay_carriersms"} <= tables
+    assert VerificationSession.objects.count() == 2 and CarrierSms.objects.count() == 2
     assert find_plaintext(marker) == []
     assert unread
 

@@ -11,9 +11,25 @@ from parley.accounts.actions.tokens import do_create_api_token
 from parley.accounts.models import PhoneNumber
 from parley.core import clock
 from parley.core.crypto import token_digest
-from parley.core.events import IdentityChanged
-from parley.relay.models import Device, Envelope, IdentityKeyRecord, KemPreKey, OneTimePreKey
-from tests.parley.relay.conftest import IDENTITY, b64, ec_key, error, new_number, register
+from parley.core.events import EnvelopeExpired, IdentityChanged
+from parley.relay.models import (
+    DeliveryRecord,
+    Device,
+    Envelope,
+    IdentityKeyRecord,
+    KemPreKey,
+    OneTimePreKey,
+)
+from tests.parley.relay.conftest import (
+    IDENTITY,
+    Handset,
+    b64,
+    ec_key,
+    error,
+    new_number,
+    register,
+    verified_session,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -77,14 +93,45 @@ def test_reregistering_with_a_new_identity_wipes_keys_and_mail_and_announces_it(
     assert bob.call("get", "/relay/v1/accounts/me").status_code == 401
 
 
-def test_reregistering_with_the_same_identity_keeps_keys(handset: Any, events: list[Any]) -> None:
+def test_a_reregistration_with_the_same_identity_is_still_a_new_device(
+    handset: Any, events: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    """Same identity key (a restore, or someone replaying the published key): the queue is
+    not handed over but dropped with an `expired` receipt to its sender, pre-keys are wiped
+    and peers see a device change."""
     identity = IDENTITY.public_key.serialize()  # the key its pre-keys are signed with
-    bob = handset(identity=identity)
+    alice, bob = handset(), handset(identity=identity)
     bob.publish_keys(ec=3, kem=3)
-    response = register(bob.client, bob.number, identity=identity)
+    sent = alice.send(bob, b"\x02" * 40)
+    assert sent.status_code == 200
+    (guid,) = [m["guid"] for m in sent.json()["messages"]]
+    with (
+        clock.frozen(clock.now() + dt.timedelta(minutes=10)) as later,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = register(bob.client, bob.number, identity=identity)
+    assert response.status_code == 200, response.content
     assert response.json()["identity_changed"] is False
-    assert OneTimePreKey.objects.filter(device__account__e164=bob.number).count() == 3
-    assert not [e for e in events if isinstance(e, IdentityChanged)]
+    new_bob = Handset(bob.client, bob.number, response.json())
+    assert new_bob.fetch() == []
+    device = Device.objects.get(account__e164=bob.number)
+    assert not Envelope.objects.filter(recipient=device).exists()
+    assert not OneTimePreKey.objects.filter(device=device).exists()
+    assert not KemPreKey.objects.filter(device=device).exists()
+    # The sender is told, as when an envelope expires.
+    receipts = [m for m in alice.fetch() if m["receipt"]]
+    assert [(r["receipt"]["kind"], r["receipt"]["guid"]) for r in receipts] == [("expired", guid)]
+    assert DeliveryRecord.objects.get(guid=guid).expired_at == later.now()
+    assert [e.guid for e in events if isinstance(e, EnvelopeExpired)] == [guid]
+    # Peers see the change: the event, and the identity history.
+    changed = [e for e in events if isinstance(e, IdentityChanged)]
+    assert [(e.e164, e.device_id) for e in changed] == [(bob.number, 1)]
+    since = int((later.now() - dt.timedelta(minutes=1)).timestamp() * 1000)
+    body = alice.call("get", f"/relay/v1/identity/{bob.number}?since={since}").json()
+    assert [(c["device_id"], c["identity_key"]) for c in body["changes"]] == [(1, b64(identity))]
+    assert body["devices"][0]["registered_at"] == int(later.now().timestamp() * 1000)
+    # The previous registration's credential is dead.
+    assert bob.call("get", "/relay/v1/accounts/me").status_code == 401
 
 
 def test_linking_a_second_device_needs_a_device_of_the_account(client: Any, handset: Any) -> None:
@@ -111,7 +158,7 @@ def test_business_numbers_register_with_the_owning_business_token(
         created_at=clock.now(),
     )  # fmt: skip
     token = do_create_api_token(admin, name="endpoint").secret
-    as_handset = register(client, number.e164)
+    as_handset = register(client, number.e164, verify=False)
     assert as_handset.status_code == 403
     no_token = register(client, number.e164, kind="business")
     assert no_token.status_code == 403
@@ -168,6 +215,9 @@ def test_malformed_json_is_an_error_envelope(client: Any) -> None:
 
 
 def test_registration_is_rate_limited_per_client(client: Any, settings: Any) -> None:
+    numbers = [new_number() for _ in range(4)]
+    sessions = [verified_session(client, n) for n in numbers]
     settings.PARLEY = {**settings.PARLEY, "RELAY_REGISTER_RATE_PER_HOUR": 3}
-    codes = [register(client).status_code for _ in range(4)]
+    pairs = zip(numbers, sessions, strict=True)
+    codes = [register(client, n, session_id=s).status_code for n, s in pairs]
     assert codes == [201, 201, 201, 429]

@@ -22,7 +22,7 @@ from parley.relay.models import (
     RelayAccount,
     SignedPreKey,
 )
-from tests.parley.relay.conftest import Handset, b64, ec_key, error, register
+from tests.parley.relay.conftest import Handset, b64, ec_key, error, register, verified_session
 
 pytestmark = pytest.mark.django_db
 
@@ -30,14 +30,19 @@ LOCK = "/relay/v1/accounts/registration-lock"
 PIN = "493817"
 
 
-def reregister(client: Any, number: str, pin: str | None = None, **kwargs: Any) -> Any:
-    """A re-registration of device 1 with a new identity key (a takeover, or a reinstall)."""
+def reregister(
+    client: Any, number: str, pin: str | None = None, *, session: str | None = None, **kwargs: Any
+) -> Any:
+    """A re-registration of device 1 with a new identity key (a takeover by someone who also
+    receives the number's texts, or a reinstall), with a verified session (a new one unless
+    given)."""
     body = {
         "number": number,
         "kind": "handset",
         "device_id": 1,
         "registration_id": kwargs.get("registration_id", 4321),
         "identity_key": b64(kwargs.get("identity", ec_key())),
+        "session_id": session or verified_session(client, number),
     }
     if pin is not None:
         body["registration_lock"] = pin
@@ -106,19 +111,22 @@ def test_takeover_without_the_pin_is_refused_and_changes_nothing(
 def test_wrong_pins_are_refused_then_rate_limited(client: Any, handset: Any) -> None:
     _, bob = locked(handset)
     before = snapshot(bob.number)
+    # Someone who receives the number's texts: a verified session, then PIN guesses (a
+    # refused registration leaves the session usable).
+    session = verified_session(client, bob.number)
     for _ in range(5):
-        wrong = reregister(client, bob.number, pin="000000")
+        wrong = reregister(client, bob.number, pin="000000", session=session)
         assert wrong.status_code == 423, wrong.content
         assert "Registration Lock" in error(wrong)["message"]
-    limited = reregister(client, bob.number, pin="000000")
+    limited = reregister(client, bob.number, pin="000000", session=session)
     assert limited.status_code == 429, limited.content
     assert error(limited)["code"] == 4
     assert int(limited["Retry-After"]) >= 1
     # Past the limit even the right PIN waits (a 429 tells a guesser nothing).
-    assert reregister(client, bob.number, pin=PIN).status_code == 429
+    assert reregister(client, bob.number, pin=PIN, session=session).status_code == 429
     assert snapshot(bob.number) == before
     # A malformed PIN is bad input, not a guess.
-    assert reregister(client, bob.number, pin="x" * 21).status_code == 400
+    assert reregister(client, bob.number, pin="x" * 21, session=session).status_code == 400
 
     with clock.frozen(clock.now() + dt.timedelta(hours=1, minutes=1)):
         ok = reregister(client, bob.number, pin=PIN)

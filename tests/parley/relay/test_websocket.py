@@ -70,3 +70,20 @@ def test_first_message_authentication_and_refusals(asgi_server: str) -> None:
     bob.credential = bob.credential.rsplit(":", 1)[0] + ":" + "y" * 43
     with pytest.raises(InvalidStatus):
         bob.websocket().close()
+
+
+def test_a_reregistered_number_closes_the_previous_registrations_socket(
+    asgi_server: str,
+) -> None:
+    """The socket opened by the previous registration gets nothing queued for the new one."""
+    alice, bob = LiveDevice(asgi_server), LiveDevice(asgi_server)
+    with bob.websocket() as old_ws:
+        assert receive(old_ws)["type"] == "ready"
+        assert receive(old_ws) == {"type": "queue_empty"}
+        new_bob = LiveDevice(asgi_server, bob.number)  # a new phone, verified by SMS
+        guid = alice.send(new_bob, b"\x24" * 16)
+        with pytest.raises(ConnectionClosed) as closed:
+            receive(old_ws)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    status, body = http(asgi_server, "GET", "/relay/v1/messages", auth=new_bob.auth)
+    assert status == 200 and [m["guid"] for m in body["messages"]] == [guid]

@@ -1,5 +1,8 @@
 """The demo business `make run` seeds: one verified number, one account per role, one API
-token. Running it again changes nothing."""
+token. Running it again changes nothing.
+
+The token is the administrator's, with every scope an administrator may give: the README's
+examples read and register numbers with it."""
 
 from __future__ import annotations
 
@@ -11,9 +14,9 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from parley.accounts.actions.audit import do_record_audit
-from parley.accounts.actions.tokens import do_create_api_token
+from parley.accounts.actions.tokens import do_create_api_token, do_revoke_api_token
 from parley.accounts.models import ApiToken, Business, PhoneNumber, StaffUser
-from parley.accounts.roles import Role
+from parley.accounts.roles import Role, token_scopes_of
 from parley.core import clock
 from parley.core.crypto import token_digest
 
@@ -81,14 +84,21 @@ def do_seed_demo() -> DemoSeed:
             do_record_audit("demo.seeded", business_id=business.pk, target=business.name)
         path = _token_file()
         secret = path.read_text().strip() if path.exists() else None
-        if (
-            secret is None
-            or not ApiToken.objects.filter(
+        admin = accounts[Role.ADMINISTRATOR]
+        wanted = {c.value for c in token_scopes_of(Role.ADMINISTRATOR)}
+        current = (
+            ApiToken.objects.filter(
                 business=business, token_hash=token_digest(secret), revoked_at=None
-            ).exists()
-        ):
-            issued = do_create_api_token(accounts[Role.DEVELOPER], name="Demo integration")
+            ).first()
+            if secret
+            else None
+        )
+        if current is None or not wanted <= set(current.scopes):
+            if current is not None:  # made before tokens had scopes: replace it
+                do_revoke_api_token(admin, current.pk)
+            issued = do_create_api_token(admin, name="Demo integration")
             secret = issued.secret
             path.write_text(secret)
             path.chmod(0o600)
+    assert secret is not None
     return DemoSeed(business, number, accounts, secret, created)

@@ -1,6 +1,7 @@
 """Staff login with two factors: password, then a TOTP code unless the browser is a device
-the user already verified (device binding). Failures are throttled per address and lock the
-account after repeated failures."""
+the user already verified (device binding). Failures are throttled per client address and
+counted per submitted email address (whether or not an account has it), locking that address
+after repeated failures: real and unknown accounts answer alike."""
 
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from parley.accounts.actions.audit import do_record_audit
-from parley.accounts.models import StaffUser, TrustedDevice
+from parley.accounts.models import LoginFailures, StaffUser, TrustedDevice, TwoFactorEnrolment
 from parley.core import clock, ratelimit
 from parley.core.crypto import decrypt_text, encrypt_text, token_digest
 from parley.core.errors import AccountLocked, AuthenticationFailed, InvalidParameter
 
 BAD_CREDENTIALS = "The email address or password is incorrect."
 BAD_CODE = "That code is not valid. Check your authenticator app and try again."
+# An enrolment attempt lives as long as a browser may sit on the setup page.
+ENROLMENT_SECONDS = 600
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +31,12 @@ class PasswordResult:
     user: StaffUser
     # True when the browser presented a trusted-device cookie of this user: login is complete.
     device_trusted: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class EnrolmentAttempt:
+    attempt: str  # kept in the browser's session; only its digest is stored
+    secret: str
 
 
 def _throttle(ip_address: str | None) -> None:
@@ -38,52 +47,84 @@ def _throttle(ip_address: str | None) -> None:
     )
 
 
-def _locked_for(user: StaffUser, now: dt.datetime) -> int:
-    if user.locked_until and user.locked_until > now:
-        return int((user.locked_until - now).total_seconds()) + 1
-    return 0
+def _address(email: str) -> str:
+    return email.strip().lower()[:254]
 
 
-def _record_failure(user: StaffUser, ip_address: str | None, reason: str) -> None:
-    """Count one failure; lock the account when the count reaches the limit in the window."""
-    cfg = settings.PARLEY
+def _address_hash(email: str) -> str:
+    return token_digest(_address(email))
+
+
+def _locked(email: str) -> AccountLocked | None:
+    """The error to answer while `email` is locked out, the same for every address."""
     now = clock.now()
-    with transaction.atomic():
-        fresh = StaffUser.objects.select_for_update().get(pk=user.pk)
-        window = dt.timedelta(seconds=cfg["LOGIN_FAILURE_WINDOW_SECONDS"])
-        if fresh.first_failure_at is None or now - fresh.first_failure_at > window:
-            fresh.failed_logins, fresh.first_failure_at = 0, now
-        fresh.failed_logins += 1
-        do_record_audit(
-            "login.failed",
-            business_id=fresh.business_id,
-            actor_label=fresh.email,
-            target=fresh.email,
-            details={"reason": reason, "failures": fresh.failed_logins},
-            ip_address=ip_address,
-        )
-        if fresh.failed_logins >= cfg["LOGIN_MAX_FAILURES"]:
-            fresh.locked_until = now + dt.timedelta(seconds=cfg["LOGIN_LOCKOUT_SECONDS"])
-            fresh.failed_logins, fresh.first_failure_at = 0, None
-            do_record_audit(
-                "login.locked_out",
-                business_id=fresh.business_id,
-                actor_label=fresh.email,
-                target=fresh.email,
-                details={"until": fresh.locked_until.isoformat()},
-                ip_address=ip_address,
-            )
-        fresh.save(update_fields=["failed_logins", "first_failure_at", "locked_until"])
-
-
-def _clear_failures(user: StaffUser) -> None:
-    StaffUser.objects.filter(pk=user.pk).update(
-        failed_logins=0, first_failure_at=None, locked_until=None
+    row = LoginFailures.objects.filter(address_hash=_address_hash(email)).first()
+    if row is None or row.locked_until is None or row.locked_until <= now:
+        return None
+    seconds = int((row.locked_until - now).total_seconds()) + 1
+    return AccountLocked(
+        "Too many failed attempts for this email address. Try again in "
+        f"{max(1, -(-seconds // 60))} minute(s).",
+        until_seconds=seconds,
     )
 
 
+def _record_failure(
+    email: str, user: StaffUser | None, ip_address: str | None, reason: str
+) -> None:
+    """Count one failure for the address; lock it when the count reaches the limit in the
+    window. The same work and the same outcome whether or not an account has the address."""
+    cfg = settings.PARLEY
+    now = clock.now()
+    address = _address(email)
+
+    def audit(action: str, details: dict[str, object]) -> None:
+        do_record_audit(
+            action,
+            business_id=user.business_id if user else None,
+            actor_label=address,
+            target=user.email if user else "",
+            details=details,
+            ip_address=ip_address,
+        )
+
+    with transaction.atomic():
+        LoginFailures.objects.get_or_create(
+            address_hash=token_digest(address), defaults={"updated_at": now}
+        )
+        row = LoginFailures.objects.select_for_update().get(address_hash=token_digest(address))
+        window = dt.timedelta(seconds=cfg["LOGIN_FAILURE_WINDOW_SECONDS"])
+        if row.first_failure_at is None or now - row.first_failure_at > window:
+            row.failures, row.first_failure_at = 0, now
+        row.failures += 1
+        audit("login.failed", {"reason": reason, "failures": row.failures})
+        if row.failures >= cfg["LOGIN_MAX_FAILURES"]:
+            row.locked_until = now + dt.timedelta(seconds=cfg["LOGIN_LOCKOUT_SECONDS"])
+            row.failures, row.first_failure_at = 0, None
+            audit("login.locked_out", {"until": row.locked_until.isoformat()})
+        row.updated_at = now
+        row.save()
+
+
+def _clear_failures(email: str) -> None:
+    LoginFailures.objects.filter(address_hash=_address_hash(email)).delete()
+
+
+def do_purge_login_failures() -> int:
+    """Forget counters whose window and lockout are both over."""
+    cfg = settings.PARLEY
+    horizon = max(cfg["LOGIN_FAILURE_WINDOW_SECONDS"], cfg["LOGIN_LOCKOUT_SECONDS"])
+    now = clock.now()
+    deleted, _ = LoginFailures.objects.filter(
+        updated_at__lt=now - dt.timedelta(seconds=horizon)
+    ).delete()
+    stale = now - dt.timedelta(seconds=ENROLMENT_SECONDS)
+    TwoFactorEnrolment.objects.filter(created_at__lt=stale).delete()
+    return deleted
+
+
 def _device_for(user: StaffUser, device_token: str | None) -> TrustedDevice | None:
-    if not device_token:
+    if not device_token or len(device_token) > 200:
         return None
     return TrustedDevice.objects.filter(
         user=user,
@@ -98,26 +139,17 @@ def do_check_password(
 ) -> PasswordResult:
     """First factor. Raises AuthenticationFailed, AccountLocked or RateLimited."""
     _throttle(ip_address)
-    user = StaffUser.objects.filter(email__iexact=email.strip()).first()
+    locked = _locked(email)
+    if locked is not None:
+        raise locked
+    user = StaffUser.objects.filter(email__iexact=_address(email)).first()
     if user is None:
-        make_password(password)  # same work as a real check, so timing tells nothing
-        do_record_audit(
-            "login.failed",
-            business_id=None,
-            actor_label=email.strip()[:254],
-            details={"reason": "unknown account"},
-            ip_address=ip_address,
-        )
+        make_password(password)  # the hasher's work, as for a real account
+        _record_failure(email, None, ip_address, "unknown account")
         raise AuthenticationFailed(BAD_CREDENTIALS)
-    locked = _locked_for(user, clock.now())
-    if locked:
-        raise AccountLocked(
-            f"This account is locked after repeated failed logins. Try again in "
-            f"{max(1, locked // 60)} minute(s).",
-            until_seconds=locked,
-        )
     if not user.check_password(password) or not user.is_active:
-        _record_failure(user, ip_address, "password" if user.is_active else "inactive account")
+        reason = "password" if user.is_active else "inactive account"
+        _record_failure(email, user, ip_address, reason)
         raise AuthenticationFailed(BAD_CREDENTIALS)
     device = _device_for(user, device_token)
     if device is not None and user.two_factor_enrolled:
@@ -131,7 +163,7 @@ def _complete_login(
 ) -> None:
     now = clock.now()
     with transaction.atomic():
-        _clear_failures(user)
+        _clear_failures(user.email)
         StaffUser.objects.filter(pk=user.pk).update(last_login=now)
         if device is not None:
             TrustedDevice.objects.filter(pk=device.pk).update(last_used_at=now)
@@ -145,87 +177,154 @@ def _complete_login(
         )
 
 
-def do_begin_enrolment(user: StaffUser) -> str:
-    """Give the user a TOTP seed to add to their authenticator (kept until confirmed)."""
-    if user.two_factor_enrolled:
+def do_begin_enrolment(user: StaffUser) -> EnrolmentAttempt:
+    """A fresh TOTP seed for one enrolment attempt. The caller keeps `attempt` in the
+    browser's session; the seed is valid only through that attempt until confirmed."""
+    if StaffUser.objects.filter(pk=user.pk, totp_confirmed_at__isnull=False).exists():
         raise InvalidParameter("Two-factor authentication is already set up.")
-    if not user.totp_secret_encrypted:
-        user.totp_secret_encrypted = encrypt_text(pyotp.random_base32())
-        user.save(update_fields=["totp_secret_encrypted"])
-    return decrypt_text(user.totp_secret_encrypted)
+    now = clock.now()
+    attempt = secrets.token_urlsafe(32)
+    secret = pyotp.random_base32()
+    with transaction.atomic():
+        TwoFactorEnrolment.objects.filter(
+            user=user, created_at__lt=now - dt.timedelta(seconds=ENROLMENT_SECONDS)
+        ).delete()
+        TwoFactorEnrolment.objects.create(
+            user=user,
+            attempt_hash=token_digest(attempt),
+            secret_encrypted=encrypt_text(secret),
+            created_at=now,
+        )
+    return EnrolmentAttempt(attempt, secret)
+
+
+def _live_enrolment(user: StaffUser, attempt: str | None) -> TwoFactorEnrolment | None:
+    if not attempt or len(attempt) > 200:
+        return None
+    return TwoFactorEnrolment.objects.filter(
+        user=user,
+        attempt_hash=token_digest(attempt),
+        created_at__gte=clock.now() - dt.timedelta(seconds=ENROLMENT_SECONDS),
+    ).first()
+
+
+def get_enrolment_secret(user: StaffUser, attempt: str | None) -> str | None:
+    """The seed of a live enrolment attempt of `user` (None when there is none)."""
+    enrolment = _live_enrolment(user, attempt)
+    return decrypt_text(enrolment.secret_encrypted) if enrolment else None
+
+
+def get_latest_enrolment_secret(user: StaffUser) -> str | None:
+    """The seed of the user's newest live enrolment attempt (for `manage.py twofactor_code`)."""
+    enrolment = (
+        TwoFactorEnrolment.objects.filter(
+            user=user, created_at__gte=clock.now() - dt.timedelta(seconds=ENROLMENT_SECONDS)
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    return decrypt_text(enrolment.secret_encrypted) if enrolment else None
 
 
 def provisioning_uri(user: StaffUser, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="Parley")
 
 
-def _accept_code(user: StaffUser, code: str) -> bool:
-    """Check a TOTP code (one step of clock drift either way), refusing replays."""
+def _matching_step(secret: str, code: str) -> int | None:
+    """The 30-second step whose code is `code` (one step of clock drift either way)."""
     code = code.strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6) or not user.totp_secret_encrypted:
-        return False
-    totp = pyotp.TOTP(decrypt_text(user.totp_secret_encrypted))
+    # ASCII only: other scripts' digits pass isdigit() but are never a TOTP code.
+    if not (code.isascii() and code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
     now = clock.now()
     for drift in (0, -1, 1):
         at = now + dt.timedelta(seconds=30 * drift)
         if secrets.compare_digest(totp.at(at), code):
-            step = int(at.timestamp()) // 30
-            # Conditional update: two concurrent uses of one code cannot both pass.
-            return bool(
-                StaffUser.objects.filter(pk=user.pk, last_totp_step__lt=step).update(
-                    last_totp_step=step
-                )
+            return int(at.timestamp()) // 30
+    return None
+
+
+def _accept_code(user: StaffUser, code: str, enrolment: TwoFactorEnrolment | None) -> bool:
+    """Check a code against the confirmed seed, or (not yet enrolled) against the seed of
+    this session's enrolment attempt, which it then confirms. Refuses replays."""
+    if user.two_factor_enrolled:
+        step = _matching_step(decrypt_text(user.totp_secret_encrypted), code)
+        # Conditional update: two concurrent uses of one code cannot both pass.
+        return step is not None and bool(
+            StaffUser.objects.filter(pk=user.pk, last_totp_step__lt=step).update(
+                last_totp_step=step
             )
-    return False
+        )
+    if enrolment is None:
+        return False
+    step = _matching_step(decrypt_text(enrolment.secret_encrypted), code)
+    if step is None:
+        return False
+    # Only while nobody confirmed another attempt first.
+    confirmed = StaffUser.objects.filter(pk=user.pk, totp_confirmed_at=None).update(
+        totp_secret_encrypted=enrolment.secret_encrypted,
+        totp_confirmed_at=clock.now(),
+        last_totp_step=step,
+    )
+    TwoFactorEnrolment.objects.filter(user=user).delete()
+    return bool(confirmed)
 
 
 def do_verify_second_factor(
-    user: StaffUser, code: str, *, ip_address: str | None, user_agent: str = ""
+    user: StaffUser,
+    code: str,
+    *,
+    ip_address: str | None,
+    user_agent: str = "",
+    enrolment_attempt: str | None = None,
 ) -> str:
     """Second factor. On success, trusts this browser and returns the device token to set as
-    its cookie; confirms enrolment on first use."""
+    its cookie. An account not yet enrolled proves a code of its session's enrolment attempt
+    (`enrolment_attempt`), which confirms that attempt's seed."""
     _throttle(ip_address)
     fresh = StaffUser.objects.get(pk=user.pk)
-    locked = _locked_for(fresh, clock.now())
-    if locked:
-        raise AccountLocked(
-            "This account is locked after repeated failed logins.", until_seconds=locked
-        )
+    locked = _locked(fresh.email)
+    if locked is not None:
+        raise locked
     if not fresh.is_active:
         raise AuthenticationFailed(BAD_CREDENTIALS)
-    if not _accept_code(fresh, code):
-        _record_failure(fresh, ip_address, "verification code")
-        raise AuthenticationFailed(BAD_CODE)
     now = clock.now()
     token = secrets.token_urlsafe(32)
+    enrolling = not fresh.two_factor_enrolled
     with transaction.atomic():
-        if not fresh.two_factor_enrolled:
-            StaffUser.objects.filter(pk=fresh.pk).update(totp_confirmed_at=now)
+        enrolment = _live_enrolment(fresh, enrolment_attempt) if enrolling else None
+        accepted = _accept_code(fresh, code, enrolment)
+        if accepted:
+            if enrolling:
+                do_record_audit(
+                    "two_factor.enrolled",
+                    business_id=fresh.business_id,
+                    actor=fresh,
+                    target=fresh.email,
+                    ip_address=ip_address,
+                )
+            device = TrustedDevice.objects.create(
+                user=fresh,
+                token_hash=token_digest(token),
+                label=user_agent[:200],
+                ip_address=ip_address,
+                created_at=now,
+                last_used_at=now,
+                expires_at=now + dt.timedelta(days=settings.PARLEY["TRUSTED_DEVICE_DAYS"]),
+            )
             do_record_audit(
-                "two_factor.enrolled",
+                "device.trusted",
                 business_id=fresh.business_id,
                 actor=fresh,
                 target=fresh.email,
+                details={"device": device.pk, "label": device.label[:80]},
                 ip_address=ip_address,
             )
-        device = TrustedDevice.objects.create(
-            user=fresh,
-            token_hash=token_digest(token),
-            label=user_agent[:200],
-            ip_address=ip_address,
-            created_at=now,
-            last_used_at=now,
-            expires_at=now + dt.timedelta(days=settings.PARLEY["TRUSTED_DEVICE_DAYS"]),
-        )
-        do_record_audit(
-            "device.trusted",
-            business_id=fresh.business_id,
-            actor=fresh,
-            target=fresh.email,
-            details={"device": device.pk, "label": device.label[:80]},
-            ip_address=ip_address,
-        )
-        _complete_login(fresh, ip_address, method="totp", device=None)
+            _complete_login(fresh, ip_address, method="totp", device=None)
+    if not accepted:
+        _record_failure(fresh.email, fresh, ip_address, "verification code")
+        raise AuthenticationFailed(BAD_CODE)
     return token
 
 

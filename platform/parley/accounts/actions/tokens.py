@@ -1,16 +1,18 @@
 """Business API access tokens: created by administrators and developers, shown once, stored
-as a SHA-256 digest, revocable."""
+as a SHA-256 digest, revocable. Each holds the scopes (capabilities of the permission matrix)
+chosen at creation, bounded by its creator's role."""
 
 from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Iterable
 
 from django.db import transaction
 
 from parley.accounts.actions.audit import do_record_audit
 from parley.accounts.models import ApiToken, StaffUser
-from parley.accounts.roles import Capability
+from parley.accounts.roles import TOKEN_SCOPES, Capability, token_scopes_of
 from parley.core import clock
 from parley.core.crypto import token_digest
 from parley.core.errors import InvalidParameter, NotFound, PermissionDenied
@@ -29,13 +31,41 @@ def _require(actor: StaffUser) -> None:
         raise PermissionDenied("You may not manage API tokens.")
 
 
+def _scopes(actor: StaffUser, requested: Iterable[str] | None) -> list[str]:
+    """The requested scopes, checked against what the actor's role may give (all of that
+    when none are named)."""
+    allowed = token_scopes_of(actor.role)
+    if requested is None:
+        return [c.value for c in allowed]
+    wanted = {requested} if isinstance(requested, str) else set(requested)
+    known = {c.value for c in TOKEN_SCOPES}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise InvalidParameter(f"Unknown permission: {unknown[0][:60]}.", field="scopes")
+    beyond = [c for c in TOKEN_SCOPES if c.value in wanted and c not in allowed]
+    if beyond:
+        raise PermissionDenied(
+            f"Your role cannot give a token the permission “{beyond[0].label}”.", field="scopes"
+        )
+    if not wanted:
+        raise InvalidParameter("Choose at least one permission for the token.", field="scopes")
+    return [c.value for c in TOKEN_SCOPES if c.value in wanted]
+
+
 def do_create_api_token(
-    actor: StaffUser, *, name: str, ip_address: str | None = None
+    actor: StaffUser,
+    *,
+    name: str,
+    scopes: Iterable[str] | None = None,
+    ip_address: str | None = None,
 ) -> IssuedToken:
+    """A new token for the actor's business. `scopes` are capability names; None gives
+    every scope the actor's role may give."""
     _require(actor)
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidParameter("Give the token a name of 1 to 100 characters.", field="name")
+    granted = _scopes(actor, scopes)
     prefix = secrets.token_hex(4)
     secret = f"{TOKEN_PREFIX}{prefix}{secrets.token_urlsafe(40)}"
     with transaction.atomic():
@@ -44,6 +74,7 @@ def do_create_api_token(
             name=name,
             prefix=prefix,
             token_hash=token_digest(secret),
+            scopes=granted,
             created_by=actor,
             created_at=clock.now(),
         )
@@ -52,6 +83,7 @@ def do_create_api_token(
             business_id=actor.business_id,
             actor=actor,
             target=f"{name} ({prefix})",
+            details={"scopes": granted},
             ip_address=ip_address,
         )
     return IssuedToken(token, secret)

@@ -1,6 +1,11 @@
 from parley.accounts.models.audit import AuditChainHead, AuditEntry
 from parley.accounts.models.numbers import NumberVerificationCode, PhoneNumber
-from parley.accounts.models.staff import StaffUser, TrustedDevice
+from parley.accounts.models.staff import (
+    LoginFailures,
+    StaffUser,
+    TrustedDevice,
+    TwoFactorEnrolment,
+)
 from parley.accounts.models.tenants import Business
 from parley.accounts.models.tokens import ApiToken
 
@@ -9,8 +14,10 @@ __all__ = [
     "AuditChainHead",
     "AuditEntry",
     "Business",
+    "LoginFailures",
     "NumberVerificationCode",
     "PhoneNumber",
     "StaffUser",
     "TrustedDevice",
+    "TwoFactorEnrolment",
 ]

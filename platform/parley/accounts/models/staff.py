@@ -27,14 +27,11 @@ class StaffUser(AbstractBaseUser):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField()
     deactivated_at = models.DateTimeField(null=True, blank=True)
-    # Two-factor: the TOTP seed is encrypted at rest; confirmed once the user proved a code.
+    # Two-factor: the confirmed TOTP seed, encrypted at rest (empty until enrolment is
+    # confirmed; seeds being set up live in TwoFactorEnrolment).
     totp_secret_encrypted = models.TextField(blank=True, default="")
     totp_confirmed_at = models.DateTimeField(null=True, blank=True)
     last_totp_step = models.BigIntegerField(default=0, help_text="Blocks code replay")
-    # Lockout after repeated failures.
-    failed_logins = models.PositiveIntegerField(default=0)
-    first_failure_at = models.DateTimeField(null=True, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -75,3 +72,28 @@ class TrustedDevice(models.Model):
 
     class Meta:
         ordering = ["-last_used_at"]
+
+
+class TwoFactorEnrolment(models.Model):
+    """One attempt to set up two-factor authentication: a fresh seed bound to the browser
+    session that passed the password step (which holds the attempt's random id). Only the
+    seed of the attempt that proves a code becomes the account's."""
+
+    user = models.ForeignKey(StaffUser, on_delete=models.CASCADE, related_name="+")
+    attempt_hash = models.CharField(max_length=64, unique=True)
+    secret_encrypted = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created_at"])]
+
+
+class LoginFailures(models.Model):
+    """Failed logins counted per submitted email address, whether or not an account has it,
+    so that a locked address answers alike for real and unknown accounts."""
+
+    address_hash = models.CharField(max_length=64, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    first_failure_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(db_index=True)

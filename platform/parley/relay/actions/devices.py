@@ -1,10 +1,11 @@
-"""Device registration: create an account's devices, re-register them (reinstall / new
-phone), guard a handset number with Registration Lock, and remember when each device was last
-seen (to the day)."""
+"""Device registration: create an account's devices once the number is verified, re-register
+them (reinstall / new phone), guard a handset number with Registration Lock, and remember when
+each device was last seen (to the day)."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 
 from django.contrib.auth.hashers import check_password, make_password
@@ -18,6 +19,8 @@ from parley.core.errors import Conflict, InvalidParameter, PermissionDenied
 from parley.core.events import IdentityChanged
 from parley.core.publish import publish
 from parley.relay import conf
+from parley.relay.actions.mailbox import notify_undelivered
+from parley.relay.actions.verification import consume_verified_session
 from parley.relay.credentials import Credential, new_password
 from parley.relay.errors import RegistrationLocked
 from parley.relay.models import (
@@ -59,20 +62,26 @@ def do_register_device(
     business: Business | None = None,
     linked_by: Device | None = None,
     registration_lock: str | None = None,
+    session_id: str | None = None,
 ) -> Registration:
     """Register (or re-register) one device of a handset or business number.
 
     Authorisation: a business number needs a Business API token of the business that owns
-    it (`business`). A handset number may (re-)register its primary device freely (the
-    carrier's SMS check is simulated as passed); adding another device needs an existing
-    device of the same account (`linked_by`). Re-registering with a new identity key wipes
-    the device's pre-keys and queued mail and tells peers (IdentityChanged).
+    it (`business`). The primary device (1) of a handset number needs a verification session
+    (`session_id`) in which the client proved control of the number with the code texted to
+    it; the session is used up. Adding another device needs an existing device of the same
+    account (`linked_by`).
 
     Registration Lock: when the handset number already exists and its owner set a PIN,
     re-registering device 1 needs `registration_lock` equal to that PIN; otherwise
-    RegistrationLocked (423) and nothing changes. PIN attempts are rate-limited per number
-    (RateLimited, 429, once exceeded — the correct PIN included). The lock survives a
-    successful re-registration."""
+    RegistrationLocked (423) and nothing changes (the session stays usable). PIN attempts are
+    rate-limited per number (RateLimited, 429, once exceeded — the correct PIN included). The
+    lock survives a successful re-registration.
+
+    A re-registration replaces the device: its pre-keys are wiped, its queued envelopes are
+    dropped (never handed to the new registration) and their senders get an `expired`
+    receipt, and the change is recorded in the identity history and announced
+    (IdentityChanged) even when the identity key is the same."""
     e164, _ = parse_e164(e164)
     if kind not in RelayAccount.Kind.values:
         raise InvalidParameter("kind must be 'handset' or 'business'.", field="kind")
@@ -96,6 +105,8 @@ def do_register_device(
     now = clock.now()
     try:
         with transaction.atomic():
+            if kind == RelayAccount.Kind.HANDSET and device_id == 1:
+                consume_verified_session(session_id, e164, at=now)
             account = RelayAccount.objects.select_for_update().filter(e164=e164).first()
             created_account = account is None
             if account is None:
@@ -154,30 +165,28 @@ def do_register_device(
                 device.registration_id = registration_id
                 device.credential_digest = digest
                 device.last_seen_on = now.date()
-                if identity_changed:
-                    device.identity_key = identity_key
-                    device.identity_registered_at = now
-                    _wipe_device_state(device)
-                    IdentityKeyRecord.objects.filter(
-                        account=account, device_id=device_id, replaced_at=None
-                    ).update(replaced_at=now)
-                    IdentityKeyRecord.objects.create(
-                        account=account,
-                        device_id=device_id,
-                        identity_key=identity_key,
-                        registered_at=now,
-                    )
+                device.identity_key = identity_key
+                device.identity_registered_at = now
+                _replace_device_state(device, now)
+                IdentityKeyRecord.objects.filter(
+                    account=account, device_id=device_id, replaced_at=None
+                ).update(replaced_at=now)
+                IdentityKeyRecord.objects.create(
+                    account=account,
+                    device_id=device_id,
+                    identity_key=identity_key,
+                    registered_at=now,
+                )
                 device.save()
-                if identity_changed:
-                    publish(
-                        IdentityChanged(
-                            business_id=account.business_id,
-                            occurred_at=now,
-                            e164=account.e164,
-                            device_id=device_id,
-                            account_kind=account.kind,
-                        )
+                publish(
+                    IdentityChanged(
+                        business_id=account.business_id,
+                        occurred_at=now,
+                        e164=account.e164,
+                        device_id=device_id,
+                        account_kind=account.kind,
                     )
+                )
     except IntegrityError as exc:  # a concurrent registration of the same number won
         raise Conflict(f"{e164} is being registered by another request; retry.") from exc
     return Registration(device, password, created, identity_changed)
@@ -230,12 +239,20 @@ def do_clear_registration_lock(device: Device) -> None:
         account.registration_lock_hash = ""
 
 
-def _wipe_device_state(device: Device) -> None:
-    """Everything encrypted to, or published for, the previous identity is now useless."""
+def _replace_device_state(device: Device, now: dt.datetime) -> None:
+    """A new registration of the device: what was published for, or queued to, the previous
+    one is not the new one's. Pre-keys go; queued envelopes are dropped and their senders
+    told, as when envelopes expire."""
     SignedPreKey.objects.filter(device=device).delete()
     KemPreKey.objects.filter(device=device).delete()
     OneTimePreKey.objects.filter(device=device).delete()
-    Envelope.objects.filter(recipient=device).delete()
+    queued = list(
+        Envelope.objects.select_for_update(of=("self",))
+        .select_related("recipient", "recipient__account")
+        .filter(recipient=device)
+    )
+    Envelope.objects.filter(pk__in=[e.pk for e in queued]).delete()
+    notify_undelivered(queued, at=now)
 
 
 def do_touch_device(device: Device) -> None:

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from parley.core import clock
 from parley.core.errors import InvalidParameter, NotFound
-from parley.core.events import EnvelopeDelivered, EnvelopeQueued
+from parley.core.events import EnvelopeDelivered, EnvelopeExpired, EnvelopeQueued
 from parley.core.publish import publish
 from parley.relay import conf
 from parley.relay.errors import DeviceMismatch, StaleDevices
@@ -184,6 +184,40 @@ def queue_receipt(
     )
     _queued_event(envelope, device, device.account)
     return envelope
+
+
+def notify_undelivered(envelopes: list[Envelope], *, at: dt.datetime) -> int:
+    """The envelopes were dropped before delivery (they expired, or their device was
+    re-registered): for each client message, mark its delivery record expired, queue an
+    `expired` receipt to the sender's device and publish EnvelopeExpired. Call inside the
+    caller's transaction once the envelopes are deleted; their `recipient.account` must be
+    loaded. Returns how many client messages there were."""
+    client = [e for e in envelopes if not e.receipt_kind]
+    records = {
+        r.guid: r
+        for r in DeliveryRecord.objects.select_for_update(of=("self",))
+        .select_related("sender_account", "sender_account__phone_number")
+        .filter(guid__in=[e.guid for e in client])
+    }
+    for envelope in client:
+        record = records.get(envelope.guid)
+        if record is None:
+            continue
+        record.expired_at = at
+        record.save(update_fields=["expired_at"])
+        queue_receipt(record, ReceiptKind.EXPIRED, at=at, from_account=None, from_device_id=None)
+        publish(
+            EnvelopeExpired(
+                business_id=record.sender_account.business_id,
+                occurred_at=at,
+                guid=str(record.guid),
+                sender_e164=record.sender_account.e164,
+                sender_device_id=record.sender_device_id,
+                recipient_e164=envelope.recipient.account.e164,
+                recipient_device_id=envelope.recipient.device_id,
+            )
+        )
+    return len(client)
 
 
 def _delivered_event(record: DeliveryRecord, kind: str, recipient: Device, at: dt.datetime) -> None:

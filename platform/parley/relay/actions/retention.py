@@ -1,5 +1,6 @@
 """Thirty days: undelivered envelopes expire (the sender is told), then every piece of relay
-metadata older than the retention period is deleted."""
+metadata older than the retention period is deleted (expired verification sessions and
+carrier texts as soon as they expire)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,16 @@ import datetime as dt
 from django.db import transaction
 
 from parley.core import clock
-from parley.core.events import EnvelopeExpired
-from parley.core.publish import publish
 from parley.relay import conf
-from parley.relay.actions.mailbox import queue_receipt
+from parley.relay.actions.mailbox import notify_undelivered
 from parley.relay.models import (
+    CarrierSms,
     DeliveryRecord,
     Device,
     Envelope,
     IdentityKeyRecord,
-    ReceiptKind,
     SignedPreKey,
+    VerificationSession,
 )
 
 BATCH = 500
@@ -41,34 +41,7 @@ def do_expire_envelopes() -> int:
             if not batch:
                 return total
             Envelope.objects.filter(pk__in=[e.pk for e in batch]).delete()
-            client = [e for e in batch if not e.receipt_kind]
-            records = {
-                r.guid: r
-                for r in DeliveryRecord.objects.select_for_update(of=("self",))
-                .select_related("sender_account", "sender_account__phone_number")
-                .filter(guid__in=[e.guid for e in client])
-            }
-            for envelope in client:
-                record = records.get(envelope.guid)
-                if record is None:
-                    continue
-                record.expired_at = now
-                record.save(update_fields=["expired_at"])
-                queue_receipt(
-                    record, ReceiptKind.EXPIRED, at=now, from_account=None, from_device_id=None
-                )
-                publish(
-                    EnvelopeExpired(
-                        business_id=record.sender_account.business_id,
-                        occurred_at=now,
-                        guid=str(record.guid),
-                        sender_e164=record.sender_account.e164,
-                        sender_device_id=record.sender_device_id,
-                        recipient_e164=envelope.recipient.account.e164,
-                        recipient_device_id=envelope.recipient.device_id,
-                    )
-                )
-            total += len(client)
+            total += notify_undelivered(batch, at=now)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +51,8 @@ class Purged:
     identity_records: int
     signed_pre_keys: int
     last_seen_cleared: int
+    verification_sessions: int
+    sms: int
 
 
 def do_purge_metadata() -> Purged:
@@ -93,4 +68,7 @@ def do_purge_metadata() -> Purged:
         identities, _ = IdentityKeyRecord.objects.filter(replaced_at__lt=cutoff).delete()
         signed, _ = SignedPreKey.objects.filter(superseded_at__lt=now - grace).delete()
         seen = Device.objects.filter(last_seen_on__lt=cutoff.date()).update(last_seen_on=None)
-    return Purged(envelopes, records, identities, signed, seen)
+        # Verification sessions and the carrier's texts are useless once expired.
+        sessions, _ = VerificationSession.objects.filter(expires_at__lte=now).delete()
+        sms, _ = CarrierSms.objects.filter(expires_at__lte=now).delete()
+    return Purged(envelopes, records, identities, signed, seen, sessions, sms)

@@ -1,11 +1,10 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
 from parley.accounts.actions.demo import DEMO_PASSWORD, do_seed_demo
+from parley.core.management.base import ParleyCommand
 
 
-class Command(BaseCommand):
+class Command(ParleyCommand):
     help = "Create the demo business, its staff accounts, number and API token (idempotent)."
 
     def handle(self, *args: Any, **options: Any) -> None:

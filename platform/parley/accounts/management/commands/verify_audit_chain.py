@@ -1,11 +1,12 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from parley.accounts.actions.audit import verify_chain
+from parley.core.management.base import ParleyCommand
 
 
-class Command(BaseCommand):
+class Command(ParleyCommand):
     help = "Verify the audit log's hash chain; name the first broken entry if any."
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -1,12 +1,13 @@
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from parley.core.health import run_checks
+from parley.core.management.base import ParleyCommand
 
 
-class Command(BaseCommand):
+class Command(ParleyCommand):
     help = "Check the database, Redis and a Celery worker; exit 1 naming what is down."
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -1,0 +1,188 @@
+"""Every console page of every role fits a 390 px phone: nothing is wider than the viewport.
+
+The pages come from the console's URL conf, so a page added later is checked without editing
+this file (a new kind of id in a URL asks for an example below)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+from django.urls import URLPattern
+from playwright.sync_api import Page, expect
+
+from billing.actions import do_ingest_facts
+from billing.engine import BillingCategory, Channel, Content, Direction, MessageFact, WaCategory
+from frontend import urls as console_urls
+from parley.accounts.roles import Role
+from parley.core import clock
+from tests.conftest import ROOT, totp_now
+from tests.frontend.test_browser import _password_step
+
+PHONE = {"width": 390, "height": 844}
+SCREENSHOTS = ROOT / "var" / "screenshots"
+
+# Query strings that show more of a page than a bare visit does.
+STATES = [
+    "/billing/?volume=250000&countries=US,IN,BR,DE,GB&categories=marketing&categories=utility",
+    "/staff/?q=agent&role=agent&status=inactive",
+    "/audit/?page=2",
+    "/no-such-page/",
+]
+
+
+def console_paths(ids: dict[str, int]) -> list[str]:
+    """One URL per route of the console; `ids` fills the routes' named groups."""
+
+    def fill(group: re.Match[str]) -> str:
+        return str(ids[group.group(1)])
+
+    paths = []
+    for route in console_urls.urlpatterns:
+        assert isinstance(route, URLPattern)
+        pattern = str(route.pattern)
+        missing = set(re.findall(r"\(\?P<(\w+)>", pattern)) - set(ids)
+        assert not missing, f"give an example id for {missing} of /{pattern}"
+        path = re.sub(r"\(\?P<(\w+)>[^)]*\)", fill, pattern)
+        paths.append("/" + path.lstrip("^").rstrip("$"))
+    return paths
+
+
+def _fact(mid: str, customer: str, at: dt.datetime, **kw: Any) -> MessageFact:
+    base: dict[str, Any] = {
+        "business_id": "b",
+        "agent_id": "support-agent",
+        "agent_category": BillingCategory.CONVERSATIONAL,
+        "direction": Direction.A2P,
+        "content": Content.TEXT,
+        "text_bytes": 40,
+    }
+    return MessageFact(
+        message_id=mid, customer=customer, sent_at=at, delivered_at=at, **{**base, **kw}
+    )
+
+
+def _billing_usage(business: Any) -> None:
+    """A month with every kind of row the usage table shows, long names included."""
+    now = clock.now()
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    facts = []
+    for i, customer in enumerate(["+919876500001", "+14155550101", "+5511987650001"]):
+        at = start + dt.timedelta(minutes=10 * i)
+        facts += [
+            _fact(f"p{i}", customer, at, direction=Direction.P2A),
+            _fact(f"a{i}", customer, at + dt.timedelta(minutes=1)),
+            _fact(f"r{i}", customer, at + dt.timedelta(minutes=2), content=Content.RICH_CARD,
+                  agent_category=BillingCategory.NON_CONVERSATIONAL, agent_id="promotions"),
+            _fact(f"m{i}", customer, at + dt.timedelta(minutes=3), content=Content.MEDIA,
+                  size_bytes=2_000_000, agent_category=BillingCategory.NON_CONVERSATIONAL,
+                  agent_id="promotions"),
+            _fact(f"w{i}", customer, at + dt.timedelta(minutes=4), channel=Channel.WHATSAPP,
+                  template_category=WaCategory.MARKETING),
+        ]  # fmt: skip
+    do_ingest_facts(business, facts)
+
+
+def _fits(page: Page, path: str) -> str | None:
+    """None when the page is no wider than the viewport, else what overflows."""
+    widths = page.evaluate(
+        "() => [document.documentElement.scrollWidth, window.innerWidth,"
+        " [...document.querySelectorAll('body *')]"
+        "   .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5)"
+        "   .slice(0, 5).map(e => e.tagName.toLowerCase() + '.' + e.className)]"
+    )
+    scroll, inner, culprits = widths
+    if scroll <= inner:
+        return None
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / f"too-wide{path.replace('/', '-').split('?')[0]}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    return f"{path}: {scroll} px wide in {inner} px ({', '.join(culprits)}); see {shot.name}"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role", list(Role))
+def test_every_console_page_fits_a_phone(
+    role: Role, browser: Any, asgi_server: str, factory: Any, console: Any
+) -> None:
+    business = factory.business("Acme")
+    business.name = "Acme Retail International Holdings"
+    business.save()
+    admin = factory.staff(business, "administrator", email="administrator@acme-retail.test")
+    user = admin
+    if role != Role.ADMINISTRATOR:
+        user = factory.staff(business, role.value, email=f"{role.value}@acme-retail.test")
+    for i in range(60):
+        factory.staff(business, "agent", enrolled=False, email=f"agent{i:02d}@acme-retail.test")
+    number = console.number(admin, "Acme Retail International Customer Care")
+    token = console.token(admin, "Customer relationship management nightly sync")
+    _billing_usage(business)
+
+    context = browser.new_context(viewport=PHONE)
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        _password_step(page, asgi_server, user)
+        expect(page).to_have_url(re.compile(r"/login/verify/"))
+        problems = [p for p in [_fits(page, "/login/verify/")] if p]
+        page.fill("input[name=code]", totp_now(user))
+        page.click("button[type=submit]")
+        expect(page.get_by_test_id("who")).to_be_visible()
+        device = user.devices.get()  # this browser, trusted by the login
+        ids = {"number_id": number.pk, "token_id": token.token.pk, "device_id": device.pk}
+        paths = console_paths(ids) + STATES
+        nav = page.get_by_role("navigation", name="Console sections").get_by_role("link")
+        sections = {str(a.get_attribute("href")) for a in nav.all()}
+        opened: set[str] = set()
+        for path in paths:
+            # Routes that answer GET with no page (POST-only actions, downloads) are skipped.
+            probe = page.request.get(f"{asgi_server}{path}")
+            if probe.status == 405 or not probe.headers["content-type"].startswith("text/html"):
+                continue
+            response = page.goto(f"{asgi_server}{path}")
+            assert response is not None, path
+            if response.status == 200:
+                opened.add(path)
+            problem = _fits(page, path)
+            if problem:
+                problems.append(problem)
+        assert sections and sections <= opened, f"{role}: sections not opened: {sections - opened}"
+        assert not problems, "\n".join(problems)
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_login_and_enrolment_pages_fit_a_phone(
+    browser: Any, asgi_server: str, factory: Any
+) -> None:
+    user = factory.staff(factory.business(), "agent", enrolled=False)
+    context = browser.new_context(viewport=PHONE)
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        page.goto(f"{asgi_server}/login/")
+        problems = [_fits(page, "/login/")]
+        _password_step(page, asgi_server, user)
+        expect(page.get_by_test_id("totp-secret")).to_be_visible()
+        problems.append(_fits(page, "/login/enrol/"))
+        assert not [p for p in problems if p], problems
+    finally:
+        context.close()
+
+
+def test_favicon_is_served(client: Any) -> None:
+    response = client.get("/favicon.ico", follow=True)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("image/svg+xml")
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert body.lstrip().startswith(b"<svg") and b"<script" not in body
+    # Pages name it too, so browsers need not guess.
+    assert (
+        '<link rel="icon" href="/static/frontend/favicon.svg"'
+        in client.get("/login/").content.decode()
+    )
