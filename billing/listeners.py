@@ -1,29 +1,45 @@
-"""Billing listens to delivery outcomes; rating runs in a worker after the commit."""
+"""Billing consumes delivery outcomes from the event stream; rating runs in a worker after
+the commit. Facts are keyed by (business, message id): the same delivery handled twice
+records one fact, and the stream saves the consumer's position in the same transaction."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 
 from django.db import transaction
 
 from billing.engine import MessageFact
 from billing.facts_io import fact_from_json
 from parley.core.events import DeliveryRecorded
-from parley.core.publish import listen
+from parley.core.stream.consumers import Delivery, batch_consumer
 
 
 def fact_from_event(event: DeliveryRecorded) -> MessageFact:
-    # The event carries the same fields as a line of a facts file.
-    return fact_from_json(dataclasses.asdict(event), event.business_id)
+    # The event carries the same fields as a line of a facts file (its flat fields, without
+    # dataclasses.asdict's deep copy: this runs once per delivery).
+    return fact_from_json(
+        {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}, event.business_id
+    )
 
 
-@listen(DeliveryRecorded)
-def record_delivery(event: DeliveryRecorded) -> None:
+@batch_consumer("billing", events=(DeliveryRecorded,))
+def record_deliveries(items: list[Delivery]) -> None:
     from billing.actions import do_record_facts
     from billing.tasks import rate_customers
     from parley.accounts.models import Business
 
-    business = Business.objects.get(pk=event.business_id)
-    with transaction.atomic():
-        do_record_facts(business, [fact_from_event(event)])
-        transaction.on_commit(lambda: rate_customers.delay(business.pk, [event.customer]))
+    facts: defaultdict[int, dict[str, MessageFact]] = defaultdict(dict)
+    for item in items:
+        event = item.event
+        if not isinstance(event, DeliveryRecorded):
+            continue
+        # A later outcome of the same message in the batch wins, as it would one by one.
+        facts[event.business_id][event.message_id] = fact_from_event(event)
+    for business in Business.objects.filter(pk__in=list(facts)):
+        batch = facts[business.pk]
+        do_record_facts(business, batch.values())
+        customers = sorted({f.customer for f in batch.values()})
+        transaction.on_commit(
+            lambda pk=business.pk, c=customers: rate_customers.delay(pk, c)  # type: ignore[misc]
+        )

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from e2ee.attachments import StorageAttachmentStore
 from e2ee.client import HistoryItem, SignalClient
-from e2ee.models import LocalDevice
+from e2ee.models import IdentityChangeNotice, LocalDevice
 from e2ee.protocol import (
     IdentityKeyPair,
     InMemoryProtocolStore,
@@ -103,6 +103,7 @@ def do_restore_device(
             state.store_kyber_pre_key(kyber)
         for address, record in store.sessions.items():
             state.store_session(address, record)
+        state.importing = True  # history that happened before: no events, no billing
         for item in contents.history:
             state.add_message(HistoryItem.from_dict(dict(item)))
         device.next_pre_key_id = max(store.pre_keys, default=0) + _KEY_ID_GAP
@@ -134,3 +135,18 @@ def do_discard_unregistered_device(e164: str) -> bool:
             e164=number, device_id=1, credential_encrypted=""
         ).delete()
     return deleted > 0
+
+
+def do_see_identity_changes(device: LocalDevice) -> list[str]:
+    """Mark the device's unseen identity-change notices seen; returns whose keys changed
+    (what a user is shown once)."""
+    with transaction.atomic():
+        notices = list(
+            IdentityChangeNotice.objects.select_for_update().filter(
+                device=device, seen_at__isnull=True
+            )
+        )
+        IdentityChangeNotice.objects.filter(pk__in=[n.pk for n in notices]).update(
+            seen_at=clock.now()
+        )
+    return list(dict.fromkeys(n.name for n in notices))

@@ -3,8 +3,8 @@
 A device is owned either by a business number (the Business API's side of each session,
 held inside the business's tenant) or by a simulated customer handset. Everything secret
 (identity private key, pre-key pairs, session state, the relay password) is encrypted at
-rest with `parley.core.crypto`; these tables are NOT relay tables and may hold plaintext
-history (the tenant's own copy of its conversations)."""
+rest with `parley.core.crypto`; these tables are NOT relay tables. Handsets keep their
+plaintext history here; a business number's is parley.messaging's."""
 
 from __future__ import annotations
 
@@ -116,7 +116,8 @@ class Session(models.Model):
 
 
 class Message(models.Model):
-    """The device's own message history (plaintext: it is the endpoint)."""
+    """A simulated handset's own message history (plaintext: the phone is the endpoint).
+    Business numbers keep theirs in parley.messaging."""
 
     class Direction(models.TextChoices):
         IN = "in"
@@ -148,9 +149,12 @@ class Message(models.Model):
 
 
 class HealthCounter(models.Model):
-    """Key-agreement and decryption counters of one device (and so of its business)."""
+    """Key-agreement and decryption counters of one device (and so of its business), spread
+    over a few rows per device (`shard`) so concurrent decryptions for one busy number do not
+    queue on one row; reads sum the shards (e2ee.health)."""
 
-    device = models.OneToOneField(LocalDevice, on_delete=models.CASCADE, related_name="health")
+    device = models.ForeignKey(LocalDevice, on_delete=models.CASCADE, related_name="+")
+    shard = models.PositiveSmallIntegerField(default=0)
     business = models.ForeignKey(
         Business, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
@@ -159,3 +163,8 @@ class HealthCounter(models.Model):
     decryptions = models.PositiveBigIntegerField(default=0)
     decryption_failures = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["device", "shard"], name="e2ee_health_device_shard")
+        ]

@@ -83,7 +83,8 @@ def get_health(*, business_id: int | None = None, handsets: bool = False) -> Hea
         df=Sum("decryption_failures"),
     )
     return HealthReport(
-        devices=rows.count(),
+        # A device's counters are spread over several rows (e2ee.health).
+        devices=rows.values("device_id").distinct().count(),
         key_agreements=totals["a"] or 0,
         key_agreement_failures=totals["af"] or 0,
         decryptions=totals["d"] or 0,

@@ -1,5 +1,9 @@
 """The Django adapter of the protocol store (and of the client's :class:`DeviceState`).
 
+A handset keeps its own message history here (the phone's local storage); a business
+number's history is parley.messaging's conversations and messages, written through its
+actions.
+
 One :class:`DjangoDeviceState` wraps one :class:`e2ee.models.LocalDevice`. Every secret
 (identity private key, pre-key pairs, session records, the relay credential) is stored
 Fernet-encrypted via `parley.core.crypto`. The client wraps each high-level protocol call
@@ -12,11 +16,10 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 
 from e2ee.client.state import STATUS_RANK, Health, HistoryItem
+from e2ee.health import do_count_health, get_device_health
 from e2ee.models import (
-    HealthCounter,
     IdentityChangeNotice,
     LocalDevice,
     Message,
@@ -38,6 +41,7 @@ from e2ee.protocol import (
     SessionRecord,
     SignedPreKeyRecord,
 )
+from parley.accounts.models import PhoneNumber
 from parley.core import clock
 from parley.core.crypto import decrypt_text, encrypt_text
 
@@ -58,6 +62,11 @@ class DjangoDeviceState:
         self.e164 = device.e164
         self.device_id = device.device_id
         self._identity: IdentityKeyPair | None = None
+        # A business number's history lives in parley.messaging (the business's one copy
+        # of each message); the endpoint service names the message it is sending here.
+        self.sending_message_id: int | None = None
+        self.importing = False  # a restored backup: copy history quietly
+        self._sent: dict[tuple[str, int], int] = {}
 
     # -- unit of work --------------------------------------------------------------------
 
@@ -225,7 +234,25 @@ class DjangoDeviceState:
         self.device.active_signed_pre_key_id = key_id
         self.device.save(update_fields=["active_signed_pre_key_id"])
 
+    def _business_number(self) -> PhoneNumber | None:
+        if self.device.owner != LocalDevice.Owner.BUSINESS:
+            return None
+        return self.device.phone_number
+
     def add_message(self, item: HistoryItem) -> None:
+        number = self._business_number()
+        if number is not None:
+            from parley.messaging import history
+
+            if self.importing:
+                history.import_items(number, [item])
+                return
+            key = (item.peer, item.client_timestamp)
+            message_id = self.sending_message_id or self._sent.get(key)
+            message_id = history.record_item(number, item, message_id=message_id)
+            if item.direction == "out":
+                self._sent[key] = message_id
+            return
         now = clock.now()
         Message.objects.create(
             device=self.device,
@@ -243,6 +270,11 @@ class DjangoDeviceState:
         )
 
     def set_message_status(self, guid: str, status: str) -> bool:
+        number = self._business_number()
+        if number is not None:
+            from parley.messaging import history
+
+            return history.apply_status(number, guid, status)
         with transaction.atomic():
             row = (
                 Message.objects.select_for_update()
@@ -258,6 +290,11 @@ class DjangoDeviceState:
             return True
 
     def list_messages(self, peer: str | None = None) -> list[HistoryItem]:
+        number = self._business_number()
+        if number is not None:
+            from parley.messaging import history
+
+            return history.list_items(number, peer)
         rows = Message.objects.filter(device=self.device)
         if peer is not None:
             rows = rows.filter(peer=peer)
@@ -294,27 +331,16 @@ class DjangoDeviceState:
         decryptions: int = 0,
         decryption_failures: int = 0,
     ) -> None:
-        now = clock.now()
-        with transaction.atomic():
-            HealthCounter.objects.get_or_create(
-                device=self.device,
-                defaults={"business_id": self.device.business_id, "updated_at": now},
-            )
-            HealthCounter.objects.filter(device=self.device).update(
-                key_agreements=F("key_agreements") + key_agreements,
-                key_agreement_failures=F("key_agreement_failures") + key_agreement_failures,
-                decryptions=F("decryptions") + decryptions,
-                decryption_failures=F("decryption_failures") + decryption_failures,
-                updated_at=now,
-            )
+        do_count_health(
+            self.device,
+            key_agreements=key_agreements,
+            key_agreement_failures=key_agreement_failures,
+            decryptions=decryptions,
+            decryption_failures=decryption_failures,
+        )
 
     def get_health(self) -> Health:
-        row = HealthCounter.objects.filter(device=self.device).first()
-        if row is None:
-            return Health()
-        return Health(
-            row.key_agreements, row.key_agreement_failures, row.decryptions, row.decryption_failures
-        )
+        return get_device_health(self.device)
 
     def export_store(self) -> InMemoryProtocolStore:
         store = InMemoryProtocolStore(self.get_identity_key_pair(), self.device.registration_id)

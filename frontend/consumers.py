@@ -1,38 +1,93 @@
-"""The staff event stream: one websocket per console tab, fed by the realtime fan-out."""
+"""The staff event stream: one websocket per console tab, fed by the "console" stream
+consumer. A tab that reconnects passes the last stream id it saw (`?after=<id>`) and first
+receives what it missed from the log, so a reconnect leaves no gap; every event carries its
+`stream_id`, and `stream.ready` carries the position the tab is at."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from parley.accounts.middleware import VERIFIED_KEY
-from parley.core.realtime import staff_group
+from parley.core.realtime import staff_group, user_group
+from parley.core.stream import log as stream_log
+from parley.core.stream.selectors import list_missed_events
+
+# A tab that was away longer than this many events reloads instead of replaying them.
+MAX_REPLAY = 2000
+REPLAY_PAGE = 500
+
+
+def _after(query_string: bytes) -> int | None:
+    values = parse_qs(query_string.decode("latin-1")).get("after", [])
+    if not values or not values[0].isdigit() or len(values[0]) > 18:
+        return None
+    return int(values[0])
 
 
 class StaffEventsConsumer(AsyncJsonWebsocketConsumer):
-    group: str | None = None
+    joined: list[str]
+    last_id = 0
 
     async def connect(self) -> None:
+        self.joined = []
         user = self.scope.get("user")
         session = self.scope.get("session")
         verified = session is not None and await database_sync_to_async(session.get)(VERIFIED_KEY)
         if user is None or not user.is_authenticated or not user.is_active or not verified:
             await self.close(code=4401)
             return
-        self.group = staff_group(user.business_id, user.role)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        # Join first: live events queue behind this handler and the ids already replayed
+        # are dropped, so nothing falls between the replay and the live feed.
+        self.joined = [
+            staff_group(user.business_id, user.role),
+            user_group(user.business_id, user.pk),
+        ]
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        await self.send_json({"event": "stream.ready", "role": user.role})
+        after = _after(self.scope.get("query_string", b""))
+        current = await database_sync_to_async(stream_log.safe_bound)(0)
+        if after is None or after > current:
+            # A fresh tab, or an id this installation never gave: start from now.
+            self.last_id = current
+        else:
+            self.last_id = after
+            await self._replay(user.business_id, user.role, user.pk)
+        await self.send_json(
+            {"event": "stream.ready", "role": user.role, "stream_id": self.last_id}
+        )
+
+    async def _replay(self, business_id: int, role: str, user_id: int) -> None:
+        sent = 0
+        while sent < MAX_REPLAY:
+            missed = await database_sync_to_async(list_missed_events)(
+                business_id, role, user_id, self.last_id, REPLAY_PAGE
+            )
+            for stream_id, event in missed:
+                await self.send_json(event.as_message(stream_id))
+                self.last_id = stream_id
+            sent += len(missed)
+            if len(missed) < REPLAY_PAGE:
+                return
+        await self.send_json({"event": "stream.gap", "stream_id": self.last_id})
 
     async def disconnect(self, code: int) -> None:
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"event": "pong"})
 
     async def staff_event(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])
+        event = message["event"]
+        stream_id = event.get("stream_id")
+        if isinstance(stream_id, int):
+            if stream_id <= self.last_id:
+                return  # replayed already, or a repeat after a consumer's retry
+            self.last_id = stream_id
+        await self.send_json(event)

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 
 from parley.accounts.models import StaffUser
 from parley.accounts.roles import Capability, Role
+from parley.core.clock_selectors import ClockView, get_process_clock
 
 # (label, url, capability) of the console's sections; a section shows only to roles that may
 # open it.
@@ -15,9 +16,11 @@ SECTIONS: list[tuple[str, str, Capability | None]] = [
     ("Dashboard", "/", None),
     ("Staff", "/staff/", Capability.VIEW_STAFF),
     ("Numbers", "/numbers/", Capability.VIEW_NUMBERS),
+    ("Conversations", "/conversations/", Capability.READ_CONVERSATIONS),
     ("API tokens", "/tokens/", Capability.MANAGE_API_TOKENS),
     ("Billing", "/billing/", Capability.VIEW_BILLING),
     ("Audit log", "/audit/", Capability.VIEW_AUDIT_LOG),
+    ("Clock", "/clock/", Capability.MANAGE_CLOCK),
     ("Security", "/security/", None),
 ]
 
@@ -33,7 +36,19 @@ def console(request: HttpRequest) -> dict[str, Any]:
         for label, url, cap in SECTIONS
         if cap is None or user.can(cap)
     ]
-    return {"nav": nav, "role_label": Role(user.role).label, "business": user.business}
+    return {
+        "nav": nav,
+        "role_label": Role(user.role).label,
+        "business": user.business,
+        "sim_clock": _simulated(),
+    }
+
+
+def _simulated() -> ClockView | None:
+    """The clock for the banner every console page shows while simulated time differs from
+    real time (this process's cached clock: no query)."""
+    view = get_process_clock()
+    return view if view.differs else None
 
 
 def _active(path: str, url: str) -> bool:

@@ -178,3 +178,42 @@ class AuditFilterForm(forms.Form):
         label="Action starts with",
         widget=forms.TextInput(attrs={"placeholder": "e.g. staff. or login.", "list": "actions"}),
     )
+
+
+def _clock_field(parse: Any) -> Any:
+    from parley.core.errors import ParleyError
+
+    def clean(value: str) -> Any:
+        try:
+            return parse(value)
+        except ParleyError as exc:
+            raise ValidationError(exc.message) from None
+
+    return clean
+
+
+class ClockAdvanceForm(forms.Form):
+    duration = forms.CharField(
+        max_length=40,
+        help_text="90s, 45m, 25h, 31d or 1d2h",
+        widget=forms.TextInput(attrs={"placeholder": "25h", "autocomplete": "off"}),
+    )
+
+    def clean_duration(self) -> Any:
+        from parley.core.clock_actions import parse_duration
+
+        return _clock_field(parse_duration)(self.cleaned_data["duration"])
+
+
+class ClockSetForm(forms.Form):
+    time = forms.CharField(
+        max_length=40,
+        label="Jump to",
+        help_text="An ISO 8601 time with a zone, e.g. 2026-12-01T09:00Z. Only forward.",
+        widget=forms.TextInput(attrs={"placeholder": "2026-12-01T09:00Z", "autocomplete": "off"}),
+    )
+
+    def clean_time(self) -> Any:
+        from parley.core.clock_actions import parse_instant
+
+        return _clock_field(parse_instant)(self.cleaned_data["time"])

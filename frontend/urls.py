@@ -2,7 +2,18 @@ from django.templatetags.static import static
 from django.urls import path, re_path
 from django.views.generic.base import RedirectView
 
-from frontend.views import audit, auth, billing, dashboard, numbers, security, staff, tokens
+from frontend.views import (
+    audit,
+    auth,
+    billing,
+    clock,
+    conversations,
+    dashboard,
+    numbers,
+    security,
+    staff,
+    tokens,
+)
 
 # Ids in console URLs are bounded so a huge number is a 404, never a database overflow.
 ID = r"(?P<{}>\d{{1,18}})"
@@ -15,6 +26,7 @@ urlpatterns = [
     path("login/verify/", auth.verify_view, name="login-verify"),
     path("logout/", auth.logout_view, name="logout"),
     path("", dashboard.dashboard, name="dashboard"),
+    path("stream/redrive/", dashboard.redrive_stream, name="stream-redrive"),
     path("staff/", staff.staff_list, name="staff"),
     path("staff/new/", staff.staff_create, name="staff-new"),
     path("tokens/", tokens.tokens, name="tokens"),
@@ -25,10 +37,13 @@ urlpatterns = [
     re_path(r"^numbers/" + ID.format("number_id") + r"/verify/$", numbers.verify_code),
     re_path(r"^numbers/" + ID.format("number_id") + r"/register/$", numbers.register),
     re_path(r"^numbers/" + ID.format("number_id") + r"/official/$", numbers.request_official),
+    path("conversations/", conversations.conversations, name="conversations"),
+    re_path(r"^conversations/" + ID.format("conversation_id") + r"/$", conversations.conversation),
     path("audit/", audit.audit, name="audit"),
     path("billing/", billing.billing, name="billing"),
     path("billing/rate-card.csv", billing.rate_card_download, name="billing-rate-card"),
     path("billing/rate-card/", billing.rate_card_replace, name="billing-rate-card-replace"),
+    path("clock/", clock.clock_page, name="clock"),
     path("security/", security.security, name="security"),
     re_path(r"^security/devices/" + ID.format("device_id") + r"/forget/$", security.forget_device),
 ]

@@ -28,6 +28,31 @@ CHROMIUM = os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+def _retry_flush_on_deadlock() -> None:
+    """A transactional test ends by truncating every table while the live worker may be
+    inside a stream batch; PostgreSQL then aborts one side as a deadlock. The worker's batch
+    rolls back and runs again by design; the flush is retried the same way."""
+    from django.db import OperationalError
+    from django.test import TransactionTestCase
+
+    original = getattr(TransactionTestCase, "_fixture_teardown")  # noqa: B009 (untyped)
+
+    def teardown(self: TransactionTestCase) -> None:
+        for attempt in range(5):
+            try:
+                original(self)
+                return
+            except OperationalError as exc:
+                if "deadlock" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    setattr(TransactionTestCase, "_fixture_teardown", teardown)  # noqa: B010 (untyped)
+
+
+_retry_flush_on_deadlock()
+
+
 @pytest.fixture
 def frozen_clock() -> Iterator[clock.FrozenClock]:
     with clock.frozen(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)) as c:

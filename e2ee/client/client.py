@@ -73,6 +73,10 @@ class Received:
     server_timestamp: int = 0
     identity_changed: bool = False
     error: str | None = None
+    # A shared location ({latitude, longitude, name, address}) or, on a text, what it
+    # answers ({"id": guid} of the message replied to, "payload" of a tapped suggestion).
+    location: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -278,6 +282,42 @@ class SignalClient:
 
     def send_text(self, peer: str, text: str) -> list[str]:
         return self._send(peer, {"t": "text", "body": text}, kind="text", body=text)
+
+    def send_reply(
+        self, peer: str, text: str, *, reply_to: str | None = None, payload: str | None = None
+    ) -> list[str]:
+        """A text answering an earlier message (`reply_to`: its guid), or the tap of a
+        suggested reply (`payload`: the suggestion's id, `text` its title)."""
+        context: dict[str, Any] = {}
+        if reply_to:
+            context["id"] = reply_to
+        if payload:
+            context["payload"] = payload
+        return self._send(peer, {"t": "text", "body": text, "context": context}, kind="text",
+                          body=text)  # fmt: skip
+
+    def send_location(
+        self, peer: str, latitude: float, longitude: float, *, name: str = "", address: str = ""
+    ) -> list[str]:
+        """Share a location pin."""
+        location = {"latitude": latitude, "longitude": longitude, "name": name,
+                    "address": address}  # fmt: skip
+        return self._send(peer, {"t": "location", "location": location}, kind="location",
+                          body=name, attachment={"location": location})  # fmt: skip
+
+    def send_rich(self, peer: str, message: dict[str, Any], text: str) -> list[str]:
+        """Structured content (a typed message as JSON) with its text for display."""
+        return self._send(peer, {"t": "rich", "message": message, "body": text},
+                          kind=str(message.get("type", "rich")), body=text,
+                          attachment={"content": message})  # fmt: skip
+
+    def send_media_pointer(
+        self, peer: str, pointer: dict[str, Any], *, caption: str = ""
+    ) -> list[str]:
+        """Send media already encrypted and stored (its pointer: id, key, digests, …)."""
+        public = {k: pointer[k] for k in ("id", "file_name", "mime_type", "file_length")}
+        return self._send(peer, {"t": "media", "attachment": pointer, "caption": caption},
+                          kind="media", body=caption, attachment=public)  # fmt: skip
 
     def send_media(
         self,
@@ -521,7 +561,25 @@ class SignalClient:
         if not isinstance(content, dict) or content.get("v") != CONTENT_VERSION:
             raise ValueError("unknown content format")
         if content.get("t") == "text":
-            return Received(kind="text", body=str(content["body"]), **base)
+            context = content.get("context")
+            return Received(kind="text", body=str(content["body"]),
+                            context=dict(context) if isinstance(context, dict) and context
+                            else None, **base)  # fmt: skip
+        if content.get("t") == "location":
+            pin = dict(content["location"])
+            location = {
+                "latitude": float(pin["latitude"]),
+                "longitude": float(pin["longitude"]),
+                "name": str(pin.get("name", "")),
+                "address": str(pin.get("address", "")),
+            }
+            return Received(
+                kind="location",
+                body=str(location["name"]),
+                location=location,
+                attachment={"location": location},
+                **base,
+            )
         if content.get("t") == "media":
             pointer = dict(content["attachment"])
             public = {k: pointer[k] for k in ("id", "file_name", "mime_type", "file_length")}
@@ -529,6 +587,12 @@ class SignalClient:
             return Received(
                 kind="media", body=str(content.get("caption", "")), attachment=public, **base
             )
+        if content.get("t") == "rich":
+            # Structured business content (interactive, template, card, …): the phone shows
+            # its text and keeps the typed form.
+            message = dict(content["message"])
+            return Received(kind=str(message.get("type", "rich")), body=str(content["body"]),
+                            attachment={"content": message}, **base)  # fmt: skip
         raise ValueError(f"unknown content type {content.get('t')!r}")
 
     def download(self, attachment: dict[str, Any]) -> bytes:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import functools
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -36,11 +38,33 @@ class RelayError(Exception):
         super().__init__(f"relay {status}: {self.message}")
 
 
+class _BoundHttpHandler(urllib.request.HTTPHandler):
+    """Plain HTTP from a given local address (a simulated phone's own address)."""
+
+    def __init__(self, source_address: str) -> None:
+        super().__init__()
+        self.source_address = source_address
+
+    def http_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(
+            functools.partial(http.client.HTTPConnection, source_address=(self.source_address, 0)),
+            req,
+        )
+
+
 class RelayHttp:
-    def __init__(self, base_url: str, credential: str | None = None, timeout: float = 15) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        credential: str | None = None,
+        timeout: float = 15,
+        *,
+        source_address: str | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credential = credential
         self.timeout = timeout
+        self.source_address = source_address
 
     @property
     def auth(self) -> str:
@@ -56,7 +80,13 @@ class RelayHttp:
         request.add_header("Content-Type", "application/json")
         request.add_header("Authorization", auth if auth is not None else self.auth)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            opener = (
+                urllib.request.build_opener(_BoundHttpHandler(self.source_address))
+                if self.source_address
+                else None
+            )
+            open_ = opener.open if opener else urllib.request.urlopen
+            with open_(request, timeout=self.timeout) as response:
                 raw = response.read()
                 return response.status, json.loads(raw) if raw else None
         except urllib.error.HTTPError as exc:

@@ -30,6 +30,6 @@ def audit(request: HttpRequest) -> HttpResponse:
             "action": action,
             "page": page,
             "action_names": audit_action_names(user.business),
-            "chain": verify_chain(),
+            "chain": verify_chain(user.business.pk),
         },
     )

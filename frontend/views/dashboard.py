@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from e2ee.selectors import get_health
 from frontend.access import console_view, staff
 from parley.accounts.roles import Capability, Role, capabilities_of
 from parley.accounts.selectors import count_staff_by_role, list_audit_entries, list_numbers
+from parley.core.errors import ParleyError
+from parley.core.stream.actions import do_redrive_dead_letters
+from parley.core.stream.selectors import get_stream_status
 
 
 @console_view()
@@ -32,4 +37,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             value = health[part][rate]
             health[part]["shown"] = "no data yet" if value is None else f"{value:.2%} {verb}"
         context["e2ee_health"] = health
+        # The installation's event stream: its size and each consumer's lag and dead letters.
+        context["stream"] = get_stream_status()
     return render(request, "frontend/dashboard.html", context)
+
+
+@console_view(Capability.VIEW_SECURITY_HEALTH)
+@require_POST
+def redrive_stream(request: HttpRequest) -> HttpResponse:
+    consumer = request.POST.get("consumer", "")[:100]
+    try:
+        count = do_redrive_dead_letters(consumer)
+    except ParleyError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{count} dead letter(s) of {consumer} queued for delivery.")
+    return redirect("/")

@@ -123,6 +123,12 @@ def run(port: int) -> int:
             cwd=str(ROOT),
         )
         manager.add_process(
+            "fleet",
+            f"{PY} {ROOT / 'manage.py'} handset_fleet --relay http://127.0.0.1:{port}",
+            env=common,
+            cwd=str(ROOT),
+        )
+        manager.add_process(
             "beat",
             f"{PY} -m celery -A parley beat --loglevel INFO "
             f"--schedule {VAR / 'celerybeat-schedule'}",
@@ -155,7 +161,7 @@ def test(pytest_args: list[str]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="parley")
     sub = parser.add_subparsers(dest="command", required=True)
-    run_p = sub.add_parser("run", help="migrate, seed the demo, serve web + worker + beat")
+    run_p = sub.add_parser("run", help="migrate, seed the demo, serve web, worker, beat, fleet")
     run_p.add_argument("--port", type=int, default=int(os.environ.get("PARLEY_PORT", "8000")))
     test_p = sub.add_parser("test", help="lint, type-check and run the whole suite")
     test_p.add_argument("pytest_args", nargs=argparse.REMAINDER)

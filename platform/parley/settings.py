@@ -110,8 +110,10 @@ INSTALLED_APPS = [
     "parley.accounts",
     "parley.api",
     "parley.relay",
+    "parley.messaging",
     "billing",
     "e2ee",
+    "e2ee.handsets",
     "frontend",
 ]
 
@@ -257,6 +259,16 @@ CELERY_BEAT_SCHEDULE = {
     },
     "relay-expire-envelopes": {"task": "parley.relay.tasks.expire_envelopes", "schedule": 300.0},
     "relay-purge-metadata": {"task": "parley.relay.tasks.purge_metadata", "schedule": 3600.0},
+    "e2ee-compact-health-counters": {
+        "task": "e2ee.tasks.compact_health_counters",
+        "schedule": 3600.0,
+    },
+    # The business endpoints' safety net: a pull of every served number whatever the nudges.
+    "messaging-sweep-inboxes": {"task": "parley.messaging.tasks.sweep_inboxes", "schedule": 30.0},
+    "messaging-close-windows": {"task": "parley.messaging.tasks.close_windows", "schedule": 60.0},
+    # The event stream: due retries and lost wakes, then compaction of what all consumers passed.
+    "stream-sweep": {"task": "parley.core.tasks.sweep_stream", "schedule": 5.0},
+    "stream-compact": {"task": "parley.core.tasks.compact_stream", "schedule": 3600.0},
 }
 
 _email_url = os.environ.get("PARLEY_EMAIL_URL", "console")
@@ -327,6 +339,40 @@ PARLEY: dict[str, Any] = {
     # JSON request bodies nested deeper than this answer 400 (size: DATA_UPLOAD_MAX_MEMORY_SIZE).
     "API_MAX_JSON_DEPTH": 32,
     "HEALTH_TIMEOUT_SECONDS": 1.5,
+    # How business endpoints in the workers reach the relay: "inprocess" (its API without a
+    # socket, the default) or "http" (the URL each number registered with).
+    "MESSAGING_RELAY_TRANSPORT": os.environ.get("PARLEY_MESSAGING_RELAY_TRANSPORT", "inprocess"),
+    # The event stream (parley.core.stream): retries back off from BASE, doubling up to MAX,
+    # and dead-letter after MAX_ATTEMPTS; entries every consumer passed are compacted after
+    # RETENTION_DAYS (simulation clock); one run of the consumers lasts at most RUN_SECONDS.
+    "STREAM_RETRY_BASE_SECONDS": float(os.environ.get("PARLEY_STREAM_RETRY_BASE_SECONDS", "2")),
+    "STREAM_RETRY_MAX_SECONDS": 3600.0,
+    "STREAM_MAX_ATTEMPTS": int(os.environ.get("PARLEY_STREAM_MAX_ATTEMPTS", "8")),
+    "STREAM_RETENTION_DAYS": float(os.environ.get("PARLEY_STREAM_RETENTION_DAYS", "7")),
+    "STREAM_RUN_SECONDS": 20.0,
+    # Extra modules that register stream consumers (comma-separated import paths).
+    "STREAM_CONSUMER_MODULES": [
+        m.strip()
+        for m in os.environ.get("PARLEY_STREAM_CONSUMER_MODULES", "").split(",")
+        if m.strip()
+    ],
+    # The installation's simulation clock (parley.core.clock): live processes read it; the
+    # pytest process keeps a local clock its tests freeze. Moves reach every process at once
+    # over Redis, and at the latest after this many seconds.
+    "SHARED_CLOCK": _env_bool("PARLEY_SHARED_CLOCK")
+    or not (_argv0.name in {"pytest", "py.test"} or _argv0.parent.name == "pytest"),
+    "CLOCK_CACHE_SECONDS": 5.0,
+    # Periodic jobs that moving the clock runs at once, one pass each, in this order (after
+    # them, the jobs registered with parley.core.due.on_clock_moved).
+    "CLOCK_DUE_TASKS": (
+        "billing.tasks.finalise_events",
+        "billing.tasks.write_daily_reports",
+        "parley.relay.tasks.expire_envelopes",
+        "parley.relay.tasks.purge_metadata",
+        "parley.accounts.tasks.purge_audit_log",
+        "parley.accounts.tasks.expire_verification_codes",
+        "parley.accounts.tasks.purge_login_failures",
+    ),
 }
 
 LOGGING = {

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from e2ee.client import SignalClient
-from e2ee.models import Message, Session
+from e2ee.models import Message as DeviceMessage
+from e2ee.models import Session
+from parley.messaging.models import Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,10 +39,14 @@ def test_handset_and_business_talk_both_ways_over_pqxdh(
     assert texts(alice) == ["dispatched, tracking AB123"]
     alice.send_text(business_endpoint.e164, "thanks")
     assert texts(business_endpoint) == ["thanks"]
-    # The business side's history (tenant plaintext) is in its own tables.
-    assert list(
-        Message.objects.filter(device__e164=business_endpoint.e164).values_list("body", flat=True)
-    ) == ["where is my order?", "dispatched, tracking AB123", "thanks"]
+    # The business side's history (tenant plaintext) is messaging's, not the device's.
+    history = Message.objects.filter(conversation__number__e164=business_endpoint.e164)
+    assert [(m.direction, m.preview) for m in history] == [
+        ("inbound", "where is my order?"),
+        ("outbound", "dispatched, tracking AB123"),
+        ("inbound", "thanks"),
+    ]
+    assert not DeviceMessage.objects.filter(device__e164=business_endpoint.e164).exists()
     assert Session.objects.filter(device__e164=alice.e164).count() == 1
 
 

@@ -67,6 +67,8 @@ ROUTES = [
     Route("POST", "/numbers/{number}/verify/", (C.MANAGE_NUMBERS,), data={"code": "123456"}),
     Route("POST", "/numbers/{number}/register/", (C.MANAGE_NUMBERS,), data={"pin": "123456"}),
     Route("POST", "/numbers/{number}/official/", (C.MANAGE_NUMBERS,)),
+    Route("GET", "/conversations/", (C.READ_CONVERSATIONS,)),
+    Route("GET", "/conversations/{conversation}/", (C.READ_CONVERSATIONS,)),
     Route("GET", "/audit/", (C.VIEW_AUDIT_LOG,)),
     Route("GET", "/audit/?action=staff.&page=1", (C.VIEW_AUDIT_LOG,)),
     Route("GET", "/billing/", (C.VIEW_BILLING,)),
@@ -95,7 +97,17 @@ def world(factory: Any, console: Any) -> dict[str, Any]:
         "agent": factory.staff(business, "agent"),
         "number": console.number(admin),
         "token": console.token(admin).token,
+        "conversation": _conversation(business),
     }
+
+
+def _conversation(business: Any) -> Any:
+    from parley.messaging.actions import do_record_inbound_message
+    from parley.messaging.content import Text
+
+    number = business.numbers.get()
+    message = do_record_inbound_message(number, "+919876500005", Text("hi"), envelope_guid="a1")
+    return message.conversation
 
 
 @pytest.mark.django_db
@@ -111,6 +123,7 @@ def test_every_route_follows_the_matrix(
         "token": world["token"].pk,
         "agent": world["agent"].pk,
         "device": console.device(user).pk,
+        "conversation": world["conversation"].pk,
     }
     client = console_client.as_(user)
     url = _fill(route.url, ids)
@@ -134,7 +147,8 @@ def test_every_route_follows_the_matrix(
 def test_signed_out_visitors_go_to_login(
     route: Route, world: dict[str, Any], client: Client
 ) -> None:
-    ids = {"number": world["number"].pk, "token": world["token"].pk, "agent": 1, "device": 1}
+    ids = {"number": world["number"].pk, "token": world["token"].pk, "agent": 1, "device": 1,
+           "conversation": world["conversation"].pk}  # fmt: skip
     url = _fill(route.url, ids)
     response = client.get(url) if route.method == "GET" else client.post(url, {})
     assert response.status_code == 302
@@ -172,7 +186,8 @@ def test_nav_shows_exactly_the_pages_the_role_may_open(
 
 def test_nav_covers_every_console_page() -> None:
     assert [url for _, url, _ in SECTIONS] == [
-        "/", "/staff/", "/numbers/", "/tokens/", "/billing/", "/audit/", "/security/",
+        "/", "/staff/", "/numbers/", "/conversations/", "/tokens/", "/billing/", "/audit/",
+        "/clock/", "/security/",
     ]  # fmt: skip
 
 

@@ -85,6 +85,19 @@ def _billing_usage(business: Any) -> None:
     do_ingest_facts(business, facts)
 
 
+def _conversation(number: Any) -> Any:
+    """A conversation with a long message, a long word and a failed message."""
+    from parley.messaging import actions
+    from parley.messaging.content import Text
+
+    customer = "+919876500009"
+    actions.do_record_inbound_message(number, customer, Text("Where is my order? " * 20),
+                                      envelope_guid="layout-1")  # fmt: skip
+    sent = actions.do_send_message(number, customer, Text("x" * 300), deliver=False)
+    actions.do_fail_message(sent.pk, 131026, "Message undeliverable: no registered device")
+    return sent.conversation
+
+
 def _fits(page: Page, path: str) -> str | None:
     """None when the page is no wider than the viewport, else what overflows."""
     widths = page.evaluate(
@@ -120,6 +133,7 @@ def test_every_console_page_fits_a_phone(
     number = console.number(admin, "Acme Retail International Customer Care")
     token = console.token(admin, "Customer relationship management nightly sync")
     _billing_usage(business)
+    conversation = _conversation(number)
 
     context = browser.new_context(viewport=PHONE)
     context.set_default_timeout(15_000)
@@ -132,7 +146,8 @@ def test_every_console_page_fits_a_phone(
         page.click("button[type=submit]")
         expect(page.get_by_test_id("who")).to_be_visible()
         device = user.devices.get()  # this browser, trusted by the login
-        ids = {"number_id": number.pk, "token_id": token.token.pk, "device_id": device.pk}
+        ids = {"number_id": number.pk, "token_id": token.token.pk, "device_id": device.pk,
+               "conversation_id": conversation.pk}  # fmt: skip
         paths = console_paths(ids) + STATES
         nav = page.get_by_role("navigation", name="Console sections").get_by_role("link")
         sections = {str(a.get_attribute("href")) for a in nav.all()}

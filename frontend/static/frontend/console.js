@@ -27,15 +27,28 @@
     while (feed.children.length > 50) feed.removeChild(feed.lastChild);
   }
 
+  // The last stream id shown: a reconnect asks for what came after it, so nothing is missed,
+  // and an event seen twice (a consumer's retry) is shown once.
+  var lastId = null;
+
   function connect(delay) {
     var state = document.getElementById("stream-state");
     if (!state) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var ws = new WebSocket(scheme + location.host + "/ws/events/");
+    var query = lastId === null ? "" : "?after=" + encodeURIComponent(lastId);
+    var ws = new WebSocket(scheme + location.host + "/ws/events/" + query);
     ws.onmessage = function (e) {
       var msg = JSON.parse(e.data);
-      if (msg.event === "stream.ready") { state.textContent = "live"; state.className = "stream live"; return; }
+      if (msg.event === "stream.ready") {
+        if (typeof msg.stream_id === "number" && (lastId === null || msg.stream_id > lastId)) lastId = msg.stream_id;
+        state.textContent = "live"; state.className = "stream live"; delay = 1000; return;
+      }
       if (msg.event === "pong") return;
+      if (msg.event === "stream.gap") { lastId = null; location.reload(); return; }
+      if (typeof msg.stream_id === "number") {
+        if (lastId !== null && msg.stream_id <= lastId) return;
+        lastId = msg.stream_id;
+      }
       addToFeed(msg);
     };
     ws.onclose = function () {

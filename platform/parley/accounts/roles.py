@@ -47,6 +47,7 @@ class Capability(enum.StrEnum):
     VIEW_AUDIT_LOG = "view_audit_log"
     SUPERVISE_QUEUES = "supervise_queues"
     VIEW_SECURITY_HEALTH = "view_security_health"
+    MANAGE_CLOCK = "manage_clock"
 
     @property
     def label(self) -> str:
@@ -69,6 +70,7 @@ _LABELS: dict[Capability, str] = {
     Capability.VIEW_AUDIT_LOG: "Read the audit log",
     Capability.SUPERVISE_QUEUES: "Watch queues, load and service levels",
     Capability.VIEW_SECURITY_HEALTH: "See encryption health counters",
+    Capability.MANAGE_CLOCK: "Move the simulation clock",
 }
 
 _A, _S, _G, _C, _D = (
@@ -97,6 +99,7 @@ MATRIX: dict[Capability, frozenset[Role]] = {
     Capability.VIEW_AUDIT_LOG: frozenset({_A, _C}),
     Capability.SUPERVISE_QUEUES: frozenset({_A, _S}),
     Capability.VIEW_SECURITY_HEALTH: frozenset({_A}),
+    Capability.MANAGE_CLOCK: frozenset({_A, _D}),
 }
 
 
@@ -117,6 +120,7 @@ TOKEN_SCOPES: tuple[Capability, ...] = (
     Capability.MANAGE_BILLING,
     Capability.MANAGE_WEBHOOKS,
     Capability.READ_CONVERSATIONS,
+    Capability.MANAGE_CLOCK,
 )
 
 

@@ -1,11 +1,18 @@
-"""The event vocabulary. Actions publish these after commit; webhooks, routing, billing, the
-archive and the realtime console each listen. A new consumer adds a listener; it never edits
-the producer."""
+"""The event vocabulary. Actions publish these inside their transaction: each lands in the
+durable stream (parley.core.stream) with the change that caused it, and webhooks, routing,
+billing, the archive and the realtime console each consume it there. A new consumer adds a
+consumer; it never edits the producer.
+
+Every concrete class registers itself by `name`, so a logged row rebuilds the dataclass
+(`Event.from_payload`). Field types must survive JSON: str, int, float, bool, datetimes,
+dates, tuples of those, and `X | None`."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import types
+import typing
 from typing import Any, ClassVar
 
 # Roles (see parley.accounts.roles) that may see an event on the realtime stream. Kept as
@@ -26,15 +33,95 @@ class Event:
 
     business_id: int
     occurred_at: dt.datetime
+    # Addressed to one staff user (of `business_id`) instead of the audience's roles.
+    user_id: int | None = None
+
+    registry: ClassVar[dict[str, type[Event]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("name")
+        if isinstance(name, str):
+            known = Event.registry.get(name)
+            if known is not None and known.__qualname__ != cls.__qualname__:
+                raise TypeError(f"event name {name!r} is taken by {known.__qualname__}")
+            Event.registry[name] = cls
+
+    def stream_key(self) -> str:
+        """The ordering key: a consumer sees the events of one key in stream order. Events
+        about one conversation override it with the conversation."""
+        return f"business:{self.business_id}"
 
     def payload(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data.pop("business_id")
-        data["occurred_at"] = self.occurred_at.isoformat()
+        """The event's own fields as JSON values (addressing fields are left out)."""
+        data = {
+            f.name: _to_json(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name not in ("business_id", "user_id")
+        }
         return data
 
-    def as_message(self) -> dict[str, Any]:
-        return {"event": self.name, "business_id": self.business_id, "data": self.payload()}
+    def as_message(self, stream_id: int | None = None) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "event": self.name,
+            "business_id": self.business_id,
+            "data": self.payload(),
+        }
+        if stream_id is not None:
+            message["stream_id"] = stream_id
+        return message
+
+    @classmethod
+    def from_payload(
+        cls, name: str, business_id: int, data: dict[str, Any], user_id: int | None = None
+    ) -> Event:
+        """Rebuild an event from its name and payload (the inverse of `payload`)."""
+        event_cls = Event.registry.get(name)
+        if event_cls is None:
+            raise LookupError(f"unknown event {name!r}")
+        hints = _hints(event_cls)
+        values = {
+            f.name: _from_json(hints[f.name], data[f.name])
+            for f in dataclasses.fields(event_cls)
+            if f.name in data and f.name not in ("business_id", "user_id")
+        }
+        return event_cls(business_id=business_id, user_id=user_id, **values)
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, tuple | list | frozenset | set):
+        return [_to_json(v) for v in value]
+    return value
+
+
+_hint_cache: dict[type[Event], dict[str, Any]] = {}
+
+
+def _hints(cls: type[Event]) -> dict[str, Any]:
+    hints = _hint_cache.get(cls)
+    if hints is None:
+        hints = _hint_cache[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _from_json(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (types.UnionType, typing.Union):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _from_json(options[0], value) if len(options) == 1 else value
+    if hint is dt.datetime:
+        return dt.datetime.fromisoformat(value)
+    if hint is dt.date:
+        return dt.date.fromisoformat(value)
+    if origin in (tuple, frozenset):
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        item = args[0] if args else Any
+        return origin(_from_json(item, v) for v in value)
+    return value
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -176,3 +263,65 @@ class DeliveryRecorded(Event):
     suggestions: str = "none"
     url_preview: bool = False
     template_category: str = ""
+
+
+# --- messaging: one message lifecycle, in the business's tenant --------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MessageStatusChanged(Event):
+    """A message moved in its lifecycle (accepted, sent, delivered, read, failed, expired).
+    No content: the status, the ids and, for `failed`, the error."""
+
+    name: ClassVar[str] = "message.status_changed"
+    audience: ClassVar[frozenset[str]] = frozenset({AGENT, SUPERVISOR, DEVELOPER})
+
+    message_id: str  # the wamid
+    conversation_id: int
+    number_id: int
+    customer: str
+    direction: str
+    status: str
+    previous_status: str
+    error_code: int | None = None
+    error_title: str = ""
+
+    def stream_key(self) -> str:
+        return f"conversation:{self.conversation_id}"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MessageReceived(Event):
+    """A customer's message, decrypted by the business number's endpoint: content for the
+    people who answer it, never for administrators or compliance officers."""
+
+    name: ClassVar[str] = "message.received"
+    audience: ClassVar[frozenset[str]] = frozenset({AGENT, SUPERVISOR})
+
+    message_id: str
+    conversation_id: int
+    number_id: int
+    customer: str
+    content_type: str
+    content_json: str  # the typed content (parley.messaging.content) as JSON
+    text: str  # a one-line preview of it
+    reply_to: str = ""
+
+    def stream_key(self) -> str:
+        return f"conversation:{self.conversation_id}"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConversationWindowClosed(Event):
+    """The 24 h customer-service window closed: free-form messages need a template now."""
+
+    name: ClassVar[str] = "conversation.window_closed"
+    audience: ClassVar[frozenset[str]] = frozenset({AGENT, SUPERVISOR})
+
+    conversation_id: int
+    number_id: int
+    customer: str
+    closed_at: dt.datetime
+
+    def stream_key(self) -> str:
+        return f"conversation:{self.conversation_id}"

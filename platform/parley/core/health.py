@@ -65,3 +65,14 @@ def run_checks() -> list[Check]:
     else:
         checks.append(Check("celery", False, "unreachable: redis is down", 0.0))
     return checks
+
+
+def stream_report() -> dict[str, Any]:
+    """The event stream's size and each consumer's position, lag, retries and dead letters
+    (not a check: a lagging consumer catches up, it does not make Parley unavailable)."""
+    from parley.core.stream.selectors import get_stream_status
+
+    try:
+        return get_stream_status().as_dict()
+    except Exception as exc:  # the database check reports the cause
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}

@@ -15,3 +15,16 @@ def new_numeric_id() -> int:
 def new_fbtrace_id() -> str:
     """An opaque trace id for error envelopes, like the Graph API's `fbtrace_id`."""
     return secrets.token_urlsafe(16)[:22]
+
+
+def new_wamid(customer_e164: str = "") -> str:
+    """A message id in the Cloud API's shape: "wamid." and base64 of an opaque blob that
+    carries the customer's number and 18 random hex digits, as Meta's ids do."""
+    import base64
+
+    digits = "".join(ch for ch in customer_e164 if ch.isdigit()).encode()[:20]
+    blob = (
+        b"\x1c\x18" + bytes([len(digits)]) + digits + b"\x15\x02\x00\x12\x18\x12"
+        + secrets.token_hex(9).upper().encode() + b"\x00"
+    )  # fmt: skip
+    return "wamid." + base64.b64encode(blob).decode().rstrip("=")

@@ -1,5 +1,11 @@
-"""Publish-on-commit: events leave the process only once the write that caused them is
-durable, so no listener ever sees a rolled-back change."""
+"""Publishing: every event is written to the durable stream in the caller's transaction (the
+outbox, parley.core.stream) and, once that transaction commits, the stream's consumers are
+woken and the in-process listeners called.
+
+In-process listeners (`listen`/`dispatch`) run in the publishing process after commit and
+are lost if it dies: use them only for work that may be lost, such as a push that only
+hurries a client which would fetch anyway. Anything that must happen (billing, webhooks,
+the console feed) is a stream consumer (parley.core.stream.consumers)."""
 
 from __future__ import annotations
 
@@ -46,6 +52,21 @@ def dispatch(event: Event) -> None:
             log.exception("listener %r failed on %s", listener, event.name)
 
 
-def publish(event: Event) -> None:
-    """Dispatch after the current transaction commits (at once outside a transaction)."""
-    transaction.on_commit(lambda: dispatch(event))
+def publish(event: Event) -> int:
+    """Append the event to the stream in the current transaction (committed at once outside
+    one); after commit, wake the consumers and call the in-process listeners. Returns the
+    stream id."""
+    from parley.core.stream import log, wake
+
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        with transaction.atomic():
+            return publish(event)
+    first = not any(fn is wake.wake_consumers for _, fn, _ in connection.run_on_commit)
+    stream_id = log.append(event, first_in_transaction=first)
+    if first:
+        # One wake per transaction, however many events it publishes.
+        transaction.on_commit(wake.wake_consumers)
+    if _any_listeners or _listeners.get(type(event)):
+        transaction.on_commit(lambda: dispatch(event))
+    return stream_id

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from parley.core.health import run_checks
+from parley.core.health import run_checks, stream_report
 
 # Every REST surface answers errors in Meta's envelope, never an HTML page.
 API_PATH = re.compile(r"^/(v[0-9]+\.[0-9]+|parley/v[0-9]+|relay/v[0-9]+|api)(/|$)")
@@ -24,6 +24,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "checks": {
             c.name: {"ok": c.ok, "detail": c.detail, "latency_ms": c.latency_ms} for c in checks
         },
+        "stream": stream_report(),
     }
     return JsonResponse(body, status=200 if not failing else 503)
 

@@ -146,7 +146,10 @@ def test_the_migration_gives_existing_tokens_their_creators_scopes(factory) -> N
     migration.scope_existing_tokens(django_apps, None)
     for token, role in ((admin_token, Role.ADMINISTRATOR), (dev_token, Role.DEVELOPER)):
         token.refresh_from_db()
-        assert token.scopes == [c.value for c in token_scopes_of(role)]
+        # The scopes that existed when the migration ran (later ones are granted by hand).
+        assert token.scopes == [
+            c.value for c in token_scopes_of(role) if c in migration.TOKEN_SCOPES_BY_ROLE[role]
+        ]
     orphan.refresh_from_db()
     assert orphan.scopes == ["view_numbers", "view_billing"]
 

@@ -1,5 +1,6 @@
-"""The realtime path end to end: an action or a Celery task commits, the event crosses the
-Redis channel layer, and the staff websocket served by a real uvicorn delivers it."""
+"""The realtime path end to end: an action or a Celery task commits its events to the stream,
+the worker's "console" consumer sends them across the Redis channel layer, and the staff
+websocket served by a real uvicorn delivers them."""
 
 import asyncio
 import json
@@ -13,7 +14,7 @@ from parley.accounts.actions.numbers import do_add_number, do_request_code
 from parley.accounts.actions.staff import do_change_roles
 from tests.conftest import verified_session
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
 
 
 def _ws_url(base: str) -> str:
@@ -68,9 +69,9 @@ def test_events_from_an_action_reach_the_right_roles(asgi_server, factory) -> No
     assert got["audit"]["data"]["target"] == target.email
     assert got["changed"]["data"]["user_ids"] == [target.pk]
     assert got["changed"]["business_id"] == business.pk
+    assert got["audit"]["stream_id"] < got["changed"]["stream_id"]
 
 
-@pytest.mark.usefixtures("celery_worker")
 def test_events_from_a_celery_task_reach_the_console(asgi_server, factory) -> None:
     business = factory.business()
     admin = factory.staff(business, "administrator")

@@ -14,10 +14,15 @@ class AppendOnlyQuerySet(models.QuerySet["AuditEntry"]):
 
 
 class AuditEntry(models.Model):
-    """One administrative operation. Each entry hashes the previous one, so editing or removing
-    an entry in the middle breaks the chain where it happened."""
+    """One administrative operation. Each entry hashes the previous one of its chain, so
+    editing or removing an entry in the middle breaks the chain where it happened.
 
-    seq = models.BigIntegerField(unique=True)
+    Every business has its own chain (`chain` is its id) and the installation one more for
+    entries that belong to no business (`chain` 0): appends of different businesses never
+    wait for each other."""
+
+    chain = models.BigIntegerField(default=0)
+    seq = models.BigIntegerField()  # position in its chain, from 1
     business_ref = models.BigIntegerField(null=True, blank=True, db_index=True)
     actor_ref = models.BigIntegerField(null=True, blank=True)
     actor_label = models.CharField(max_length=254, blank=True)
@@ -32,7 +37,10 @@ class AuditEntry(models.Model):
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-seq"]
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "seq"], name="accounts_audit_chain_seq")
+        ]
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
@@ -44,10 +52,11 @@ class AuditEntry(models.Model):
 
 
 class AuditChainHead(models.Model):
-    """The single row that serialises appends and remembers where the chain starts after
-    retention purged older entries (the hash of the last purged entry)."""
+    """One chain's head: the row that serialises appends to that chain and remembers where
+    the chain starts after retention purged older entries (the hash of the last purged
+    entry). `id` is the chain: a business's id, or 0 for the installation's own entries."""
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    id = models.BigIntegerField(primary_key=True)
     last_seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
     purged_through_seq = models.BigIntegerField(default=0)

@@ -1,0 +1,301 @@
+"""The handset fleet: memory per 1,000 online handsets and send → delivered latency at a fixed
+rate, on the real stack (uvicorn, a Celery worker, `manage.py handset_fleet`) started here
+against the configured database (DATABASE_URL; default: a fresh SQLite file) and REDIS_URL.
+Prints figures; asserts nothing about time.
+
+    .venv/bin/python bench/fleet.py               # 1,000 handsets, 100 msg/s for 10 s
+    .venv/bin/python bench/fleet.py 300 --rate 50 --seconds 5
+
+Baselines in the same run: memory of one thread per handset holding the same websockets
+(the sync client's `RelayHttp.websocket()`), and the business's bare send (PUT) time."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "parley.settings")
+if "DATABASE_URL" not in os.environ:
+    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+os.environ.setdefault("PARLEY_TESTING", "1")
+os.environ.setdefault("PARLEY_NAMESPACE", f"parley-bench-{os.getpid()}")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+
+from e2ee.actions import client_for, do_create_device  # noqa: E402
+from e2ee.client import Received  # noqa: E402
+from e2ee.handsets.control import FleetControl  # noqa: E402
+from e2ee.models import LocalDevice  # noqa: E402
+from parley.accounts.actions.tokens import do_create_api_token  # noqa: E402
+from parley.accounts.models import Business, PhoneNumber, StaffUser  # noqa: E402
+from parley.core import clock  # noqa: E402
+
+PY = sys.executable
+BASELINE = """
+import sys, threading, time
+from websockets.sync.client import connect
+from websockets.typing import Origin
+import base64
+url, creds = sys.argv[1], sys.stdin.read().split()
+def rss():
+    return int(next(l for l in open('/proc/self/status') if l.startswith('VmRSS')).split()[1])
+before = rss(); socks = []
+def hold(c):
+    auth = 'Basic ' + base64.b64encode(c.encode()).decode()
+    ws = connect(url.replace('http', 'ws') + '/ws/relay/', origin=Origin(url),
+                 additional_headers={'Authorization': auth})
+    socks.append(ws)
+    try:
+        while True: ws.recv()
+    except Exception: pass
+for c in creds: threading.Thread(target=hold, args=(c,), daemon=True).start()
+deadline = time.monotonic() + 120
+while len(socks) < len(creds) and time.monotonic() < deadline: time.sleep(0.1)
+time.sleep(1); print(len(socks), rss() - before, flush=True)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int) -> None:
+    for _ in range(300):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def rss_kb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("handsets", type=int, nargs="?", default=1000)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    web_port, fleet_port = free_port(), free_port()
+    relay = f"http://127.0.0.1:{web_port}"
+    logs = Path(tempfile.mkdtemp())
+    procs = [
+        subprocess.Popen(
+            [
+                PY,
+                "-m",
+                "uvicorn",
+                "parley.asgi:application",
+                "--port",
+                str(web_port),
+                "--ws",
+                "websockets-sansio",
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=(logs / "web.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        ),
+        subprocess.Popen(
+            [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "parley",
+                "worker",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=(logs / "worker.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        ),
+    ]
+    fleet_url = f"http://127.0.0.1:{fleet_port}"
+    try:
+        wait_port(web_port)
+        fleet = subprocess.Popen(
+            [
+                PY,
+                str(ROOT / "manage.py"),
+                "handset_fleet",
+                "--relay",
+                relay,
+                "--bind",
+                f"127.0.0.1:{fleet_port}",
+            ],
+            cwd=ROOT,
+            env={**env, "PARLEY_FLEET_URL": fleet_url},
+            stdout=(logs / "fleet.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        procs.append(fleet)
+        wait_port(fleet_port)
+        control = FleetControl(fleet_url)
+        run(args, relay, control, fleet.pid)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=20)
+        print(f"logs: {logs}")
+
+
+def run(args: argparse.Namespace, relay: str, control: FleetControl, fleet_pid: int) -> None:
+    n = args.handsets
+    now = clock.now()
+    business = Business.objects.create(
+        name="Bench", slug=f"bench-{os.getpid()}", country="US", created_at=now
+    )
+    number = PhoneNumber.objects.create(
+        business=business,
+        e164=f"+1415{os.getpid() % 10_000_000:07d}",
+        country="US",
+        display_name="Bench",
+        code_verification_status=PhoneNumber.CodeStatus.VERIFIED,
+        status=PhoneNumber.Status.CONNECTED,
+        created_at=now,
+    )
+    admin = StaffUser.objects.create_user(
+        f"bench{os.getpid()}@bench.test",
+        "x" * 20,
+        business=business,
+        full_name="Bench",
+        role="administrator",
+        created_at=now,
+    )
+    biz = client_for(do_create_device(number.e164, business_number=True), relay)
+    biz.register(kind="business", token=do_create_api_token(admin, name="bench").secret)
+
+    numbers = [f"+9197{os.getpid() % 1000:03d}{i:05d}" for i in range(n)]
+    started = time.monotonic()
+    made = control.create_many(numbers, online=False)
+    print(
+        f"registered {len(made['handsets'])} handsets in {time.monotonic() - started:.1f} s "
+        f"({len(made['errors'])} errors)"
+    )
+    time.sleep(1)
+    before = rss_kb(fleet_pid)
+    for x in numbers:
+        control.call("PATCH", f"/v1/handsets/{x}", {"online": True, "wait": False})
+    deadline = time.monotonic() + 300
+    while control.health()["connected"] < n and time.monotonic() < deadline:
+        time.sleep(0.5)
+    connected = control.health()["connected"]
+    time.sleep(1)
+    grown = rss_kb(fleet_pid) - before
+    print(
+        f"fleet: {connected} online handsets, RSS +{grown / 1024:.1f} MB "
+        f"= {grown / 1024 / max(connected, 1) * 1000:.1f} MB per 1,000 (target ≤ 50)"
+    )
+
+    # Customers write first (each fetches the business's keys once), the business reads.
+    for x in numbers:
+        control.send_text(x, biz.e164, "hello")
+    seen: set[str] = set()
+    while len(seen) < n and time.monotonic() < deadline + 300:
+        seen.update(str(r.sender) for r in biz.receive() if r.kind == "text")
+
+    sent_at: dict[str, float] = {}
+    delivered_at: dict[str, float] = {}
+    total = int(args.rate * args.seconds)
+
+    def listen() -> None:
+        def until(items: list[Received]) -> bool:
+            for r in items[len(delivered_at) :]:
+                if r.kind == "receipt" and r.receipt_kind == "delivery" and r.receipt_guid:
+                    delivered_at.setdefault(r.receipt_guid, time.monotonic())
+            return len(delivered_at) >= total
+
+        biz_listener.listen(idle_timeout=10, max_seconds=args.seconds + 30, until=until)
+
+    biz_listener = client_for(do_device(biz.e164), relay)
+    listener = threading.Thread(target=listen)
+    listener.start()
+    time.sleep(1)
+    put_ms: list[float] = []
+    start = time.monotonic()
+    for i in range(total):
+        due = start + i / args.rate
+        time.sleep(max(0.0, due - time.monotonic()))
+        t0 = time.monotonic()
+        [guid] = biz.send_text(numbers[i % n], f"bench message {i}")
+        put_ms.append((time.monotonic() - t0) * 1000)
+        sent_at[guid] = t0
+    listener.join()
+    lat = [(delivered_at[g] - t) * 1000 for g, t in sent_at.items() if g in delivered_at]
+    if lat:
+        print(
+            f"send → delivered at {args.rate:g} msg/s, {n} online: {len(lat)}/{total} delivered, "
+            f"p50 {statistics.median(lat):.1f} ms, p99 {percentile(lat, 0.99):.1f} ms "
+            f"(target p99 ≤ 100)"
+        )
+    print(
+        f"baseline, the business's PUT alone: p50 {statistics.median(put_ms):.1f} ms, "
+        f"p99 {percentile(put_ms, 0.99):.1f} ms"
+    )
+
+    # Baseline memory: one thread per handset holding the same websockets.
+    for x in numbers:
+        control.call("PATCH", f"/v1/handsets/{x}", {"online": False})
+    creds = [client_for(do_device(x)).state.get_credential()[1] for x in numbers]  # type: ignore[index]
+    out = subprocess.run(
+        [PY, "-c", BASELINE, relay],
+        input=" ".join(creds),
+        text=True,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    try:
+        count, kb = (int(v) for v in out.stdout.split())
+        print(
+            f"baseline, a thread per handset: {count} websockets, RSS +{kb / 1024:.1f} MB "
+            f"= {kb / 1024 / max(count, 1) * 1000:.1f} MB per 1,000"
+        )
+    except ValueError:
+        print(f"baseline failed: {out.stderr[-500:]}")
+    print(json.dumps(control.health()))
+
+
+def do_device(number: str) -> LocalDevice:
+    from e2ee.selectors import get_device
+
+    return get_device(number)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Writes of the fleet's own state (each in one transaction). Keys, sessions and history
+are the e2ee store's; this is only which phones the fleet runs and how they behave."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from e2ee.handsets.models import FleetHandset, PendingRead
+from e2ee.models import LocalDevice
+from parley.core import clock
+from parley.core.errors import InvalidParameter
+
+MAX_READ_DELAY_SECONDS = 30 * 24 * 3600.0
+
+
+def _delay(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if not 0 <= value <= MAX_READ_DELAY_SECONDS:
+        raise InvalidParameter("The read delay must be between 0 seconds and 30 days.")
+    return float(value)
+
+
+def do_enlist_handset(
+    device: LocalDevice, *, online: bool = True, read_delay_seconds: float | None = None
+) -> FleetHandset:
+    """Put a handset device under the fleet (or update how it behaves if it already is)."""
+    if device.owner != LocalDevice.Owner.HANDSET:
+        raise InvalidParameter(f"{device.e164} is a business number, not a handset.")
+    now = clock.now()
+    with transaction.atomic():
+        handset, created = FleetHandset.objects.select_for_update().get_or_create(
+            device=device,
+            defaults={
+                "online": online,
+                "read_delay_seconds": _delay(read_delay_seconds),
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        if not created:
+            handset.online = online
+            handset.read_delay_seconds = _delay(read_delay_seconds)
+            handset.updated_at = now
+            handset.save(update_fields=["online", "read_delay_seconds", "updated_at"])
+    return handset
+
+
+def do_set_handset_online(handset: FleetHandset, online: bool) -> FleetHandset:
+    with transaction.atomic():
+        FleetHandset.objects.filter(pk=handset.pk).update(online=online, updated_at=clock.now())
+    handset.online = online
+    return handset
+
+
+def do_set_read_delay(handset: FleetHandset, seconds: float | None) -> FleetHandset:
+    delay = _delay(seconds)
+    with transaction.atomic():
+        FleetHandset.objects.filter(pk=handset.pk).update(
+            read_delay_seconds=delay, updated_at=clock.now()
+        )
+    handset.read_delay_seconds = delay
+    return handset
+
+
+def do_mark_inbox_shown(handset: FleetHandset, count: int) -> None:
+    with transaction.atomic():
+        FleetHandset.objects.filter(pk=handset.pk).update(inbox_shown=count)
+    handset.inbox_shown = count
+
+
+def do_schedule_read(handset_pk: int, guid: str, delay_seconds: float) -> dt.datetime:
+    """The user will read this message `delay_seconds` of simulated time from now."""
+    due = clock.now() + dt.timedelta(seconds=delay_seconds)
+    with transaction.atomic():
+        PendingRead.objects.get_or_create(
+            handset_id=handset_pk, guid=guid, defaults={"due_at": due}
+        )
+    return due
+
+
+def do_complete_reads(ids: Iterable[int]) -> None:
+    """Read receipts sent (or no longer sendable): forget them."""
+    with transaction.atomic():
+        PendingRead.objects.filter(pk__in=list(ids)).delete()

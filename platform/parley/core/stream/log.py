@@ -1,0 +1,114 @@
+"""Writing and reading the log.
+
+Ids come from the table's sequence, so on PostgreSQL two concurrent transactions may commit
+out of id order: a reader that saw id 7 could later find id 6. A publishing transaction
+therefore first takes a shared advisory lock (held until it ends) keyed by the sequence's
+next value at that moment, which is at most any id it will take. Readers stop below the smallest
+key still held by another transaction, so a consumer's position never jumps an id that is
+still in flight. Nobody takes these locks exclusively: publishers never wait. SQLite writes
+one transaction at a time, so its ids commit in order."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from django.db import connection
+from django.db.models import Max, QuerySet
+
+from parley.core import clock
+from parley.core.events import Event
+from parley.core.models import StreamEntry
+
+_INSERT = (
+    "INSERT INTO core_stream_entry"
+    ' ("name", "business_id", "audience", "user_id", "key", "payload", "occurred_at")'
+    " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id"
+)
+# Advisory lock keys of the stream: this bit set, the low bits carry the sequence value.
+_LOCK_TAG = 1 << 62
+_sequence: str | None = None
+
+
+def audience_field(roles: frozenset[str]) -> str:
+    ordered = sorted(roles)
+    return f",{','.join(ordered)}," if ordered else ""
+
+
+def _sequence_name() -> str:
+    global _sequence
+    if _sequence is None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_get_serial_sequence('core_stream_entry', 'id')")
+            _sequence = str(cursor.fetchone()[0])
+    return _sequence
+
+
+def append(event: Event, *, first_in_transaction: bool) -> int:
+    """Insert the event's row in the current transaction (the caller's); returns its id."""
+    if first_in_transaction and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock_shared(%s | (last_value + is_called::int))"
+                f" FROM {_sequence_name()}",
+                [_LOCK_TAG],
+            )
+    # One plain INSERT: this runs for every event an action publishes.
+    ops = connection.ops
+    values: list[Any] = [
+        event.name,
+        event.business_id,
+        audience_field(event.audience),
+        event.user_id,
+        event.stream_key()[:200],
+        ops.adapt_json_value(event.payload(), None),
+        ops.adapt_datetimefield_value(event.occurred_at or clock.now()),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT, values)
+        row = cursor.fetchone()
+    return int(row[0])
+
+
+def safe_bound(after: int) -> int:
+    """The largest id at or below which no entry can still appear (other transactions)."""
+    last = int(StreamEntry.objects.filter(id__gt=after).aggregate(m=Max("id"))["m"] or after)
+    if connection.vendor != "postgresql" or last <= after:
+        return last
+    # Read after the maximum: a publisher that locks later takes ids above it.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(((classid::bigint << 32) | objid::bigint) & %s) FROM pg_locks"
+            " WHERE locktype = 'advisory' AND objsubid = 1 AND classid::bigint >= %s"
+            " AND pid <> pg_backend_pid() AND database = ("
+            "  SELECT oid FROM pg_database WHERE datname = current_database())",
+            [_LOCK_TAG - 1, _LOCK_TAG >> 32],
+        )
+        row = cursor.fetchone()
+    in_flight = row[0] if row else None
+    return last if in_flight is None else max(after, min(last, int(in_flight) - 1))
+
+
+def last_id() -> int:
+    return int(StreamEntry.objects.aggregate(m=Max("id"))["m"] or 0)
+
+
+def to_event(entry: StreamEntry | Row) -> Event:
+    return Event.from_payload(entry.name, entry.business_id, entry.payload, entry.user_id)
+
+
+class Row(NamedTuple):
+    """An entry as consumers read it (no model instance per row)."""
+
+    id: int
+    name: str
+    business_id: int
+    user_id: int | None
+    key: str
+    payload: dict[str, Any]
+
+
+ROW_FIELDS = Row._fields
+
+
+def rows(qs: QuerySet[StreamEntry]) -> list[Row]:
+    return [Row(*values) for values in qs.values_list(*ROW_FIELDS)]

@@ -1,0 +1,181 @@
+"""Moving the consumers through the log, one batch per transaction.
+
+Each batch locks the consumer's row (other workers skip it), handles the entries after its
+position up to the safe bound, parks failures as pending deliveries and saves the new
+position, all in one transaction. Order per key: an entry waiting for a retry holds back the
+later entries of its key for that consumer only; they wait as pending deliveries and run,
+in stream order, once it succeeds or dies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+
+from django.conf import settings
+from django.db import transaction
+
+from parley.core import clock
+from parley.core.models import StreamConsumer, StreamEntry, StreamPending
+from parley.core.stream import log as stream_log
+from parley.core.stream.consumers import Consumer, Delivery, registered
+
+log = logging.getLogger(__name__)
+
+# Pending deliveries looked at per batch when choosing the heads of their keys.
+PENDING_WINDOW = 5000
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Delay before attempt `attempts + 1`: base * 2 ** (attempts - 1), capped."""
+    base = float(settings.PARLEY["STREAM_RETRY_BASE_SECONDS"])
+    cap = float(settings.PARLEY["STREAM_RETRY_MAX_SECONDS"])
+    return dt.timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+def max_attempts(c: Consumer) -> int:
+    return c.max_attempts or int(settings.PARLEY["STREAM_MAX_ATTEMPTS"])
+
+
+def _delivery(entry: stream_log.Row) -> Delivery:
+    return Delivery(entry.id, entry.key, stream_log.to_event(entry))
+
+
+def _attempt(c: Consumer, entries: list[stream_log.Row]) -> Exception | None:
+    """Run the handler on the entries inside a savepoint: all or nothing."""
+    try:
+        with transaction.atomic():
+            c.handle_batch([_delivery(e) for e in entries])
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _park(c: Consumer, entry: stream_log.Row, now: dt.datetime, error: Exception | None) -> None:
+    """Record a failed entry (first attempt) or one held behind its key."""
+    if error is not None:
+        log.warning("stream consumer %s failed on #%s: %s", c.name, entry.id, _describe(error))
+    dead = error is not None and max_attempts(c) <= 1
+    StreamPending.objects.create(
+        consumer=c.name,
+        entry_id=entry.id,
+        key=entry.key,
+        attempts=1 if error is not None else 0,
+        state=StreamPending.DEAD if dead else StreamPending.RETRY,
+        next_attempt_at=now + backoff(1) if error is not None else now,
+        last_error=_describe(error) if error is not None else "",
+    )
+
+
+def _run_pending(c: Consumer, now: dt.datetime, budget: int) -> int:
+    """Retry the due heads of the keys with pending deliveries; returns how many ran."""
+    ran = 0
+    while ran < budget:
+        rows = list(
+            StreamPending.objects.filter(consumer=c.name, state=StreamPending.RETRY).order_by(
+                "entry_id"
+            )[:PENDING_WINDOW]
+        )
+        heads: dict[str, StreamPending] = {}
+        for row in rows:
+            heads.setdefault(row.key, row)
+        due = sorted(
+            (p for p in heads.values() if p.next_attempt_at <= now), key=lambda p: p.entry_id
+        )
+        if not due:
+            return ran
+        ids = [p.entry_id for p in due]
+        entries = {r.id: r for r in stream_log.rows(StreamEntry.objects.filter(id__in=ids))}
+        for pending in due[: budget - ran]:
+            ran += 1
+            entry = entries.get(pending.entry_id)
+            error = (
+                _attempt(c, [entry])
+                if entry is not None
+                else LookupError(f"entry #{pending.entry_id} is no longer in the log")
+            )
+            if error is None:
+                pending.delete()
+                continue
+            pending.attempts += 1
+            pending.last_error = _describe(error)
+            pending.next_attempt_at = now + backoff(pending.attempts)
+            if pending.attempts >= max_attempts(c):
+                pending.state = StreamPending.DEAD
+                log.error("stream consumer %s dead-lettered #%s", c.name, pending.entry_id)
+            pending.save(update_fields=["attempts", "last_error", "next_attempt_at", "state"])
+    return ran
+
+
+def _run_new(c: Consumer, entries: list[stream_log.Row], now: dt.datetime) -> int:
+    blocked = set(
+        StreamPending.objects.filter(consumer=c.name, state=StreamPending.RETRY)
+        .values_list("key", flat=True)
+        .distinct()
+    )
+    runnable = [e for e in entries if e.key not in blocked]
+    if runnable and _attempt(c, runnable) is None:
+        for entry in entries:
+            if entry.key in blocked:
+                _park(c, entry, now, None)
+        return len(runnable)
+    # Something failed (or everything is held): one entry at a time, in stream order.
+    handled = 0
+    for entry in entries:
+        if entry.key in blocked:
+            _park(c, entry, now, None)
+            continue
+        error = _attempt(c, [entry])
+        if error is None:
+            handled += 1
+        else:
+            _park(c, entry, now, error)
+            blocked.add(entry.key)
+    return handled
+
+
+def run_batch(c: Consumer) -> int:
+    """One batch for one consumer; returns how much moved (0: nothing to do, or another
+    worker holds this consumer)."""
+    state, _ = StreamConsumer.objects.get_or_create(name=c.name)
+    # Before the transaction: our own transaction id must not hold the bound back.
+    bound = stream_log.safe_bound(state.position)
+    with transaction.atomic():
+        locked = StreamConsumer.objects.select_for_update(skip_locked=True).filter(name=c.name)
+        state = locked.first()  # type: ignore[assignment]
+        if state is None:
+            return 0
+        now = clock.now()
+        moved = _run_pending(c, now, c.batch_size)
+        handled = moved
+        if state.position < bound:
+            qs = StreamEntry.objects.filter(id__gt=state.position, id__lte=bound).order_by("id")
+            if c.events is not None:
+                qs = qs.filter(name__in=sorted(c.events))
+            entries = stream_log.rows(qs[: c.batch_size])
+            full = len(entries) == c.batch_size
+            handled += _run_new(c, entries, now) if entries else 0
+            moved += len(entries) or 1
+            state.position = entries[-1].id if full else bound
+        if moved:
+            state.processed += handled
+            state.updated_at = now
+            state.save(update_fields=["position", "processed", "updated_at"])
+        return moved
+
+
+def run_consumers(max_seconds: float | None = None, names: list[str] | None = None) -> bool:
+    """Run every registered consumer (or those named) until all are caught up or the time
+    budget is spent; returns True when all are caught up."""
+    budget = float(settings.PARLEY["STREAM_RUN_SECONDS"]) if max_seconds is None else max_seconds
+    deadline = time.monotonic() + budget
+    active = [c for n, c in sorted(registered().items()) if names is None or n in names]
+    while active:
+        active = [c for c in active if run_batch(c)]
+        if active and time.monotonic() >= deadline:
+            return False
+    return True

@@ -1,0 +1,47 @@
+"""Waking the consumers after a commit: at most one queued run at a time.
+
+A Redis `SET NX` marks a run as queued; the run clears the mark before it reads the log, so
+an event committed during a run queues the next one. The beat sweep (every few seconds)
+covers a wake lost with Redis."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+_client: redis.Redis | None = None
+
+
+def _redis() -> redis.Redis:
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2
+        )
+    return _client
+
+
+def wake_key() -> str:
+    return f"{settings.NAMESPACE}:stream:wake"
+
+
+def wake_consumers() -> None:
+    from parley.core.tasks import run_stream
+
+    try:
+        if _redis().set(wake_key(), b"1", nx=True, ex=30):
+            run_stream.delay()
+    except Exception:
+        # The commit stands; the sweep runs the consumers shortly.
+        log.warning("could not wake the stream consumers", exc_info=True)
+
+
+def clear_wake() -> None:
+    try:
+        _redis().delete(wake_key())
+    except redis.RedisError:
+        log.warning("could not clear the stream wake mark", exc_info=True)

@@ -1,0 +1,346 @@
+"""Writes of the message lifecycle. Each action changes rows and publishes its events in
+one transaction (`publish` writes them to the stream with the change)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from django.db import transaction
+from django.db.models import F
+
+from parley.accounts.actions.numbers import parse_e164
+from parley.accounts.models import PhoneNumber
+from parley.core import clock
+from parley.core.errors import InvalidParameter
+from parley.core.events import (
+    ConversationWindowClosed,
+    DeliveryRecorded,
+    MessageReceived,
+    MessageStatusChanged,
+)
+from parley.core.ids import new_wamid
+from parley.core.publish import publish
+from parley.messaging import lifecycle
+from parley.messaging.content import (
+    Content,
+    ContentError,
+    billing_class,
+    check_direction,
+    parse_content,
+)
+from parley.messaging.models import Conversation, Endpoint, Envelope, Message
+
+# The customer-service window: 24 h from the customer's last message.
+SERVICE_WINDOW = dt.timedelta(hours=24)
+# Billing's defaults for a number with no agent of its own: the number is the sender.
+AGENT_CATEGORY = "CONVERSATIONAL"
+CHANNEL = "WHATSAPP"
+
+
+def _conversation(number: PhoneNumber, customer: str, now: dt.datetime) -> Conversation:
+    conversation, _ = Conversation.objects.select_for_update().get_or_create(
+        number=number,
+        customer=customer,
+        defaults={"business_id": number.business_id, "created_at": now, "last_message_at": now},
+    )
+    return conversation
+
+
+def _customer(raw: str) -> str:
+    customer, _ = parse_e164(raw)
+    return customer
+
+
+def _check(content: Content, direction: str) -> None:
+    """Refuse malformed content however it was built (dataclasses do not check themselves:
+    the round trip through its JSON form does)."""
+    try:
+        parse_content(content.to_dict())
+        check_direction(content, direction)
+        billing_class(content, direction)
+    except ContentError as exc:
+        raise InvalidParameter(str(exc), field="content") from exc
+
+
+def _status_event(message: Message, previous: str) -> None:
+    conversation = message.conversation
+    publish(
+        MessageStatusChanged(
+            business_id=message.business_id,
+            occurred_at=clock.now(),
+            message_id=message.wamid,
+            conversation_id=conversation.pk,
+            number_id=conversation.number_id,
+            customer=conversation.customer,
+            direction=message.direction,
+            status=message.status,
+            previous_status=previous,
+            error_code=message.error_code,
+            error_title=message.error_title,
+        )
+    )
+
+
+def _delivery_event(message: Message) -> None:
+    """The facts billing rates, at delivery (business messages) or arrival (customers')."""
+    conversation = message.conversation
+    outbound = message.direction == Message.Direction.OUTBOUND
+    billed = billing_class(parse_content(message.content), message.direction)
+    sent_at = message.accepted_at if outbound else message.received_at
+    delivered_at = message.delivered_at if outbound else message.received_at
+    assert sent_at is not None and delivered_at is not None
+    publish(
+        DeliveryRecorded(
+            business_id=message.business_id,
+            occurred_at=delivered_at,
+            message_id=message.wamid,
+            agent_id=conversation.number.e164,
+            agent_category=AGENT_CATEGORY,
+            customer=conversation.customer,
+            channel=CHANNEL,
+            direction="A2P" if outbound else "P2A",
+            content=billed.content,
+            sent_at=sent_at,
+            delivered_at=delivered_at,
+            text_bytes=billed.text_bytes,
+            size_bytes=billed.size_bytes,
+            suggestions=billed.suggestions,
+            url_preview=billed.url_preview,
+            template_category=billed.template_category,
+        )
+    )
+
+
+def _move(message: Message, new: str, *, at: dt.datetime) -> bool:
+    """Apply one lifecycle report to a locked message; publish when it changed."""
+    target = lifecycle.transition(message.status, new)
+    if target is None:
+        return False
+    previous = message.status
+    message.status = target
+    setattr(message, lifecycle.timestamp_field(target), at)
+    message.save(update_fields=["status", lifecycle.timestamp_field(target), "error_code",
+                                "error_title"])  # fmt: skip
+    _status_event(message, previous)
+    if target == lifecycle.DELIVERED and message.direction == Message.Direction.OUTBOUND:
+        _delivery_event(message)
+    return True
+
+
+def _locked(message_id: int) -> Message:
+    return (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("conversation", "conversation__number")
+        .get(pk=message_id)
+    )
+
+
+# -- outbound ----------------------------------------------------------------------------
+
+
+def do_send_message(
+    number: PhoneNumber,
+    customer: str,
+    content: Content,
+    *,
+    reply_to: str = "",
+    deliver: bool = True,
+) -> Message:
+    """Accept a business message to `customer`; once committed, a worker encrypts it to the
+    customer's devices and hands it to the relay (`deliver=False`: the caller sends it)."""
+    customer = _customer(customer)
+    _check(content, Message.Direction.OUTBOUND)
+    if len(reply_to) > 128:
+        raise InvalidParameter("reply_to is not a message id.", field="reply_to")
+    now = clock.now()
+    with transaction.atomic():
+        conversation = _conversation(number, customer, now)
+        conversation.last_message_at = now
+        conversation.save(update_fields=["last_message_at"])
+        message = Message.objects.create(
+            business_id=number.business_id,
+            conversation=conversation,
+            wamid=new_wamid(customer),
+            direction=Message.Direction.OUTBOUND,
+            content_type=content.type,
+            content=content.to_dict(),
+            reply_to=reply_to,
+            status=lifecycle.ACCEPTED,
+            created_at=now,
+            accepted_at=now,
+        )
+        _status_event(message, "")
+        if deliver:
+            from parley.messaging.tasks import deliver_message
+
+            pk = message.pk
+            transaction.on_commit(lambda: deliver_message.delay(pk))
+    return message
+
+
+def do_record_sent_envelope(message_id: int, guid: str, device_id: int) -> bool:
+    """The relay queued the message for one of the customer's devices (envelope `guid`):
+    remember the envelope and move the message to `sent`. Idempotent per envelope."""
+    now = clock.now()
+    with transaction.atomic():
+        message = _locked(message_id)
+        Envelope.objects.get_or_create(
+            guid=guid, defaults={"message": message, "device_id": device_id}
+        )
+        return _move(message, lifecycle.SENT, at=now)
+
+
+def do_fail_message(message_id: int, code: int, title: str) -> bool:
+    """The message cannot be sent (`code`/`title` in the Cloud API's terms)."""
+    with transaction.atomic():
+        message = _locked(message_id)
+        if lifecycle.transition(message.status, lifecycle.FAILED) is None:
+            return False
+        message.error_code = code
+        message.error_title = title[:200]
+        return _move(message, lifecycle.FAILED, at=clock.now())
+
+
+RECEIPT_STATUS = {
+    "delivery": lifecycle.DELIVERED,
+    "delivered": lifecycle.DELIVERED,
+    "read": lifecycle.READ,
+    "expired": lifecycle.EXPIRED,
+}
+
+
+def do_apply_receipt(
+    number: PhoneNumber, guid: str, kind: str, *, at: dt.datetime | None = None
+) -> bool:
+    """A relay receipt (delivery, read, expired) about an envelope this number sent; False
+    when no message of the number went out in that envelope."""
+    status = RECEIPT_STATUS.get(kind)
+    if status is None:
+        return False
+    with transaction.atomic():
+        envelope = (
+            Envelope.objects.filter(
+                guid=guid,
+                message__conversation__number=number,
+                message__direction=Message.Direction.OUTBOUND,
+            )
+            .values_list("message_id", flat=True)
+            .first()
+        )
+        if envelope is None:
+            return False
+        _move(_locked(envelope), status, at=at or clock.now())
+        return True
+
+
+# -- inbound -----------------------------------------------------------------------------
+
+
+def do_record_inbound_message(
+    number: PhoneNumber,
+    customer: str,
+    content: Content,
+    *,
+    envelope_guid: str,
+    device_id: int = 1,
+    client_timestamp: int = 0,
+    reply_to: str = "",
+) -> Message:
+    """A customer's message, decrypted by the number's endpoint: store it, open or extend
+    the service window and publish `message.received` (and billing's fact). Idempotent by
+    envelope: the same envelope twice records one message."""
+    customer = _customer(customer)
+    _check(content, Message.Direction.INBOUND)
+    now = clock.now()
+    with transaction.atomic():
+        known = Envelope.objects.filter(guid=envelope_guid).select_related("message").first()
+        if known is not None:
+            return known.message
+        conversation = _conversation(number, customer, now)
+        conversation.last_message_at = now
+        conversation.last_inbound_at = now
+        conversation.window_expires_at = now + SERVICE_WINDOW
+        conversation.save(update_fields=["last_message_at", "last_inbound_at",
+                                         "window_expires_at"])  # fmt: skip
+        message = Message.objects.create(
+            business_id=number.business_id,
+            conversation=conversation,
+            wamid=new_wamid(customer),
+            direction=Message.Direction.INBOUND,
+            content_type=content.type,
+            content=content.to_dict(),
+            reply_to=reply_to[:128],
+            status=lifecycle.RECEIVED,
+            client_timestamp=client_timestamp,
+            created_at=now,
+            received_at=now,
+        )
+        Envelope.objects.create(guid=envelope_guid, message=message, device_id=device_id)
+        publish(
+            MessageReceived(
+                business_id=message.business_id,
+                occurred_at=now,
+                message_id=message.wamid,
+                conversation_id=conversation.pk,
+                number_id=number.pk,
+                customer=customer,
+                content_type=content.type,
+                content_json=json.dumps(message.content, separators=(",", ":")),
+                text=content.preview()[:500],
+                reply_to=message.reply_to,
+            )
+        )
+        _delivery_event(message)
+    return message
+
+
+def do_mark_inbound_read(message_id: int) -> bool:
+    """The business read a customer's message."""
+    with transaction.atomic():
+        return _move(_locked(message_id), lifecycle.READ, at=clock.now())
+
+
+# -- windows and endpoints ---------------------------------------------------------------
+
+
+def do_close_windows(now: dt.datetime | None = None) -> int:
+    """Announce every service window that has closed by `now` and was not announced yet
+    (what a clock catch-up or the periodic sweep calls). Idempotent; returns how many."""
+    now = now or clock.now()
+    closed = 0
+    with transaction.atomic():
+        due = (
+            Conversation.objects.select_for_update()
+            .filter(window_expires_at__lte=now)
+            .exclude(window_closed_at__gte=F("window_expires_at"))
+        )
+        for conversation in due:
+            ended = conversation.window_expires_at
+            assert ended is not None
+            conversation.window_closed_at = ended
+            conversation.save(update_fields=["window_closed_at"])
+            publish(
+                ConversationWindowClosed(
+                    business_id=conversation.business_id,
+                    occurred_at=ended,
+                    conversation_id=conversation.pk,
+                    number_id=conversation.number_id,
+                    customer=conversation.customer,
+                    closed_at=ended,
+                )
+            )
+            closed += 1
+    return closed
+
+
+def do_enable_endpoint(number: PhoneNumber, *, active: bool = True) -> Endpoint:
+    """Run (or stop running) the number's Signal endpoint as a service in the workers."""
+    with transaction.atomic():
+        endpoint, created = Endpoint.objects.select_for_update().get_or_create(
+            number=number, defaults={"active": active, "created_at": clock.now()}
+        )
+        if not created and endpoint.active != active:
+            endpoint.active = active
+            endpoint.save(update_fields=["active"])
+    return endpoint

@@ -1,0 +1,75 @@
+"""Reads of conversations and messages (no side effects)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import QuerySet
+
+from parley.accounts.models import Business, PhoneNumber
+from parley.core import clock
+from parley.messaging.models import Conversation, Endpoint, Message
+
+
+def is_window_open(conversation: Conversation, now: dt.datetime | None = None) -> bool:
+    """Whether the customer-service window is open at `now` (the clock's now by default)."""
+    ends = conversation.window_expires_at
+    return ends is not None and (now or clock.now()) < ends
+
+
+def list_conversations(business: Business) -> QuerySet[Conversation]:
+    return (
+        Conversation.objects.filter(business=business)
+        .select_related("number")
+        .order_by("-last_message_at", "-id")
+    )
+
+
+def get_conversation(business: Business, conversation_id: int) -> Conversation | None:
+    return list_conversations(business).filter(pk=conversation_id).first()
+
+
+def list_messages(conversation: Conversation) -> QuerySet[Message]:
+    return Message.objects.filter(conversation=conversation).order_by("created_at", "id")
+
+
+def list_number_messages(number: PhoneNumber, customer: str | None = None) -> QuerySet[Message]:
+    rows = Message.objects.filter(conversation__number=number)
+    if customer is not None:
+        rows = rows.filter(conversation__customer=customer)
+    return (
+        rows.select_related("conversation")
+        .prefetch_related("envelopes")
+        .order_by("created_at", "id")
+    )
+
+
+def get_message(wamid: str) -> Message | None:
+    return Message.objects.select_related("conversation").filter(wamid=wamid).first()
+
+
+def is_endpoint_served(number: PhoneNumber | str) -> bool:
+    """Whether the number's Signal endpoint runs as a service in the workers."""
+    if isinstance(number, str):
+        return Endpoint.objects.filter(number__e164=number, active=True).exists()
+    return Endpoint.objects.filter(number=number, active=True).exists()
+
+
+def list_served_numbers() -> list[str]:
+    return list(
+        Endpoint.objects.filter(active=True).values_list("number__e164", flat=True).order_by("id")
+    )
+
+
+def list_unread_inbound(number: PhoneNumber) -> QuerySet[Message]:
+    """Customers' messages to the number that the business has not read yet, oldest first."""
+    return (
+        Message.objects.filter(
+            conversation__number=number,
+            direction=Message.Direction.INBOUND,
+            status=Message.Status.RECEIVED,
+        )
+        .select_related("conversation")
+        .prefetch_related("envelopes")
+        .order_by("created_at", "id")
+    )
