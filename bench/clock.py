@@ -9,25 +9,15 @@ in the same run. On the configured database (DATABASE_URL; default: a fresh SQLi
 from __future__ import annotations
 
 import datetime as dt
-import os
-import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "parley.settings")
-if "DATABASE_URL" not in os.environ:
-    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-os.environ.setdefault("PARLEY_TESTING", "1")
+from bootstrap import setup_django
 
-import django  # noqa: E402
-
-django.setup()
+setup_django()
 
 from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
 
 from parley.core import clock  # noqa: E402
 
@@ -51,7 +41,7 @@ def main() -> None:
         ("shared clock, cached", per_call(shared.now, n)),
         ("shared clock, re-read from the database", per_call(fresh.now, 2_000)),
     ]
-    print(f"clock.now() on {django.db.connection.vendor}")
+    print(f"clock.now() on {connection.vendor}")
     for name, micros in rows:
         print(f"  {name:<42} {micros:8.2f} µs/call")
 

@@ -23,17 +23,11 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "parley.settings")
-if "DATABASE_URL" not in os.environ:
-    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-os.environ.setdefault("PARLEY_TESTING", "1")
 os.environ.setdefault("PARLEY_NAMESPACE", f"parley-bench-{os.getpid()}")
 
-import django  # noqa: E402
+from bootstrap import ROOT, setup_django
 
-django.setup()
+setup_django()
 
 from django.core.management import call_command  # noqa: E402
 

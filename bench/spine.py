@@ -20,22 +20,13 @@ import os
 import resource
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "parley.settings")
-if "DATABASE_URL" not in os.environ:
-    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-os.environ.setdefault("PARLEY_TESTING", "1")
+from bootstrap import setup_django
 
-import django  # noqa: E402
-
-django.setup()
+setup_django()
 
 import redis  # noqa: E402
 from django.conf import settings  # noqa: E402

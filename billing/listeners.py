@@ -5,6 +5,7 @@ records one fact, and the stream saves the consumer's position in the same trans
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import defaultdict
 
 from django.db import transaction
@@ -13,6 +14,21 @@ from billing.engine import MessageFact
 from billing.facts_io import fact_from_json
 from parley.core.events import DeliveryRecorded
 from parley.core.stream.consumers import Delivery, batch_consumer
+
+log = logging.getLogger(__name__)
+
+
+def _rate_after_commit(business_id: int, customers: list[str]) -> None:
+    """Rate on another worker; with the broker unreachable, rate here rather than leave the
+    recorded facts unrated (the stream has already moved past them)."""
+    from billing.tasks import rate_customers
+
+    try:
+        rate_customers.delay(business_id, customers)
+    except Exception:
+        log.warning("billing: the broker refused the rating task; rating %d customer(s) here",
+                    len(customers))  # fmt: skip
+        rate_customers(business_id, customers)
 
 
 def fact_from_event(event: DeliveryRecorded) -> MessageFact:
@@ -26,7 +42,6 @@ def fact_from_event(event: DeliveryRecorded) -> MessageFact:
 @batch_consumer("billing", events=(DeliveryRecorded,))
 def record_deliveries(items: list[Delivery]) -> None:
     from billing.actions import do_record_facts
-    from billing.tasks import rate_customers
     from parley.accounts.models import Business
 
     facts: defaultdict[int, dict[str, MessageFact]] = defaultdict(dict)
@@ -41,5 +56,5 @@ def record_deliveries(items: list[Delivery]) -> None:
         do_record_facts(business, batch.values())
         customers = sorted({f.customer for f in batch.values()})
         transaction.on_commit(
-            lambda pk=business.pk, c=customers: rate_customers.delay(pk, c)  # type: ignore[misc]
+            lambda pk=business.pk, c=customers: _rate_after_commit(pk, c)  # type: ignore[misc]
         )

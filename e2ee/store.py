@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import transaction
 
@@ -52,6 +52,36 @@ def seal(data: bytes) -> str:
 
 def unseal(token: str) -> bytes:
     return base64.b64decode(decrypt_text(token))
+
+
+class BusinessHistory(Protocol):
+    """Where a business number's message history lives. parley.messaging provides it (it
+    builds on this app, so this app never imports it): see :func:`use_business_history`."""
+
+    def record_item(
+        self, number: PhoneNumber, item: HistoryItem, *, message_id: int | None
+    ) -> int: ...
+
+    def import_items(self, number: PhoneNumber, items: list[HistoryItem]) -> int: ...
+
+    def apply_status(self, number: PhoneNumber, guid: str, status: str) -> bool: ...
+
+    def list_items(self, number: PhoneNumber, peer: str | None = None) -> list[HistoryItem]: ...
+
+
+_business_history: BusinessHistory | None = None
+
+
+def use_business_history(port: BusinessHistory) -> None:
+    """Installed once at start-up by the app that owns business conversations."""
+    global _business_history
+    _business_history = port
+
+
+def _history() -> BusinessHistory:
+    if _business_history is None:
+        raise RuntimeError("no business history is installed (is parley.messaging installed?)")
+    return _business_history
 
 
 class DjangoDeviceState:
@@ -242,8 +272,7 @@ class DjangoDeviceState:
     def add_message(self, item: HistoryItem) -> None:
         number = self._business_number()
         if number is not None:
-            from parley.messaging import history
-
+            history = _history()
             if self.importing:
                 history.import_items(number, [item])
                 return
@@ -272,9 +301,7 @@ class DjangoDeviceState:
     def set_message_status(self, guid: str, status: str) -> bool:
         number = self._business_number()
         if number is not None:
-            from parley.messaging import history
-
-            return history.apply_status(number, guid, status)
+            return _history().apply_status(number, guid, status)
         with transaction.atomic():
             row = (
                 Message.objects.select_for_update()
@@ -292,9 +319,7 @@ class DjangoDeviceState:
     def list_messages(self, peer: str | None = None) -> list[HistoryItem]:
         number = self._business_number()
         if number is not None:
-            from parley.messaging import history
-
-            return history.list_items(number, peer)
+            return _history().list_items(number, peer)
         rows = Message.objects.filter(device=self.device)
         if peer is not None:
             rows = rows.filter(peer=peer)

@@ -1,7 +1,12 @@
 """The staff event stream: one websocket per console tab, fed by the "console" stream
 consumer. A tab that reconnects passes the last stream id it saw (`?after=<id>`) and first
 receives what it missed from the log, so a reconnect leaves no gap; every event carries its
-`stream_id`, and `stream.ready` carries the position the tab is at."""
+`stream_id`, and `stream.ready` carries the position the tab is at.
+
+While connected, the socket relays events in stream order without a gap: each live event
+names the previous entry of its business (`prev`); when that is beyond what the socket has
+accounted for, a push was lost (the channel layer is best effort) and the socket first reads
+the missing events from the log. The browser therefore only needs the highest id it saw."""
 
 from __future__ import annotations
 
@@ -88,6 +93,29 @@ class StaffEventsConsumer(AsyncJsonWebsocketConsumer):
         stream_id = event.get("stream_id")
         if isinstance(stream_id, int):
             if stream_id <= self.last_id:
-                return  # replayed already, or a repeat after a consumer's retry
+                return  # replayed already, or a repeat after a batch ran again
+            prev = message.get("prev")
+            if isinstance(prev, int) and prev > self.last_id:
+                await self._fill(stream_id - 1)
             self.last_id = stream_id
         await self.send_json(event)
+
+    async def _fill(self, upto: int) -> None:
+        """Relay from the log what this socket may see after its position, up to `upto`
+        (every id below a live event's is settled: the console consumer reads in order)."""
+        user = self.scope["user"]
+        sent = 0
+        while self.last_id < upto:
+            if sent >= MAX_REPLAY:
+                self.last_id = upto
+                await self.send_json({"event": "stream.gap", "stream_id": upto})
+                return
+            missed = await database_sync_to_async(list_missed_events)(
+                user.business_id, user.role, user.pk, self.last_id, REPLAY_PAGE, upto
+            )
+            for stream_id, event in missed:
+                await self.send_json(event.as_message(stream_id))
+                self.last_id = stream_id
+            sent += len(missed)
+            if len(missed) < REPLAY_PAGE:
+                self.last_id = upto

@@ -27,6 +27,7 @@ urlpatterns = [
     path("logout/", auth.logout_view, name="logout"),
     path("", dashboard.dashboard, name="dashboard"),
     path("stream/redrive/", dashboard.redrive_stream, name="stream-redrive"),
+    path("stream/discard/", dashboard.discard_stream, name="stream-discard"),
     path("staff/", staff.staff_list, name="staff"),
     path("staff/new/", staff.staff_create, name="staff-new"),
     path("tokens/", tokens.tokens, name="tokens"),

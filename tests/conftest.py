@@ -32,6 +32,7 @@ def _retry_flush_on_deadlock() -> None:
     """A transactional test ends by truncating every table while the live worker may be
     inside a stream batch; PostgreSQL then aborts one side as a deadlock. The worker's batch
     rolls back and runs again by design; the flush is retried the same way."""
+    from django.core.management import CommandError
     from django.db import OperationalError
     from django.test import TransactionTestCase
 
@@ -42,8 +43,9 @@ def _retry_flush_on_deadlock() -> None:
             try:
                 original(self)
                 return
-            except OperationalError as exc:
-                if "deadlock" not in str(exc) or attempt == 4:
+            # The flush command wraps the database's error in a CommandError.
+            except (OperationalError, CommandError) as exc:
+                if "deadlock" not in f"{exc} {exc.__cause__}" or attempt == 4:
                     raise
                 time.sleep(0.2 * (attempt + 1))
 
@@ -57,6 +59,16 @@ _retry_flush_on_deadlock()
 def frozen_clock() -> Iterator[clock.FrozenClock]:
     with clock.frozen(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)) as c:
         yield c
+
+
+@pytest.fixture
+def shared_clock() -> Iterator[None]:
+    """For tests that move the installation's clock (live processes read it): leaves them
+    on real time again, before the tables are emptied."""
+    yield
+    from parley.core.clock_actions import do_reset_clock
+
+    do_reset_clock(actor_label="test teardown")
 
 
 @pytest.fixture(autouse=True)

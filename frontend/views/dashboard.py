@@ -10,7 +10,7 @@ from frontend.access import console_view, staff
 from parley.accounts.roles import Capability, Role, capabilities_of
 from parley.accounts.selectors import count_staff_by_role, list_audit_entries, list_numbers
 from parley.core.errors import ParleyError
-from parley.core.stream.actions import do_redrive_dead_letters
+from parley.core.stream.actions import do_discard_dead_letters, do_redrive_dead_letters
 from parley.core.stream.selectors import get_stream_status
 
 
@@ -52,4 +52,17 @@ def redrive_stream(request: HttpRequest) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, f"{count} dead letter(s) of {consumer} queued for delivery.")
+    return redirect("/")
+
+
+@console_view(Capability.VIEW_SECURITY_HEALTH)
+@require_POST
+def discard_stream(request: HttpRequest) -> HttpResponse:
+    consumer = request.POST.get("consumer", "")[:100]
+    try:
+        count = do_discard_dead_letters(consumer)
+    except ParleyError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"{count} dead letter(s) of {consumer} discarded.")
     return redirect("/")

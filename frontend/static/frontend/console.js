@@ -28,7 +28,9 @@
   }
 
   // The last stream id shown: a reconnect asks for what came after it, so nothing is missed,
-  // and an event seen twice (a consumer's retry) is shown once.
+  // and an event seen twice (a batch run again) is shown once. The server relays a tab's
+  // events in stream order without gaps (a lost push is read from the log), so the highest
+  // id seen is all a tab needs to remember.
   var lastId = null;
 
   function connect(delay) {

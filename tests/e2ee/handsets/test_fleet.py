@@ -3,14 +3,20 @@ carrier), the fleet as its own process; the business side is a SignalClient in t
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
 from e2ee.client import Received, SignalClient
 from e2ee.handsets.control import FleetControl, FleetRefused
+from e2ee.handsets.models import PendingRead
+from parley.core import clock
 from parley.relay.models import Envelope
+from tests.conftest import ROOT
 from tests.e2ee.conftest import new_handset_number
 from tests.e2ee.handsets.conftest import wait_for
 from tests.parley.relay.scan import find_plaintext
@@ -31,10 +37,11 @@ def status_of(client: SignalClient, guid: str) -> str:
 
 
 def test_online_handset_acknowledges_at_once_and_reads_after_its_delay(
-    handset_fleet: FleetControl, business_endpoint: SignalClient
-) -> None:
+    handset_fleet: FleetControl, business_endpoint: SignalClient, live_env: dict[str, str],
+    shared_clock: None,
+) -> None:  # fmt: skip
     number = new_handset_number()
-    created = handset_fleet.create(number, read_delay_seconds=1.5)
+    created = handset_fleet.create(number, read_delay_seconds=3600)
     assert created["online"] is True
     wait_for(lambda: handset_fleet.get(number)["connected"], what="the handset's websocket")
 
@@ -47,12 +54,21 @@ def test_online_handset_acknowledges_at_once_and_reads_after_its_delay(
     assert guid in receipts(got, "delivery")
     assert status_of(business_endpoint, guid) == "delivered"
     assert guid not in receipts(got, "read")
+    # The user will read it an hour of simulated time after it arrived.
+    (pending,) = PendingRead.objects.filter(handset__device__e164=number)
+    assert pending.due_at - clock.now() > dt.timedelta(minutes=59)
 
+    moved = subprocess.run(
+        [sys.executable, "manage.py", "clock", "advance", "1h"],
+        cwd=ROOT, env=live_env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert moved.returncode == 0, moved.stderr
     later = business_endpoint.listen(
         idle_timeout=10, max_seconds=15, until=lambda rs: guid in receipts(rs, "read")
     )
     assert guid in receipts(later, "read")
     assert status_of(business_endpoint, guid) == "read"
+    wait_for(lambda: not PendingRead.objects.filter(pk=pending.pk).exists(), what="the read sent")
 
     inbox = handset_fleet.inbox(number)
     assert [(i["sender"], i["body"]) for i in inbox] == [(business_endpoint.e164, text)]

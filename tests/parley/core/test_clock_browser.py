@@ -3,20 +3,11 @@ simulated-time banner on every console page; reset takes it away."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from playwright.sync_api import Page, expect
 
-from parley.core.clock_actions import do_reset_clock
 from tests.frontend.test_browser import _log_in
-
-
-@pytest.fixture
-def shared_clock() -> Iterator[None]:
-    yield
-    do_reset_clock(actor_label="test teardown")
 
 
 def test_clock_page_advances_and_the_banner_follows(

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,7 +17,6 @@ from django.core.cache import cache
 
 from parley.accounts.actions.tokens import do_create_api_token
 from parley.core import clock
-from parley.core.clock_actions import do_reset_clock
 from parley.core.tasks import report_clock
 from parley.relay.models import DeliveryRecord, Envelope
 from tests.conftest import ROOT
@@ -34,13 +33,6 @@ def wait_for(check: Callable[[], Any], timeout: float = 30) -> Any:
             return value
         time.sleep(0.1)
     raise AssertionError("condition not met before the deadline")
-
-
-@pytest.fixture
-def shared_clock() -> Iterator[None]:
-    """Leaves the live processes on real time again, before the tables are emptied."""
-    yield
-    do_reset_clock(actor_label="test teardown")
 
 
 def _worker_now() -> dt.datetime:

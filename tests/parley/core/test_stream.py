@@ -15,11 +15,16 @@ from django.db import connection, transaction
 
 from billing.models import MessageFactRecord
 from parley.core import clock, events
+from parley.core.errors import InvalidParameter
 from parley.core.events import DeliveryRecorded, Event, StaffChanged
 from parley.core.models import StreamConsumer, StreamEntry, StreamPending
 from parley.core.publish import publish
 from parley.core.stream import log as stream_log
-from parley.core.stream.actions import do_compact_stream, do_redrive_dead_letters
+from parley.core.stream.actions import (
+    do_compact_stream,
+    do_discard_dead_letters,
+    do_redrive_dead_letters,
+)
 from parley.core.stream.consumers import Consumer, Delivery, register, unregister
 from parley.core.stream.runner import run_batch, run_consumers
 from parley.core.stream.selectors import get_stream_status, list_dead_letters
@@ -243,8 +248,6 @@ def test_a_failing_handler_backs_off_on_the_clock_then_dead_letters_and_is_redri
 
 @pytest.mark.django_db
 def test_redriving_an_unknown_consumer_is_a_user_error() -> None:
-    from parley.core.errors import InvalidParameter
-
     with pytest.raises(InvalidParameter):
         do_redrive_dead_letters("nobody")
 
@@ -270,16 +273,47 @@ def test_a_retry_holds_back_its_key_while_other_keys_proceed(probes, frozen_cloc
 
 
 @pytest.mark.django_db
-def test_a_dead_letter_releases_the_entries_held_behind_it(probes) -> None:
-    probes.append(probe := Probe("releases", max_attempts=1))
+def test_a_dead_letter_holds_its_key_until_redriven_and_then_runs_first(probes) -> None:
+    probes.append(probe := Probe("holds", max_attempts=1))
+    probe.failing.add("thread:a")
+    a1 = publish(_note("a", 1))
+    probe.run()
+    assert StreamPending.objects.get(consumer="holds", entry_id=a1).state == "dead"
+    probe.failing.clear()
+    a2, b1, a3 = publish(_note("a", 2)), publish(_note("b", 1)), publish(_note("a", 3))
+    probe.run()
+    probe.run()
+    assert probe.seen == [b1]  # the conversation waits behind its dead letter; others flow
+    held = StreamPending.objects.filter(consumer="holds", state=StreamPending.RETRY)
+    assert sorted(held.values_list("entry_id", flat=True)) == [a2, a3]
+    # Re-driving one held entry does not let it pass the dead letter either.
+    assert do_redrive_dead_letters("holds", [a2]) == 0
+    assert do_redrive_dead_letters("holds") == 1
+    probe.run()
+    assert probe.seen == [b1, a1, a2, a3]  # the conversation in its order
+    assert not StreamPending.objects.filter(consumer="holds").exists()
+
+
+@pytest.mark.django_db
+def test_a_discarded_dead_letter_releases_what_its_key_held_back(probes) -> None:
+    probes.append(probe := Probe("discards", max_attempts=1))
     probe.failing.add("thread:a")
     a1 = publish(_note("a", 1))
     probe.run()
     probe.failing.clear()
     a2 = publish(_note("a", 2))
     probe.run()
-    assert probe.seen == [a2]
-    assert StreamPending.objects.get(consumer="releases", entry_id=a1).state == "dead"
+    assert probe.seen == []
+    with pytest.raises(InvalidParameter):
+        do_discard_dead_letters("nobody")
+    assert do_discard_dead_letters("discards", [a2]) == 0  # held, not dead
+    assert do_discard_dead_letters("discards") == 1
+    probe.run()
+    assert probe.seen == [a2]  # the discarded entry is never handled
+    assert not StreamPending.objects.filter(consumer="discards").exists()
+    status = {c.name: c for c in get_stream_status().consumers}["discards"]
+    assert (status.dead, status.retrying, status.lag) == (0, 0, 0)
+    assert StreamConsumer.objects.get(name="discards").position >= a1
 
 
 # --- exactly-once effects of a database consumer --------------------------------------------

@@ -67,6 +67,27 @@ def test_the_dashboard_shows_administrators_the_stream_and_redrives(
     assert "no stream consumer named" in unknown.content.decode()
 
 
+def test_administrators_discard_a_dead_letter_from_the_dashboard(
+    console_client, factory, dead_letter
+) -> None:
+    stream_id, handled = dead_letter
+    later = publish(StaffChanged(business_id=1, occurred_at=clock.now(), user_ids=(), change="y"))
+    run_consumers(max_seconds=30, names=["fragile"])
+    assert handled == []  # held behind the dead letter of its key
+    business = factory.business()
+    developer = console_client.as_(factory.staff(business, "developer"))
+    assert developer.post("/stream/discard/", {"consumer": "fragile"}).status_code == 403
+    admin = console_client.as_(factory.staff(business, "administrator"))
+    row = admin.get("/").content.decode().split('data-consumer="fragile"')[1].split("</tr>")[0]
+    assert 'action="/stream/discard/"' in row and "Discard" in row
+    response = admin.post("/stream/discard/", {"consumer": "fragile"}, follow=True)
+    assert "1 dead letter(s) of fragile discarded" in response.content.decode()
+    run_consumers(max_seconds=30, names=["fragile"])
+    assert handled == [later] and stream_id not in handled
+    unknown = admin.post("/stream/discard/", {"consumer": "nobody"}, follow=True)
+    assert "no stream consumer named" in unknown.content.decode()
+
+
 def test_the_stream_command_lists_and_redrives_dead_letters(dead_letter) -> None:
     stream_id, handled = dead_letter
     out = io.StringIO()
@@ -85,3 +106,14 @@ def test_the_stream_command_lists_and_redrives_dead_letters(dead_letter) -> None
     assert "1 dead letter(s) of fragile re-driven" in out.getvalue()
     call_command("stream", "run", stdout=io.StringIO())
     assert handled == [stream_id]
+
+
+def test_the_stream_command_discards_dead_letters(dead_letter) -> None:
+    stream_id, handled = dead_letter
+    with pytest.raises(CommandError, match="no stream consumer named"):
+        call_command("stream", "discard", "nobody")
+    out = io.StringIO()
+    call_command("stream", "discard", "fragile", str(stream_id), stdout=out)
+    assert "1 dead letter(s) of fragile discarded" in out.getvalue()
+    call_command("stream", "run", stdout=io.StringIO())
+    assert handled == [] and not StreamPending.objects.filter(consumer="fragile").exists()

@@ -1,34 +1,55 @@
-"""Writers of the stream's own state: re-driving dead letters and compacting the log."""
+"""Writers of the stream's own state: re-driving or discarding dead letters, and compacting
+the log."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Min, QuerySet
 
 from parley.core import clock
 from parley.core.errors import InvalidParameter
 from parley.core.models import StreamConsumer, StreamEntry, StreamPending
 from parley.core.stream.consumers import registered
 
+log = logging.getLogger(__name__)
+
+
+def _dead_letters(consumer: str, entry_ids: list[int] | None) -> QuerySet[StreamPending]:
+    if consumer not in registered() and not StreamConsumer.objects.filter(name=consumer).exists():
+        raise InvalidParameter(f"There is no stream consumer named {consumer!r}.", field="consumer")
+    qs = StreamPending.objects.filter(consumer=consumer, state=StreamPending.DEAD)
+    return qs if entry_ids is None else qs.filter(entry_id__in=entry_ids)
+
 
 def do_redrive_dead_letters(consumer: str, entry_ids: list[int] | None = None) -> int:
     """Give dead letters (all of the consumer's, or the listed ones) a fresh set of attempts,
-    due now; returns how many. The consumers are woken after commit."""
+    due now; returns how many. Each still runs before the later entries of its key. The
+    consumers are woken after commit."""
     from parley.core.stream.wake import wake_consumers
 
-    if consumer not in registered() and not StreamConsumer.objects.filter(name=consumer).exists():
-        raise InvalidParameter(f"There is no stream consumer named {consumer!r}.", field="consumer")
     with transaction.atomic():
-        qs = StreamPending.objects.filter(consumer=consumer, state=StreamPending.DEAD)
-        if entry_ids is not None:
-            qs = qs.filter(entry_id__in=entry_ids)
-        count = qs.update(
+        count = _dead_letters(consumer, entry_ids).update(
             state=StreamPending.RETRY, attempts=0, next_attempt_at=clock.now(), last_error=""
         )
         if count:
+            transaction.on_commit(wake_consumers)
+    return count
+
+
+def do_discard_dead_letters(consumer: str, entry_ids: list[int] | None = None) -> int:
+    """Give up on dead letters (all of the consumer's, or the listed ones): the consumer
+    never handles them, and the later entries of their keys it held back run. Returns how
+    many. The consumers are woken after commit."""
+    from parley.core.stream.wake import wake_consumers
+
+    with transaction.atomic():
+        count, _ = _dead_letters(consumer, entry_ids).delete()
+        if count:
+            log.warning("stream consumer %s: %s dead letter(s) discarded", consumer, count)
             transaction.on_commit(wake_consumers)
     return count
 

@@ -2,9 +2,10 @@
 
 Each batch locks the consumer's row (other workers skip it), handles the entries after its
 position up to the safe bound, parks failures as pending deliveries and saves the new
-position, all in one transaction. Order per key: an entry waiting for a retry holds back the
-later entries of its key for that consumer only; they wait as pending deliveries and run,
-in stream order, once it succeeds or dies."""
+position, all in one transaction. Order per key: an entry waiting for a retry, or dead,
+holds back the later entries of its key for that consumer only; they wait as pending
+deliveries and run, in stream order, once it succeeds, or once an administrator re-drives a
+dead letter (it then runs first) or discards it."""
 
 from __future__ import annotations
 
@@ -71,6 +72,14 @@ def _park(c: Consumer, entry: stream_log.Row, now: dt.datetime, error: Exception
     )
 
 
+def _dead_keys(c: Consumer) -> set[str]:
+    return set(
+        StreamPending.objects.filter(consumer=c.name, state=StreamPending.DEAD)
+        .values_list("key", flat=True)
+        .distinct()
+    )
+
+
 def _run_pending(c: Consumer, now: dt.datetime, budget: int) -> int:
     """Retry the due heads of the keys with pending deliveries; returns how many ran."""
     ran = 0
@@ -80,9 +89,14 @@ def _run_pending(c: Consumer, now: dt.datetime, budget: int) -> int:
                 "entry_id"
             )[:PENDING_WINDOW]
         )
+        if not rows:
+            return ran
+        # A dead letter holds its key: what follows it waits for a person's decision.
+        dead = _dead_keys(c)
         heads: dict[str, StreamPending] = {}
         for row in rows:
-            heads.setdefault(row.key, row)
+            if row.key not in dead:
+                heads.setdefault(row.key, row)
         due = sorted(
             (p for p in heads.values() if p.next_attempt_at <= now), key=lambda p: p.entry_id
         )
@@ -113,9 +127,7 @@ def _run_pending(c: Consumer, now: dt.datetime, budget: int) -> int:
 
 def _run_new(c: Consumer, entries: list[stream_log.Row], now: dt.datetime) -> int:
     blocked = set(
-        StreamPending.objects.filter(consumer=c.name, state=StreamPending.RETRY)
-        .values_list("key", flat=True)
-        .distinct()
+        StreamPending.objects.filter(consumer=c.name).values_list("key", flat=True).distinct()
     )
     runnable = [e for e in entries if e.key not in blocked]
     if runnable and _attempt(c, runnable) is None:

@@ -81,11 +81,12 @@ def list_dead_letters(consumer: str, limit: int = 50) -> list[StreamPending]:
 
 
 def list_missed_events(
-    business_id: int, role: str, user_id: int, after: int, limit: int = 500
+    business_id: int, role: str, user_id: int, after: int, limit: int = 500, upto: int | None = None
 ) -> list[tuple[int, Event]]:
     """The entries after `after` that a staff member may see: those addressed to the role,
-    and those addressed to the user, up to the safe bound (stream order)."""
-    bound = stream_log.safe_bound(after)
+    and those addressed to the user, up to `upto` (an id known to be settled) or else the
+    safe bound (stream order)."""
+    bound = stream_log.safe_bound(after) if upto is None else upto
     rows = (
         StreamEntry.objects.filter(business_id=business_id, id__gt=after, id__lte=bound)
         .filter(Q(user_id=user_id) | Q(user_id__isnull=True, audience__contains=f",{role},"))

@@ -13,16 +13,17 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
-_client: redis.Redis | None = None
+_clients: dict[str, redis.Redis] = {}
 
 
 def _redis() -> redis.Redis:
-    global _client
-    if _client is None:
-        _client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2
+    url = settings.REDIS_URL
+    client = _clients.get(url)
+    if client is None:
+        client = _clients[url] = redis.Redis.from_url(
+            url, socket_connect_timeout=2, socket_timeout=2
         )
-    return _client
+    return client
 
 
 def wake_key() -> str:
