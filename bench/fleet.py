@@ -176,7 +176,7 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, fleet_pid: 
     )
     number = PhoneNumber.objects.create(
         business=business,
-        e164=f"+1415{os.getpid() % 10_000_000:07d}",
+        e164=f"+1415555{os.getpid() % 10_000:04d}",  # a valid NANP exchange
         country="US",
         display_name="Bench",
         code_verification_status=PhoneNumber.CodeStatus.VERIFIED,
