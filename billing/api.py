@@ -399,7 +399,11 @@ class AgentsView(BillingView):
             return [capability(Capability.MANAGE_BILLING)()]
         return super().get_permissions()
 
-    @extend_schema(summary="The business's agents", responses=AGENTS_OUT)
+    @extend_schema(
+        operation_id="parley_v1_billing_agents_list",
+        summary="The business's agents",
+        responses=AGENTS_OUT,
+    )
     def get(self, request: Request) -> Response:
         agents = BillingAgent.objects.filter(business=business_of(request)).order_by("agent_id")
         return Response({"data": [_agent(a) for a in agents]})

@@ -13,17 +13,12 @@ from django.shortcuts import redirect, render
 from parley.accounts.middleware import VERIFIED_KEY
 from parley.accounts.models import StaffUser
 from parley.accounts.roles import Capability
-from parley.core.http import client_address
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
 
 
 def staff(request: HttpRequest) -> StaffUser:
     return cast(StaffUser, request.user)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    return client_address(request)
 
 
 def console_view(*capabilities: Capability) -> Callable[[View], View]:

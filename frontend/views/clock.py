@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from frontend.access import client_ip, console_view, staff
+from frontend.access import console_view, staff
 from frontend.forms import ClockAdvanceForm, ClockSetForm
 from parley.accounts.roles import Capability
 from parley.core.clock_actions import (
@@ -22,6 +22,7 @@ from parley.core.clock_actions import (
 )
 from parley.core.clock_selectors import describe_offset, get_clock
 from parley.core.errors import ParleyError
+from parley.core.http import client_address
 
 PRESETS = ["1h", "25h", "3d", "31d"]
 
@@ -39,7 +40,7 @@ def _moved(request: HttpRequest, move: ClockMove) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def clock_page(request: HttpRequest) -> HttpResponse:
     user = staff(request)
-    who: dict[str, Any] = {"actor": user, "ip_address": client_ip(request)}
+    who: dict[str, Any] = {"actor": user, "ip_address": client_address(request)}
     advance, set_ = ClockAdvanceForm(prefix="advance"), ClockSetForm(prefix="set")
     if request.method == "POST":
         action = request.POST.get("action", "")

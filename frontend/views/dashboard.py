@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -42,27 +44,26 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/dashboard.html", context)
 
 
-@console_view(Capability.VIEW_SECURITY_HEALTH)
-@require_POST
-def redrive_stream(request: HttpRequest) -> HttpResponse:
+def _settle_dead_letters(
+    request: HttpRequest, action: Callable[[str], int], outcome: str
+) -> HttpResponse:
     consumer = request.POST.get("consumer", "")[:100]
     try:
-        count = do_redrive_dead_letters(consumer)
+        count = action(consumer)
     except ParleyError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"{count} dead letter(s) of {consumer} queued for delivery.")
+        messages.success(request, f"{count} dead letter(s) of {consumer} {outcome}.")
     return redirect("/")
+
+
+@console_view(Capability.VIEW_SECURITY_HEALTH)
+@require_POST
+def redrive_stream(request: HttpRequest) -> HttpResponse:
+    return _settle_dead_letters(request, do_redrive_dead_letters, "queued for delivery")
 
 
 @console_view(Capability.VIEW_SECURITY_HEALTH)
 @require_POST
 def discard_stream(request: HttpRequest) -> HttpResponse:
-    consumer = request.POST.get("consumer", "")[:100]
-    try:
-        count = do_discard_dead_letters(consumer)
-    except ParleyError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, f"{count} dead letter(s) of {consumer} discarded.")
-    return redirect("/")
+    return _settle_dead_letters(request, do_discard_dead_letters, "discarded")

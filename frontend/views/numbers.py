@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from frontend.access import client_ip, console_view, staff
+from frontend.access import console_view, staff
 from frontend.forms import NumberAddForm, RegisterForm, RequestCodeForm, VerifyCodeForm
 from frontend.selectors import code_awaiting_delivery
 from frontend.views.common import forbidden, not_found, show_error
@@ -29,6 +29,7 @@ from parley.accounts.models import PhoneNumber
 from parley.accounts.roles import Capability
 from parley.accounts.selectors import get_number, get_simulated_inbox, list_numbers
 from parley.core.errors import NotFound, ParleyError
+from parley.core.http import client_address
 
 
 @console_view(Capability.VIEW_NUMBERS)
@@ -42,7 +43,9 @@ def numbers(request: HttpRequest) -> HttpResponse:
             return forbidden(request)
         if form.is_valid():
             try:
-                number = do_add_number(user, **form.cleaned_data, ip_address=client_ip(request))
+                number = do_add_number(
+                    user, **form.cleaned_data, ip_address=client_address(request)
+                )
             except ParleyError as exc:
                 show_error(form, exc)
             else:
@@ -144,7 +147,7 @@ def _request_code(request: HttpRequest, number: PhoneNumber, data: dict[str, Any
         number.pk,
         method=data["code_method"],
         actor_label=staff(request).email,
-        ip_address=client_ip(request),
+        ip_address=client_address(request),
     )
     return f"Code requested by {data['code_method']}. It appears in the simulated inbox."
 
@@ -155,7 +158,7 @@ def _verify_code(request: HttpRequest, number: PhoneNumber, data: dict[str, Any]
         number.pk,
         code=data["code"].strip(),
         actor_label=staff(request).email,
-        ip_address=client_ip(request),
+        ip_address=client_address(request),
     )
     return "Code verified. Next: register the number with a two-step verification PIN."
 
@@ -166,7 +169,7 @@ def _register(request: HttpRequest, number: PhoneNumber, data: dict[str, Any]) -
         number.pk,
         pin=data["pin"],
         actor_label=staff(request).email,
-        ip_address=client_ip(request),
+        ip_address=client_address(request),
     )
     return "Number registered: it is connected for messaging."
 
@@ -195,7 +198,7 @@ def request_official(request: HttpRequest, number_id: str) -> HttpResponse:
     user = staff(request)
     try:
         number = get_number(user.business, number_id)
-        do_request_official_verification(user, number.pk, ip_address=client_ip(request))
+        do_request_official_verification(user, number.pk, ip_address=client_address(request))
     except NotFound as exc:
         return not_found(request, exc)
     except ParleyError as exc:

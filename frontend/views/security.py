@@ -8,11 +8,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from frontend.access import client_ip, console_view, staff
+from frontend.access import console_view, staff
 from frontend.views.common import not_found
 from parley.accounts.actions.login import do_revoke_device
 from parley.accounts.selectors import list_devices
 from parley.core.crypto import token_digest
+from parley.core.http import client_address
 
 _BROWSERS = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("HeadlessChrome/", "Headless Chrome"),
              ("Chrome/", "Chrome"), ("Safari/", "Safari")]  # fmt: skip
@@ -53,7 +54,7 @@ def forget_device(request: HttpRequest, device_id: str) -> HttpResponse:
     device = list_devices(user).filter(pk=int(device_id)).first()
     if device is None:
         return not_found(request)
-    do_revoke_device(user, device.pk, ip_address=client_ip(request))
+    do_revoke_device(user, device.pk, ip_address=client_address(request))
     messages.success(request, "Device forgotten: it will be asked for a code at the next login.")
     response = redirect("/security/")
     if device.token_hash == _this_device_hash(request):

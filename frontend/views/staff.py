@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from frontend.access import client_ip, console_view, staff
+from frontend.access import console_view, staff
 from frontend.forms import StaffBulkForm, StaffCreateForm, StaffFilterForm
 from frontend.selectors import manageable_ids, staff_summary
 from frontend.views.common import forbidden, manages_staff, page_of, show_error
@@ -19,6 +19,7 @@ from parley.accounts.models import StaffUser
 from parley.accounts.roles import Capability, Role, assignable_roles, may_manage
 from parley.accounts.selectors import list_staff
 from parley.core.errors import ParleyError
+from parley.core.http import client_address
 
 
 def _apply(user: StaffUser, operation: str, ids: list[int], ip: str | None) -> str:
@@ -51,7 +52,7 @@ def staff_list(request: HttpRequest) -> HttpResponse:
             data = bulk.cleaned_data
             ids = manageable_ids(user, matching) if data["all_matching"] else data["ids"]
             try:
-                done = _apply(user, data["operation"], ids, client_ip(request))
+                done = _apply(user, data["operation"], ids, client_address(request))
             except ParleyError as exc:
                 show_error(bulk, exc)
             else:
@@ -96,7 +97,7 @@ def staff_create(request: HttpRequest) -> HttpResponse:
                 full_name=data["full_name"],
                 role=data["role"],
                 password=data["password"],
-                ip_address=client_ip(request),
+                ip_address=client_address(request),
             )
         except ParleyError as exc:
             show_error(form, exc)

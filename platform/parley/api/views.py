@@ -35,10 +35,6 @@ def _client(request: Request) -> ApiClient:
     return cast(ApiClient, request.user)
 
 
-def _ip(request: Request) -> str | None:
-    return client_address(request)
-
-
 def _number(client: ApiClient, number_id: str) -> PhoneNumber:
     if not _ID.match(number_id):
         raise NotFound(f"Unsupported request - object '{safe_text(number_id, 40)}' does not exist.")
@@ -142,7 +138,7 @@ class RequestCodeView(CloudApiView):
             method=data["code_method"],
             language=data["language"],
             actor_label=client.label,
-            ip_address=_ip(request),
+            ip_address=client_address(request),
         )
         return Response({"success": True})
 
@@ -165,7 +161,7 @@ class VerifyCodeView(CloudApiView):
             number.pk,
             code=data["code"],
             actor_label=client.label,
-            ip_address=_ip(request),
+            ip_address=client_address(request),
         )
         return Response({"success": True})
 
@@ -188,7 +184,7 @@ class RegisterView(CloudApiView):
             number.pk,
             pin=data["pin"],
             actor_label=client.label,
-            ip_address=_ip(request),
+            ip_address=client_address(request),
         )
         return Response({"success": True})
 
@@ -206,6 +202,6 @@ class DeregisterView(CloudApiView):
         client = _client(request)
         number = _number(client, number_id)
         do_deregister_number(
-            client.business, number.pk, actor_label=client.label, ip_address=_ip(request)
+            client.business, number.pk, actor_label=client.label, ip_address=client_address(request)
         )
         return Response({"success": True})

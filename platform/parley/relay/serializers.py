@@ -306,21 +306,16 @@ class SignedKeysOut(serializers.Serializer[Any]):
     signed_pre_keys = SignedKeyOut(many=True)
 
 
-class BundleSignedKeyOut(serializers.Serializer[Any]):
-    key_id = serializers.IntegerField()
-    public_key = serializers.CharField()
-    signature = serializers.CharField()
-
-
 class BundlePreKeyOut(serializers.Serializer[Any]):
     key_id = serializers.IntegerField()
     public_key = serializers.CharField()
 
 
-class BundleKemKeyOut(serializers.Serializer[Any]):
-    key_id = serializers.IntegerField()
-    public_key = serializers.CharField()
+class BundleSignedKeyOut(BundlePreKeyOut):
     signature = serializers.CharField()
+
+
+class BundleKemKeyOut(BundleSignedKeyOut):
     last_resort = serializers.BooleanField()
 
 
