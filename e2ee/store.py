@@ -12,7 +12,8 @@ in :meth:`atomic`, so a call that fails writes nothing."""
 from __future__ import annotations
 
 import base64
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from django.db import transaction
@@ -93,15 +94,37 @@ class DjangoDeviceState:
         self.device_id = device.device_id
         self._identity: IdentityKeyPair | None = None
         # A business number's history lives in parley.messaging (the business's one copy
-        # of each message); the endpoint service names the message it is sending here.
-        self.sending_message_id: int | None = None
+        # of each message); the endpoint service names the messages it is sending here
+        # (`expect_message`), by peer and client timestamp.
         self.importing = False  # a restored backup: copy history quietly
         self._sent: dict[tuple[str, int], int] = {}
+        # Inside one unit of work the sessions it read or wrote are kept here, so a batch
+        # that encrypts many messages reads each session once; forgotten when the outermost
+        # unit ends or anything in it fails (a rolled-back ratchet step must not survive).
+        self._depth = 0
+        self._sessions: dict[tuple[str, int], SessionRecord | None] = {}
+
+    def _forget(self) -> None:
+        self._sessions.clear()
 
     # -- unit of work --------------------------------------------------------------------
 
     def atomic(self) -> AbstractContextManager[Any]:
-        return transaction.atomic()
+        return self._unit()
+
+    @contextmanager
+    def _unit(self) -> Iterator[None]:
+        self._depth += 1
+        try:
+            with transaction.atomic():
+                yield
+        except BaseException:
+            self._forget()
+            raise
+        finally:
+            self._depth -= 1
+            if not self._depth:
+                self._forget()
 
     # -- identity ------------------------------------------------------------------------
 
@@ -208,18 +231,28 @@ class DjangoDeviceState:
     # -- sessions ------------------------------------------------------------------------
 
     def load_session(self, address: ProtocolAddress) -> SessionRecord | None:
+        key = (address.name, address.device_id)
+        if self._depth and key in self._sessions:
+            return self._sessions[key]
         row = Session.objects.filter(
             device=self.device, name=address.name, peer_device_id=address.device_id
         ).first()
-        return None if row is None else SessionRecord.from_bytes(unseal(row.record_encrypted))
+        record = None if row is None else SessionRecord.from_bytes(unseal(row.record_encrypted))
+        if self._depth:
+            self._sessions[key] = record
+        return record
 
     def store_session(self, address: ProtocolAddress, record: SessionRecord) -> None:
-        Session.objects.update_or_create(
-            device=self.device,
-            name=address.name,
-            peer_device_id=address.device_id,
-            defaults={"record_encrypted": seal(record.to_bytes()), "updated_at": clock.now()},
+        fields = {"record_encrypted": seal(record.to_bytes()), "updated_at": clock.now()}
+        mine = Session.objects.filter(
+            device=self.device, name=address.name, peer_device_id=address.device_id
         )
+        if not mine.update(**fields):
+            Session.objects.create(
+                device=self.device, name=address.name, peer_device_id=address.device_id, **fields
+            )
+        if self._depth:
+            self._sessions[(address.name, address.device_id)] = record
 
     def session_device_ids(self, name: str) -> list[int]:
         return sorted(
@@ -229,6 +262,7 @@ class DjangoDeviceState:
         )
 
     def delete_session(self, address: ProtocolAddress) -> None:
+        self._sessions.pop((address.name, address.device_id), None)
         Session.objects.filter(
             device=self.device, name=address.name, peer_device_id=address.device_id
         ).delete()
@@ -269,6 +303,11 @@ class DjangoDeviceState:
             return None
         return self.device.phone_number
 
+    def expect_message(self, peer: str, client_timestamp: int, message_id: int) -> None:
+        """The business message about to go to `peer` with this client timestamp: record
+        its envelopes onto it."""
+        self._sent[(peer, client_timestamp)] = message_id
+
     def add_message(self, item: HistoryItem) -> None:
         number = self._business_number()
         if number is not None:
@@ -277,7 +316,7 @@ class DjangoDeviceState:
                 history.import_items(number, [item])
                 return
             key = (item.peer, item.client_timestamp)
-            message_id = self.sending_message_id or self._sent.get(key)
+            message_id = self._sent.get(key)
             message_id = history.record_item(number, item, message_id=message_id)
             if item.direction == "out":
                 self._sent[key] = message_id

@@ -80,6 +80,55 @@ class Received:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
+@dataclass
+class Outgoing:
+    """One message to send: its peer, its content as the wire carries it, and what the
+    sender's history records of it (`kind`, `body`, `attachment`). `timestamp`: the message's
+    client timestamp (ms), which with the sender names it; 0 lets the client choose."""
+
+    peer: str
+    content: dict[str, Any]
+    kind: str
+    body: str
+    attachment: dict[str, Any] | None = None
+    timestamp: int = 0
+
+    def plaintext(self) -> bytes:
+        return json.dumps({"v": CONTENT_VERSION, **self.content}, separators=(",", ":")).encode()
+
+    @classmethod
+    def text(cls, peer: str, text: str) -> Outgoing:
+        return cls(peer, {"t": "text", "body": text}, "text", text)
+
+    @classmethod
+    def location(
+        cls, peer: str, latitude: float, longitude: float, *, name: str = "", address: str = ""
+    ) -> Outgoing:
+        """A location pin."""
+        location = {"latitude": latitude, "longitude": longitude, "name": name,
+                    "address": address}  # fmt: skip
+        return cls(peer, {"t": "location", "location": location}, "location", name,
+                   {"location": location})  # fmt: skip
+
+    @classmethod
+    def rich(cls, peer: str, message: dict[str, Any], text: str) -> Outgoing:
+        """Structured content (a typed message as JSON) with its text for display."""
+        return cls(peer, {"t": "rich", "message": message, "body": text},
+                   str(message.get("type", "rich")), text, {"content": message})  # fmt: skip
+
+    @classmethod
+    def media_pointer(cls, peer: str, pointer: dict[str, Any], *, caption: str = "") -> Outgoing:
+        """Media already encrypted and stored (its pointer: id, key, digests, …)."""
+        public = {k: pointer[k] for k in ("id", "file_name", "mime_type", "file_length")}
+        return cls(peer, {"t": "media", "attachment": pointer, "caption": caption}, "media",
+                   caption, public)  # fmt: skip
+
+
+def _transient(exc: RelayError) -> bool:
+    """The relay was unreachable, overloaded or failed: trying again later may work."""
+    return exc.status == 0 or exc.status == 429 or exc.status >= 500
+
+
 def _now_ms() -> int:
     from parley.core import clock  # the injected clock when running inside Parley
 
@@ -281,7 +330,7 @@ class SignalClient:
     # -- sending -------------------------------------------------------------------------
 
     def send_text(self, peer: str, text: str) -> list[str]:
-        return self._send(peer, {"t": "text", "body": text}, kind="text", body=text)
+        return self.send_one(Outgoing.text(peer, text))
 
     def send_reply(
         self, peer: str, text: str, *, reply_to: str | None = None, payload: str | None = None
@@ -293,31 +342,27 @@ class SignalClient:
             context["id"] = reply_to
         if payload:
             context["payload"] = payload
-        return self._send(peer, {"t": "text", "body": text, "context": context}, kind="text",
-                          body=text)  # fmt: skip
+        return self.send_one(
+            Outgoing(peer, {"t": "text", "body": text, "context": context}, "text", text)
+        )
 
     def send_location(
         self, peer: str, latitude: float, longitude: float, *, name: str = "", address: str = ""
     ) -> list[str]:
         """Share a location pin."""
-        location = {"latitude": latitude, "longitude": longitude, "name": name,
-                    "address": address}  # fmt: skip
-        return self._send(peer, {"t": "location", "location": location}, kind="location",
-                          body=name, attachment={"location": location})  # fmt: skip
+        return self.send_one(
+            Outgoing.location(peer, latitude, longitude, name=name, address=address)
+        )
 
     def send_rich(self, peer: str, message: dict[str, Any], text: str) -> list[str]:
         """Structured content (a typed message as JSON) with its text for display."""
-        return self._send(peer, {"t": "rich", "message": message, "body": text},
-                          kind=str(message.get("type", "rich")), body=text,
-                          attachment={"content": message})  # fmt: skip
+        return self.send_one(Outgoing.rich(peer, message, text))
 
     def send_media_pointer(
         self, peer: str, pointer: dict[str, Any], *, caption: str = ""
     ) -> list[str]:
         """Send media already encrypted and stored (its pointer: id, key, digests, …)."""
-        public = {k: pointer[k] for k in ("id", "file_name", "mime_type", "file_length")}
-        return self._send(peer, {"t": "media", "attachment": pointer, "caption": caption},
-                          kind="media", body=caption, attachment=public)  # fmt: skip
+        return self.send_one(Outgoing.media_pointer(peer, pointer, caption=caption))
 
     def send_media(
         self,
@@ -343,67 +388,124 @@ class SignalClient:
             "file_name": file_name,
             "mime_type": mime_type,
         }
-        public = {k: pointer[k] for k in ("id", "file_name", "mime_type", "file_length")}
-        return self._send(
-            peer,
-            {"t": "media", "attachment": pointer, "caption": caption},
-            kind="media",
-            body=caption,
-            attachment=public,
-        )
+        return self.send_one(Outgoing.media_pointer(peer, pointer, caption=caption))
 
-    def _send(
-        self,
-        peer: str,
-        content: dict[str, Any],
-        *,
-        kind: str,
-        body: str,
-        attachment: dict[str, Any] | None = None,
-    ) -> list[str]:
-        plaintext = json.dumps({"v": CONTENT_VERSION, **content}, separators=(",", ":")).encode()
-        timestamp = self.now_ms()
+    def send_one(self, item: Outgoing) -> list[str]:
+        """Send one message in its own request, as a phone does; raises what refused it."""
+        [result] = self.send_many([item], batch=False)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def send_many(
+        self, items: list[Outgoing], *, batch: bool = True
+    ) -> list[list[str] | ClientError | RelayError]:
+        """Send several messages, to one peer or many: encrypt them all in one unit of
+        work and hand them to the relay in one request (`batch=False`: one request per
+        message, as a phone sends). Each item's result is its envelope guids, or the error
+        that refused it (the others still go). Raises RelayError only when the relay could
+        not be reached or is overloaded, before anything was sent."""
+        results: dict[int, list[str] | ClientError | RelayError] = {}
+        base = self.now_ms()
+        stamps = [item.timestamp or base + i for i, item in enumerate(items)]
+        pending = list(range(len(items)))
         for _ in range(4):
-            if not self.has_session(peer):
-                self.start_session(peer)
-            messages = []
+            for i in pending:
+                try:
+                    if not self.has_session(items[i].peer):
+                        self.start_session(items[i].peer)
+                except RelayError as exc:
+                    if _transient(exc):
+                        raise
+                    results[i] = exc
+                except ClientError as exc:
+                    results[i] = exc
+            pending = [i for i in pending if i not in results]
+            if not pending:
+                break
             with self.state.atomic():
-                for device_id in self.state.session_device_ids(peer):
-                    address = ProtocolAddress(peer, device_id)
-                    record = self.state.load_session(address)
-                    message_type, data = encrypt(self.state, address, plaintext)
-                    out: dict[str, Any] = {
-                        "type": _TO_ENVELOPE[message_type],
-                        "destination_device_id": device_id,
-                        "content": b64(data),
+                parts = [
+                    {
+                        "destination": items[i].peer,
+                        "timestamp": stamps[i],
+                        "messages": self._encrypt_for(items[i].peer, items[i].plaintext()),
                     }
-                    if record is not None and record.current is not None:
-                        out["destination_registration_id"] = record.current.remote_registration_id
-                    messages.append(out)
-            try:
-                sent = self.relay.send(peer, timestamp, messages)
-            except RelayError as exc:
-                if not self._fix_devices(peer, exc):
-                    raise
-                continue
-            guids = [str(m["guid"]) for m in sent["messages"]]
+                    for i in pending
+                ]
+            outcomes = self._hand_over(parts, batch=batch)
+            retry: list[int] = []
             with self.state.atomic():
-                for m in sent["messages"]:
-                    self.state.add_message(
-                        HistoryItem(
-                            direction="out",
-                            peer=peer,
-                            peer_device_id=int(m["device_id"]),
-                            guid=str(m["guid"]),
-                            kind=kind,
-                            body=body,
-                            status="sent",
-                            client_timestamp=timestamp,
-                            attachment=attachment,
-                        )
-                    )
-            return guids
-        raise ClientError(f"could not agree on {peer}'s devices with the relay")
+                for i, outcome in zip(pending, outcomes, strict=True):
+                    if isinstance(outcome, RelayError):
+                        if self._fix_devices(items[i].peer, outcome):
+                            retry.append(i)
+                        else:
+                            results[i] = outcome
+                        continue
+                    results[i] = self._record_sent(items[i], stamps[i], outcome)
+            pending = retry
+            if not pending:
+                break
+        for i in pending:
+            results[i] = ClientError(f"could not agree on {items[i].peer}'s devices with the relay")
+        return [results[i] for i in range(len(items))]
+
+    def _encrypt_for(self, peer: str, plaintext: bytes) -> list[dict[str, Any]]:
+        """One ciphertext per device of the peer we hold a session with."""
+        messages = []
+        for device_id in self.state.session_device_ids(peer):
+            address = ProtocolAddress(peer, device_id)
+            record = self.state.load_session(address)
+            message_type, data = encrypt(self.state, address, plaintext)
+            out: dict[str, Any] = {
+                "type": _TO_ENVELOPE[message_type],
+                "destination_device_id": device_id,
+                "content": b64(data),
+            }
+            if record is not None and record.current is not None:
+                out["destination_registration_id"] = record.current.remote_registration_id
+            messages.append(out)
+        return messages
+
+    def _hand_over(
+        self, parts: list[dict[str, Any]], *, batch: bool
+    ) -> list[list[dict[str, Any]] | RelayError]:
+        """Give the relay each part; a part's outcome is its sent messages or its error."""
+        if batch:
+            outcomes: list[list[dict[str, Any]] | RelayError] = []
+            for result in self.relay.send_batch(parts):
+                if int(result.get("status", 0)) == 200:
+                    outcomes.append(list(result["messages"]))
+                else:
+                    outcomes.append(RelayError(int(result.get("status", 0)), result))
+            return outcomes
+        single: list[list[dict[str, Any]] | RelayError] = []
+        for part in parts:
+            try:
+                sent = self.relay.send(part["destination"], part["timestamp"], part["messages"])
+                single.append(list(sent["messages"]))
+            except RelayError as exc:
+                if _transient(exc):
+                    raise
+                single.append(exc)
+        return single
+
+    def _record_sent(self, item: Outgoing, timestamp: int, sent: list[dict[str, Any]]) -> list[str]:
+        for m in sent:
+            self.state.add_message(
+                HistoryItem(
+                    direction="out",
+                    peer=item.peer,
+                    peer_device_id=int(m["device_id"]),
+                    guid=str(m["guid"]),
+                    kind=item.kind,
+                    body=item.body,
+                    status="sent",
+                    client_timestamp=timestamp,
+                    attachment=item.attachment,
+                )
+            )
+        return [str(m["guid"]) for m in sent]
 
     def _fix_devices(self, peer: str, exc: RelayError) -> bool:
         """409 (devices missing/extra) and 410 (stale: reinstalled) → fix sessions, retry."""
@@ -424,19 +526,27 @@ class SignalClient:
     # -- receiving -----------------------------------------------------------------------
 
     def receive(self, *, ack: bool = True) -> list[Received]:
-        """Poll the relay: decrypt every queued envelope (oldest first) and ack it."""
+        """Poll the relay: decrypt every queued envelope (oldest first) and ack them, a page
+        at a time."""
         results: list[Received] = []
         while True:
-            envelopes, more = self.relay.fetch()
-            for envelope in envelopes:
-                results.append(self.process_envelope(envelope))
-                if ack:
-                    self.relay.ack(str(envelope["guid"]))
-            if not more or not envelopes or not ack:
+            page, more = self.receive_page(ack=ack)
+            results += page
+            if not more or not page or not ack:
                 break
-        if any(r.raw.get("type") == ENVELOPE_PREKEY for r in results):
-            self.replenish()
         return results
+
+    def receive_page(self, *, ack: bool = True) -> tuple[list[Received], bool]:
+        """One page of the queue: decrypt it in one unit of work, ack it in one request;
+        returns it and whether more wait."""
+        envelopes, more = self.relay.fetch()
+        with self.state.atomic():
+            page = [self.process_envelope(envelope) for envelope in envelopes]
+        if ack and envelopes:
+            self.relay.ack_many([str(envelope["guid"]) for envelope in envelopes])
+        if any(r.raw.get("type") == ENVELOPE_PREKEY for r in page):
+            self.replenish()  # new sessions took one-time pre-keys
+        return page, more
 
     def listen(
         self,

@@ -140,12 +140,24 @@ class RelayHttp:
         body = {"timestamp": timestamp, "messages": messages}
         return dict(self.call("PUT", f"/relay/v1/messages/{urllib.parse.quote(number)}", body)[1])
 
+    def send_batch(self, parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Several recipients' messages in one request (each part: destination, timestamp,
+        messages); one result per part, in order, each with its own status."""
+        body = self.call("PUT", "/relay/v1/messages/batch", {"batch": parts})[1]
+        return list(body["results"])
+
     def fetch(self) -> tuple[list[dict[str, Any]], bool]:
         body = self.call("GET", "/relay/v1/messages")[1]
         return list(body["messages"]), bool(body["more"])
 
     def ack(self, guid: str) -> None:
         self.call("DELETE", f"/relay/v1/messages/{guid}")
+
+    def ack_many(self, guids: list[str]) -> int:
+        """Acknowledge several envelopes in one request; returns how many were still queued."""
+        return int(
+            self.call("POST", "/relay/v1/messages/acks", {"guids": guids})[1]["acknowledged"]
+        )
 
     def read_receipt(self, guid: str) -> None:
         self.call("POST", f"/relay/v1/receipts/{guid}", {"kind": "read"})

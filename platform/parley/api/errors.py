@@ -44,6 +44,17 @@ def envelope(
     return {"error": body}
 
 
+def error_envelope(exc: ParleyError) -> dict[str, Any]:
+    """Meta's envelope for one of our errors."""
+    return envelope(
+        exc.message,
+        code=exc.code,
+        error_type=exc.error_type,
+        subcode=exc.subcode,
+        error_data=exc.error_data(),
+    )
+
+
 def _flatten(detail: Any, prefix: str = "") -> list[str]:
     if isinstance(detail, dict):
         out: list[str] = []
@@ -60,13 +71,7 @@ def meta_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
     headers: dict[str, str] = {}
     if isinstance(exc, ParleyError):
         status = exc.http_status
-        body = envelope(
-            exc.message,
-            code=exc.code,
-            error_type=exc.error_type,
-            subcode=exc.subcode,
-            error_data=exc.error_data(),
-        )
+        body = error_envelope(exc)
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, drf.NotAuthenticated):

@@ -172,10 +172,10 @@ def do_send_message(
         )
         _status_event(message, "")
         if deliver:
-            from parley.messaging.tasks import deliver_message
+            from parley.messaging.tasks import request_send
 
-            pk = message.pk
-            transaction.on_commit(lambda: deliver_message.delay(pk))
+            pk, e164 = message.pk, number.e164
+            transaction.on_commit(lambda: request_send(e164, pk))
     return message
 
 

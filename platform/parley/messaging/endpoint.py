@@ -1,9 +1,10 @@
 """A business number's Signal endpoint, run by Parley's workers.
 
-Outbound: encrypt an accepted message to the customer's devices with the e2ee client and
-hand the ciphertext to the relay through its API (the relay stays its own trust domain and
-sees ciphertext only). Inbound: fetch the envelopes queued for the number's device, decrypt
-them into `do_record_inbound_message`, turn receipts into status transitions, ack.
+Outbound: encrypt the number's accepted messages to the customers' devices with the e2ee
+client and hand the ciphertext to the relay through its API, many messages to one request
+(the relay stays its own trust domain and sees ciphertext only). Inbound: fetch the envelopes
+queued for the number's device, decrypt them into `do_record_inbound_message`, turn receipts
+into status transitions, ack a page at a time.
 
 The relay is reached through its API, in-process by default (parley.messaging.transport).
 One endpoint works on one device's sessions at a time: a Redis lock per device keeps two
@@ -19,27 +20,24 @@ import redis
 from django.conf import settings
 
 from e2ee.attachments import StorageAttachmentStore
-from e2ee.client import ClientError, RelayError, SignalClient
+from e2ee.client import ClientError, Outgoing, RelayError, SignalClient
 from e2ee.client.relay import b64
 from e2ee.models import LocalDevice
 from e2ee.protocol.media import MediaType, encrypt_media_bytes
 from e2ee.store import DjangoDeviceState
 from parley.accounts.models import PhoneNumber
-from parley.messaging import lifecycle
+from parley.messaging import lifecycle, selectors
 from parley.messaging.actions import do_fail_message
 from parley.messaging.content import Content, Location, Media, Text, parse_content
 from parley.messaging.models import Message
 from parley.messaging.transport import InProcessRelay
 
 LOCK_SECONDS = 120
+BATCH = 100  # messages per relay request
 # Cloud API error codes for a message that cannot go out.
 UNDELIVERABLE = (131026, "Message undeliverable")
 NO_ENDPOINT = (131000, "Something went wrong: the number has no registered Signal endpoint")
 GAVE_UP = (131000, "Something went wrong: the relay could not be reached")
-
-
-class EndpointBusy(Exception):
-    """Another worker holds the device's lock; try again shortly."""
 
 
 _client: redis.Redis | None = None
@@ -52,7 +50,7 @@ def _redis() -> redis.Redis:
     return _client
 
 
-def _key(kind: str, device_pk: int) -> str:
+def _key(kind: str, device_pk: int | str) -> str:
     return f"{settings.NAMESPACE}:messaging:{kind}:{device_pk}"
 
 
@@ -128,51 +126,137 @@ def store_media(
     )
 
 
-def _send_content(client: SignalClient, customer: str, content: Content) -> list[str]:
+def outgoing(customer: str, content: Content) -> Outgoing:
+    """What the Signal client sends for a message's content."""
     if isinstance(content, Text) and not content.suggestions:
-        return client.send_text(customer, content.body)
+        return Outgoing.text(customer, content.body)
     if isinstance(content, Media) and content.pointer:
-        return client.send_media_pointer(customer, content.pointer, caption=content.caption)
+        return Outgoing.media_pointer(customer, content.pointer, caption=content.caption)
     if isinstance(content, Location):
-        return client.send_location(customer, content.latitude, content.longitude,
-                                    name=content.name, address=content.address)  # fmt: skip
-    return client.send_rich(customer, content.to_dict(), content.preview())
+        return Outgoing.location(customer, content.latitude, content.longitude,
+                                 name=content.name, address=content.address)  # fmt: skip
+    return Outgoing.rich(customer, content.to_dict(), content.preview())
+
+
+def _send_batch(device: LocalDevice, relay_url: str | None) -> int:
+    """Encrypt and hand to the relay the number's oldest accepted messages, up to a batch
+    (one relay request); fail those the relay refuses. Raises RelayError when the relay
+    could not be reached (the messages stay accepted). Returns how many were handled."""
+    assert device.phone_number is not None
+    batch = list(selectors.list_messages_to_send(device.phone_number, limit=BATCH))
+    if not batch:
+        return 0
+    client = endpoint_client(device, relay_url=relay_url)
+    assert isinstance(client.state, DjangoDeviceState)
+    base = client.now_ms()
+    items = []
+    for i, message in enumerate(batch):
+        item = outgoing(message.conversation.customer, parse_content(message.content))
+        item.timestamp = base + i  # sender + timestamp name a Signal message
+        client.state.expect_message(item.peer, item.timestamp, message.pk)
+        items.append(item)
+    for message, result in zip(batch, client.send_many(items), strict=True):
+        if isinstance(result, RelayError):
+            do_fail_message(message.pk, UNDELIVERABLE[0], f"{UNDELIVERABLE[1]}: {result.message}")
+        elif isinstance(result, ClientError):
+            do_fail_message(message.pk, UNDELIVERABLE[0], f"{UNDELIVERABLE[1]}: {result}")
+    return len(batch)
+
+
+def _receive_page(device: LocalDevice, relay_url: str | None) -> tuple[int, bool]:
+    """Fetch, decrypt and ack one page of what the relay queued for the device; returns how
+    many envelopes it held and whether more wait."""
+    received, more = endpoint_client(device, relay_url=relay_url).receive_page()
+    return len(received), more
+
+
+SEND, RECEIVE = "send", "receive"
+
+
+def request(e164: str, kind: str) -> bool:
+    """Mark that a worker has been asked to serve the number (`kind`: send or receive);
+    False when one was asked already and has not started: no second task is needed."""
+    return bool(_redis().set(_key(f"requested:{kind}", e164), 1, nx=True, ex=LOCK_SECONDS))
+
+
+def started(e164: str, kind: str) -> None:
+    """The asked worker starts: what is committed from now on needs a new request."""
+    _redis().delete(_key(f"requested:{kind}", e164))
+
+
+def service(
+    e164: str,
+    *,
+    relay_url: str | None = None,
+    wait: float = 0,
+    send: bool = True,
+    receive: bool = True,
+) -> tuple[int, int]:
+    """Work the number's endpoint: send its accepted messages a batch at a time and fetch,
+    decrypt and ack what the relay queued for it a page at a time, turn by turn (a steady
+    stream of sends never starves the receipts), until nothing is left. One worker at a
+    time holds the device: when another one does, leave it a note of what to do and return
+    at once. Returns (messages sent, envelopes received)."""
+    device = business_device(e164)
+    if device is None:
+        return 0, 0
+    notes = {SEND: _key("again:send", device.pk), RECEIVE: _key("again:receive", device.pk)}
+    wants = {SEND: send, RECEIVE: receive}
+    sent = received = 0
+    while True:
+        with device_lock(device.pk, wait=wait) as acquired:
+            if not acquired:
+                for kind, wanted in wants.items():
+                    if wanted:
+                        _redis().set(notes[kind], 1, ex=LOCK_SECONDS)
+                return sent, received
+            while True:
+                taken = _take_notes(notes)
+                wants = {kind: wants[kind] or taken[kind] for kind in wants}
+                if not any(wants.values()):
+                    break
+                if wants[SEND]:
+                    count = _send_batch(device, relay_url)
+                    sent += count
+                    wants[SEND] = count >= BATCH
+                if wants[RECEIVE]:
+                    count, wants[RECEIVE] = _receive_page(device, relay_url)
+                    received += count
+        # A note left between our last look and the release: go round once more.
+        if not _redis().exists(*notes.values()):
+            return sent, received
+        wait = 0
+
+
+def _take_notes(notes: dict[str, str]) -> dict[str, bool]:
+    pipe = _redis().pipeline()
+    for key in notes.values():
+        pipe.get(key)
+    pipe.delete(*notes.values())
+    values = pipe.execute()
+    return {kind: values[i] is not None for i, kind in enumerate(notes)}
 
 
 def deliver(message_id: int, *, relay_url: str | None = None, wait: float = 30) -> str:
-    """Encrypt and hand an accepted message to the relay (→ sent), or fail it. Raises
-    EndpointBusy or RelayError when trying again later may work. Returns the outcome."""
+    """Send an accepted message (→ sent), with whatever else its number has waiting, or
+    fail it. Returns the message's status once done ("accepted" when another worker holds
+    the endpoint and will send it). Raises RelayError when the relay could not be reached."""
     message = (
         Message.objects.select_related("conversation", "conversation__number")
         .filter(pk=message_id)
         .first()
     )
-    if message is None or message.status != lifecycle.ACCEPTED:
+    if message is None:
         return "skipped"
-    device = business_device(message.conversation.number)
-    if device is None:
+    if message.status != lifecycle.ACCEPTED:
+        return message.status
+    number = message.conversation.number
+    if business_device(number) is None:
         do_fail_message(message_id, *NO_ENDPOINT)
         return "failed"
-    with device_lock(device.pk, wait=wait) as acquired:
-        if not acquired:
-            raise EndpointBusy(device.e164)
-        message.refresh_from_db(fields=["status"])
-        if message.status != lifecycle.ACCEPTED:
-            return "skipped"
-        client = endpoint_client(device, relay_url=relay_url)
-        assert isinstance(client.state, DjangoDeviceState)
-        client.state.sending_message_id = message.pk
-        try:
-            _send_content(client, message.conversation.customer, parse_content(message.content))
-        except ClientError as exc:
-            do_fail_message(message_id, UNDELIVERABLE[0], f"{UNDELIVERABLE[1]}: {exc}")
-            return "failed"
-        except RelayError as exc:
-            if exc.status == 0 or exc.status == 429 or exc.status >= 500:
-                raise
-            do_fail_message(message_id, UNDELIVERABLE[0], f"{UNDELIVERABLE[1]}: {exc.message}")
-            return "failed"
-    return "sent"
+    service(number.e164, relay_url=relay_url, wait=wait, receive=False)
+    message.refresh_from_db(fields=["status"])
+    return message.status
 
 
 # -- inbound -----------------------------------------------------------------------------
@@ -180,24 +264,5 @@ def deliver(message_id: int, *, relay_url: str | None = None, wait: float = 30) 
 
 def pull(e164: str, *, relay_url: str | None = None, wait: float = 0) -> int:
     """Fetch, decrypt and ack what the relay queued for the number's device; returns how
-    many envelopes were handled. When another worker is pulling already, leave it a note
-    to go round once more and return at once."""
-    device = business_device(e164)
-    if device is None:
-        return 0
-    again = _key("again", device.pk)
-    handled = 0
-    while True:
-        with device_lock(device.pk, wait=wait) as acquired:
-            if not acquired:
-                _redis().set(again, 1, ex=LOCK_SECONDS)
-                return handled
-            while True:
-                _redis().delete(again)
-                handled += len(endpoint_client(device, relay_url=relay_url).receive())
-                if not _redis().exists(again):
-                    break
-        # A note left between our last look and the release: go round once more.
-        if not _redis().exists(again):
-            return handled
-        wait = 0
+    many envelopes were handled."""
+    return service(e164, relay_url=relay_url, wait=wait, send=False)[1]

@@ -73,3 +73,16 @@ def list_unread_inbound(number: PhoneNumber) -> QuerySet[Message]:
         .prefetch_related("envelopes")
         .order_by("created_at", "id")
     )
+
+
+def list_messages_to_send(number: PhoneNumber, *, limit: int) -> QuerySet[Message]:
+    """The number's accepted business messages, oldest first: what its endpoint sends."""
+    return (
+        Message.objects.filter(
+            conversation__number=number,
+            direction=Message.Direction.OUTBOUND,
+            status=Message.Status.ACCEPTED,
+        )
+        .select_related("conversation")
+        .order_by("id")[:limit]
+    )

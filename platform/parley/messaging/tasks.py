@@ -1,5 +1,7 @@
 """Celery tasks of messaging: thin wrappers around the endpoint service and the window
-sweep."""
+sweep. A number needs at most one waiting task of each kind: `request_send` and
+`request_receive` enqueue one only when none is waiting (the waiting one will see what
+was committed before it starts)."""
 
 from __future__ import annotations
 
@@ -15,11 +17,27 @@ from parley.messaging.actions import do_close_windows, do_fail_message
 MAX_RETRIES = 8
 
 
+def request_send(e164: str, message_id: int) -> None:
+    """After a message to send is committed: have a worker send it (with the rest)."""
+    if endpoint.request(e164, endpoint.SEND):
+        deliver_message.delay(message_id, e164)
+
+
+def request_receive(e164: str) -> None:
+    """After the relay queued an envelope for a served number: have a worker pull."""
+    if endpoint.request(e164, endpoint.RECEIVE):
+        pull_inbox.delay(e164)
+
+
 @shared_task(name="parley.messaging.tasks.deliver_message", bind=True, max_retries=MAX_RETRIES)
-def deliver_message(self: Any, message_id: int) -> str:
+def deliver_message(self: Any, message_id: int, e164: str = "") -> str:
+    """Send a committed message with whatever else its number has waiting. When another
+    worker holds the number's endpoint it sends them: this task returns at once."""
+    if e164:
+        endpoint.started(e164, endpoint.SEND)
     try:
-        return endpoint.deliver(message_id)
-    except (endpoint.EndpointBusy, RelayError) as exc:
+        return endpoint.deliver(message_id, wait=0)
+    except RelayError as exc:
         if self.request.retries >= MAX_RETRIES:
             do_fail_message(message_id, *endpoint.GAVE_UP)
             return "failed"
@@ -28,18 +46,21 @@ def deliver_message(self: Any, message_id: int) -> str:
 
 @shared_task(name="parley.messaging.tasks.pull_inbox")
 def pull_inbox(e164: str) -> int:
+    endpoint.started(e164, endpoint.RECEIVE)
     return endpoint.pull(e164)
 
 
 @shared_task(name="parley.messaging.tasks.sweep_inboxes")
 def sweep_inboxes() -> int:
-    """The periodic pull of every served number, so nothing waits for a lost nudge."""
+    """The periodic service of every served number (send what waits, pull what is queued),
+    so nothing waits for a lost nudge or a worker that died holding an endpoint."""
     handled = 0
     for e164 in selectors.list_served_numbers():
         try:
-            handled += endpoint.pull(e164)
+            sent, received = endpoint.service(e164)
         except RelayError:
             continue  # the relay is away: the next sweep tries again
+        handled += sent + received
     return handled
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from parley.api.schema import ErrorBody
 from parley.relay import conf
 from parley.relay.actions.keys import DeviceBundle, EcKey, KemKey, KeyUpload, SignedKey
 from parley.relay.actions.mailbox import OutgoingMessage
@@ -231,6 +232,20 @@ class MessagesIn(serializers.Serializer[Any]):
     messages = MessageIn(many=True, min_length=1, max_length=127)  # type: ignore[call-arg]
 
 
+class BatchItemIn(serializers.Serializer[Any]):
+    destination = serializers.CharField(max_length=32)
+    timestamp = serializers.IntegerField(min_value=0)
+    messages = MessageIn(many=True, min_length=1, max_length=127)  # type: ignore[call-arg]
+
+
+class BatchIn(serializers.Serializer[Any]):
+    batch = BatchItemIn(many=True, min_length=1, max_length=100)  # type: ignore[call-arg]
+
+
+class AcksIn(serializers.Serializer[Any]):
+    guids = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=1000)
+
+
 def outgoing(data: dict[str, Any]) -> list[OutgoingMessage]:
     return [
         OutgoingMessage(
@@ -352,6 +367,21 @@ class SentMessageOut(serializers.Serializer[Any]):
 
 class SentOut(serializers.Serializer[Any]):
     messages = SentMessageOut(many=True)
+
+
+class BatchResultOut(serializers.Serializer[Any]):
+    destination = serializers.CharField()
+    status = serializers.IntegerField(help_text="The status a single send would have had.")
+    messages = SentMessageOut(many=True, required=False)
+    error = ErrorBody(required=False)
+
+
+class BatchOut(serializers.Serializer[Any]):
+    results = BatchResultOut(many=True)
+
+
+class AcksOut(serializers.Serializer[Any]):
+    acknowledged = serializers.IntegerField()
 
 
 class ReceiptOut(serializers.Serializer[Any]):

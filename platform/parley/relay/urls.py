@@ -33,6 +33,8 @@ urlpatterns = [
     path(P + "keys/<str:number>/<str:device>", views.BundleView.as_view(), name="relay-bundle"),
     path(P + "identity/<str:number>", views.IdentityView.as_view(), name="relay-identity"),
     path(P + "messages", views.MessagesView.as_view(), name="relay-messages"),
+    path(P + "messages/batch", views.SendBatchView.as_view(), name="relay-send-batch"),
+    path(P + "messages/acks", views.AcksView.as_view(), name="relay-acks"),
     re_path(
         r"^relay/v1/messages/(?P<guid>[0-9a-fA-F-]{32,36})$",
         views.AckView.as_view(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from typing import cast
+from typing import Any, cast
 
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.types import OpenApiTypes
@@ -20,9 +20,15 @@ from parley.accounts.actions.tokens import authenticate_api_token
 from parley.accounts.models import Business
 from parley.accounts.roles import Capability
 from parley.api.base import ApiView, query_int, valid
-from parley.api.errors import envelope
+from parley.api.errors import envelope, error_envelope
 from parley.core import clock, ratelimit
-from parley.core.errors import AuthenticationFailed, InvalidParameter, NotFound, PermissionDenied
+from parley.core.errors import (
+    AuthenticationFailed,
+    InvalidParameter,
+    NotFound,
+    ParleyError,
+    PermissionDenied,
+)
 from parley.core.http import client_address
 from parley.relay import conf
 from parley.relay import serializers as s
@@ -32,7 +38,15 @@ from parley.relay.actions.devices import (
     do_set_registration_lock,
 )
 from parley.relay.actions.keys import do_claim_bundles, do_upload_keys
-from parley.relay.actions.mailbox import do_ack_envelope, do_send_messages, do_send_read_receipt
+from parley.relay.actions.mailbox import (
+    BatchItem,
+    Sent,
+    do_ack_envelope,
+    do_ack_envelopes,
+    do_send_batch,
+    do_send_messages,
+    do_send_read_receipt,
+)
 from parley.relay.actions.verification import (
     do_create_verification_session,
     do_request_verification_code,
@@ -414,6 +428,66 @@ class SendView(RelayView):
     def delete(self, request: Request, number: str) -> Response:
         # Message ids are UUIDs (AckView's route): anything else names no message.
         raise NotFound("No such message.")
+
+
+def _batch_result(destination: str, outcome: list[Sent] | ParleyError) -> dict[str, Any]:
+    if isinstance(outcome, ParleyError):
+        body = error_envelope(outcome)
+        return {"destination": destination, "status": outcome.http_status, **body}
+    return {
+        "destination": destination,
+        "status": 200,
+        "messages": [{"guid": x.guid, "device_id": x.destination_device_id} for x in outcome],
+    }
+
+
+class SendBatchView(RelayView):
+    """PUT /relay/v1/messages/batch: several recipients' messages in one request."""
+
+    @extend_schema(
+        request=s.BatchIn,
+        responses=s.BatchOut,
+        summary="Send to several numbers at once",
+        description=(
+            "Each item is what `PUT /relay/v1/messages/{number}` takes for one recipient. "
+            "Items are queued independently in one transaction: an item that fails (unknown "
+            "number, device mismatch 409, stale devices 410, bad content) carries its error "
+            "envelope and the status a single send would have had, and queues nothing."
+        ),
+    )
+    def put(self, request: Request) -> Response:
+        data = valid(s.BatchIn, request)
+        sender = self.device(request)
+        items: list[BatchItem] = []
+        refused: dict[int, ParleyError] = {}
+        for i, raw in enumerate(data["batch"]):
+            try:
+                items.append(
+                    BatchItem(_number(raw["destination"]), raw["timestamp"], s.outgoing(raw))
+                )
+            except ParleyError as exc:
+                refused[i] = exc
+        outcomes = iter(do_send_batch(sender, items))
+        results = [
+            _batch_result(raw["destination"], refused[i] if i in refused else next(outcomes))
+            for i, raw in enumerate(data["batch"])
+        ]
+        return Response({"results": results})
+
+
+class AcksView(RelayView):
+    """POST /relay/v1/messages/acks: acknowledge several envelopes at once."""
+
+    @extend_schema(
+        request=s.AcksIn,
+        responses=s.AcksOut,
+        summary="Acknowledge (remove) several envelopes",
+        description="Guids no longer queued for this device are skipped.",
+    )
+    def post(self, request: Request) -> Response:
+        data = valid(s.AcksIn, request)
+        acked = do_ack_envelopes(self.device(request), [str(g) for g in data["guids"]])
+        return Response({"acknowledged": acked})
 
 
 class MessagesView(RelayView):

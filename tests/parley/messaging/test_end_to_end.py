@@ -41,13 +41,19 @@ def status_of(message: Message) -> str:
     return message.status
 
 
+def register_endpoint(number: PhoneNumber, factory: Any, relay: str) -> SignalClient:
+    """Register the business number's Signal device (the endpoint the workers run)."""
+    admin = factory.staff(number.business, "administrator")
+    token = do_create_api_token(admin, name="endpoint").secret
+    client = client_for(do_create_device(number.e164, business_number=True), relay)
+    client.register(kind="business", token=token)
+    return client
+
+
 def test_a_text_travels_the_whole_lifecycle_and_the_reply_arrives_decrypted(
     asgi_server: str, celery_worker: None, number: PhoneNumber, factory: Any
 ) -> None:
-    admin = factory.staff(number.business, "administrator")
-    token = do_create_api_token(admin, name="endpoint").secret
-    endpoint_client = client_for(do_create_device(number.e164, business_number=True), asgi_server)
-    endpoint_client.register(kind="business", token=token)
+    register_endpoint(number, factory, asgi_server)
     do_enable_endpoint(number)
     alice: SignalClient = client_for(do_create_device(new_handset_number()), asgi_server)
     alice.register()
@@ -100,11 +106,7 @@ def test_the_sweep_pulls_what_no_nudge_announced(
 ) -> None:
     from parley.messaging.tasks import sweep_inboxes
 
-    admin = factory.staff(number.business, "administrator")
-    token = do_create_api_token(admin, name="endpoint").secret
-    client_for(do_create_device(number.e164, business_number=True), asgi_server).register(
-        kind="business", token=token
-    )
+    register_endpoint(number, factory, asgi_server)
     do_enable_endpoint(number, active=False)  # not served: the relay's nudge is ignored
     alice = client_for(do_create_device(new_handset_number()), asgi_server)
     alice.register()
@@ -115,3 +117,41 @@ def test_the_sweep_pulls_what_no_nudge_announced(
     (message,) = Message.objects.all()
     assert (message.direction, message.content["body"]) == ("inbound", "anyone there?")
     assert sweep_inboxes() == 0
+
+
+def test_waiting_messages_go_out_in_one_batch_and_a_refused_one_fails_alone(
+    asgi_server: str, celery_worker: None, number: PhoneNumber, factory: Any
+) -> None:
+    from parley.messaging import endpoint
+    from parley.relay.models import DeliveryRecord
+
+    register_endpoint(number, factory, asgi_server)
+    customers = []
+    for _ in range(3):
+        handset = client_for(do_create_device(new_handset_number()), asgi_server)
+        handset.register()
+        customers.append(handset)
+    stranger = new_handset_number()  # never registered with the relay
+    waiting = [
+        do_send_message(number, c.e164, Text(f"parcel {i}"), deliver=False)
+        for i, c in enumerate([*customers, customers[0]])
+    ]
+    lost = do_send_message(number, stranger, Text("hello?"), deliver=False)
+
+    assert endpoint.service(number.e164, receive=False) == (5, 0)
+    statuses = {m.pk: status_of(m) for m in [*waiting, lost]}
+    assert [statuses[m.pk] for m in waiting] == ["sent"] * 4
+    lost.refresh_from_db()
+    assert (lost.status, lost.error_code) == ("failed", 131026)
+    # One batch: consecutive client timestamps, one per message (sender + timestamp name a
+    # Signal message).
+    stamps = sorted(DeliveryRecord.objects.values_list("client_timestamp", flat=True))
+    assert stamps == [stamps[0] + i for i in range(4)]
+    # Each customer decrypts its own, in order.
+    assert [r.body for r in customers[0].receive()] == ["parcel 0", "parcel 3"]
+    assert [r.body for r in customers[1].receive()] == ["parcel 1"]
+    assert [r.body for r in customers[2].receive()] == ["parcel 2"]
+    for customer in customers:
+        customer.receive()
+    assert endpoint.service(number.e164) == (0, 4)  # the four delivery receipts
+    assert {status_of(m) for m in waiting} == {"delivered"}

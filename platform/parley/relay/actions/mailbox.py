@@ -10,7 +10,7 @@ import uuid
 from django.db import transaction
 
 from parley.core import clock
-from parley.core.errors import InvalidParameter, NotFound
+from parley.core.errors import InvalidParameter, NotFound, ParleyError
 from parley.core.events import EnvelopeDelivered, EnvelopeExpired, EnvelopeQueued
 from parley.core.publish import publish
 from parley.relay import conf
@@ -24,6 +24,7 @@ from parley.relay.models import (
     ReceiptKind,
     RelayAccount,
 )
+from parley.relay.selectors import get_account
 
 _CLIENT_TYPES = sorted(int(t) for t in CLIENT_ENVELOPE_TYPES)
 
@@ -151,6 +152,36 @@ def do_send_messages(
     return sent
 
 
+@dataclasses.dataclass(frozen=True)
+class BatchItem:
+    """One recipient's part of a batch: its number, the message's client timestamp and
+    one ciphertext per device."""
+
+    destination: str
+    timestamp: int
+    messages: list[OutgoingMessage]
+
+
+def do_send_batch(sender: Device, items: list[BatchItem]) -> list[list[Sent] | ParleyError]:
+    """Queue several recipients' messages in one transaction, each as `do_send_messages`
+    would. A recipient that cannot be sent to (unknown number, device mismatch, stale
+    devices, bad content) gets its error in its place and queues nothing; the others are
+    queued. One commit and one round trip for many messages: what a business endpoint
+    sending to many customers needs."""
+    results: list[list[Sent] | ParleyError] = []
+    with transaction.atomic():
+        for item in items:
+            try:
+                with transaction.atomic():  # a savepoint: a refused item leaves no rows
+                    recipient = get_account(item.destination)
+                    results.append(
+                        do_send_messages(sender, recipient, item.messages, timestamp=item.timestamp)
+                    )
+            except ParleyError as exc:
+                results.append(exc)
+    return results
+
+
 def queue_receipt(
     record: DeliveryRecord,
     kind: ReceiptKind,
@@ -265,6 +296,21 @@ def do_ack_envelope(device: Device, guid: uuid.UUID | str) -> None:
             from_device_id=device.device_id,
         )
         _delivered_event(record, ReceiptKind.DELIVERY, device, now)
+
+
+def do_ack_envelopes(device: Device, guids: list[str]) -> int:
+    """Acknowledge several envelopes in one transaction, each as `do_ack_envelope` does;
+    guids no longer in the queue (acknowledged before) are skipped. Returns how many were
+    acknowledged now."""
+    acked = 0
+    with transaction.atomic():
+        for guid in dict.fromkeys(guids):
+            try:
+                do_ack_envelope(device, guid)
+            except NotFound:
+                continue
+            acked += 1
+    return acked
 
 
 def do_send_read_receipt(device: Device, guid: uuid.UUID | str) -> None:
