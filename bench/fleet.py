@@ -150,7 +150,7 @@ def main() -> None:
                 "parley",
                 "worker",
                 "--concurrency",
-                "2",
+                os.environ.get("BENCH_WORKER_CONCURRENCY", "2"),
                 "--loglevel",
                 os.environ.get("BENCH_WORKER_LOG", "WARNING"),
             ],

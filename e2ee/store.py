@@ -67,6 +67,8 @@ class BusinessHistory(Protocol):
 
     def apply_status(self, number: PhoneNumber, guid: str, status: str) -> bool: ...
 
+    def record_sent(self, sent: list[tuple[int, str, int]]) -> int: ...
+
     def list_items(self, number: PhoneNumber, peer: str | None = None) -> list[HistoryItem]: ...
 
 
@@ -103,9 +105,12 @@ class DjangoDeviceState:
         # unit ends or anything in it fails (a rolled-back ratchet step must not survive).
         self._depth = 0
         self._sessions: dict[tuple[str, int], SessionRecord | None] = {}
+        # Envelopes of expected business messages, recorded together when the unit ends.
+        self._sent_envelopes: list[tuple[int, str, int]] = []
 
     def _forget(self) -> None:
         self._sessions.clear()
+        self._sent_envelopes.clear()
 
     # -- unit of work --------------------------------------------------------------------
 
@@ -118,6 +123,9 @@ class DjangoDeviceState:
         try:
             with transaction.atomic():
                 yield
+                if self._depth == 1 and self._sent_envelopes:
+                    _history().record_sent(self._sent_envelopes)
+                    self._sent_envelopes.clear()
         except BaseException:
             self._forget()
             raise
@@ -317,6 +325,9 @@ class DjangoDeviceState:
                 return
             key = (item.peer, item.client_timestamp)
             message_id = self._sent.get(key)
+            if item.direction == "out" and message_id is not None and self._depth:
+                self._sent_envelopes.append((message_id, item.guid, item.peer_device_id))
+                return
             message_id = history.record_item(number, item, message_id=message_id)
             if item.direction == "out":
                 self._sent[key] = message_id

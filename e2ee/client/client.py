@@ -638,6 +638,7 @@ class SignalClient:
                         status="received",
                         client_timestamp=received.client_timestamp,
                         attachment=received.attachment,
+                        context=received.context,
                     )
                 )
                 self.state.count(decryptions=1, key_agreements=int(new_session))

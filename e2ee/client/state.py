@@ -32,6 +32,9 @@ class HistoryItem:
     status: str  # sent, delivered, read, expired, received, failed
     client_timestamp: int
     attachment: dict[str, Any] | None = None
+    # What a text answers: {"id": the message replied to} and/or {"payload": a tapped
+    # suggestion's id}.
+    context: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,6 +51,7 @@ class HistoryItem:
             status=str(data["status"]),
             client_timestamp=int(data["client_timestamp"]),
             attachment=data.get("attachment"),
+            context=data.get("context") if isinstance(data.get("context"), dict) else None,
         )
 
 

@@ -191,6 +191,30 @@ def do_record_sent_envelope(message_id: int, guid: str, device_id: int) -> bool:
         return _move(message, lifecycle.SENT, at=now)
 
 
+def do_record_sent_envelopes(sent: list[tuple[int, str, int]]) -> int:
+    """Many `do_record_sent_envelope`s (message id, envelope guid, device id) in one
+    transaction, each message locked once; returns how many messages moved to `sent`."""
+    now = clock.now()
+    with transaction.atomic():
+        ids = sorted({message_id for message_id, _, _ in sent})
+        messages = {
+            m.pk: m
+            for m in Message.objects.select_for_update(of=("self",))
+            .select_related("conversation", "conversation__number")
+            .filter(pk__in=ids)
+            .order_by("pk")
+        }
+        Envelope.objects.bulk_create(
+            [
+                Envelope(guid=guid, message_id=message_id, device_id=device_id)
+                for message_id, guid, device_id in sent
+                if message_id in messages
+            ],
+            ignore_conflicts=True,
+        )
+        return sum(_move(messages[pk], lifecycle.SENT, at=now) for pk in ids if pk in messages)
+
+
 def do_fail_message(message_id: int, code: int, title: str) -> bool:
     """The message cannot be sent (`code`/`title` in the Cloud API's terms)."""
     with transaction.atomic():

@@ -185,7 +185,7 @@ def started(e164: str, kind: str) -> None:
 
 
 def service(
-    e164: str,
+    e164: str | LocalDevice,
     *,
     relay_url: str | None = None,
     wait: float = 0,
@@ -197,7 +197,7 @@ def service(
     stream of sends never starves the receipts), until nothing is left. One worker at a
     time holds the device: when another one does, leave it a note of what to do and return
     at once. Returns (messages sent, envelopes received)."""
-    device = business_device(e164)
+    device = e164 if isinstance(e164, LocalDevice) else business_device(e164)
     if device is None:
         return 0, 0
     notes = {SEND: _key("again:send", device.pk), RECEIVE: _key("again:receive", device.pk)}
@@ -250,11 +250,11 @@ def deliver(message_id: int, *, relay_url: str | None = None, wait: float = 30) 
         return "skipped"
     if message.status != lifecycle.ACCEPTED:
         return message.status
-    number = message.conversation.number
-    if business_device(number) is None:
+    device = business_device(message.conversation.number)
+    if device is None:
         do_fail_message(message_id, *NO_ENDPOINT)
         return "failed"
-    service(number.e164, relay_url=relay_url, wait=wait, receive=False)
+    service(device, relay_url=relay_url, wait=wait, receive=False)
     message.refresh_from_db(fields=["status"])
     return message.status
 

@@ -111,6 +111,7 @@ def record_item(number: PhoneNumber, item: HistoryItem, *, message_id: int | Non
             envelope_guid=item.guid,
             device_id=item.peer_device_id,
             client_timestamp=item.client_timestamp,
+            reply_to=selectors.get_replied_wamid(number, str((item.context or {}).get("id") or "")),
         )
         try:
             return record(content).pk
@@ -123,6 +124,11 @@ def record_item(number: PhoneNumber, item: HistoryItem, *, message_id: int | Non
         Message.objects.filter(pk=message_id).update(client_timestamp=item.client_timestamp)
     actions.do_record_sent_envelope(message_id, item.guid, item.peer_device_id)
     return message_id
+
+
+def record_sent(sent: list[tuple[int, str, int]]) -> int:
+    """Envelopes (message id, guid, device id) that carried expected business messages."""
+    return actions.do_record_sent_envelopes(sent)
 
 
 def apply_status(number: PhoneNumber, guid: str, status: str) -> bool:

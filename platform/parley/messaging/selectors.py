@@ -48,6 +48,18 @@ def get_message(wamid: str) -> Message | None:
     return Message.objects.select_related("conversation").filter(wamid=wamid).first()
 
 
+def get_replied_wamid(number: PhoneNumber, reference: str) -> str:
+    """The wamid of the number's message a customer's reply names, by its wamid or by the
+    envelope guid the customer's phone knows it by ("" when it names none of them)."""
+    if not reference:
+        return ""
+    mine = Message.objects.filter(conversation__number=number)
+    if mine.filter(wamid=reference).exists():
+        return reference
+    carried = mine.filter(envelopes__guid=reference).values_list("wamid", flat=True).first()
+    return carried or ""
+
+
 def is_endpoint_served(number: PhoneNumber | str) -> bool:
     """Whether the number's Signal endpoint runs as a service in the workers."""
     if isinstance(number, str):

@@ -26,7 +26,7 @@ from parley.core.stream.actions import (
     do_redrive_dead_letters,
 )
 from parley.core.stream.consumers import Consumer, Delivery, register, unregister
-from parley.core.stream.runner import run_batch, run_consumers
+from parley.core.stream.runner import run_batch, run_consumers, with_work
 from parley.core.stream.selectors import get_stream_status, list_dead_letters
 
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -420,3 +420,23 @@ def test_healthz_shows_the_log_size_and_each_consumers_lag(client, probes) -> No
     assert stream["consumers"]["console"]["lag"] == 0
     assert stream["consumers"]["reported"]["lag"] == 3
     assert stream["consumers"]["reported"]["dead"] == 0
+
+
+@pytest.mark.django_db
+def test_only_consumers_behind_the_log_or_with_a_retry_due_are_run(probes, frozen_clock) -> None:
+    probes.append(behind := Probe("behind"))
+    probes.append(retrying := Probe("retrying"))
+    consumers = [behind.consumer, retrying.consumer]
+    retrying.failing.add("thread:a")
+    publish(_note("a", 1))
+    run_consumers(max_seconds=30, names=["behind", "retrying"])
+    # Both have read to the end of the log; the failed entry's retry is not due yet.
+    assert with_work(consumers) == []
+    frozen_clock.advance(hours=1)
+    assert with_work(consumers) == [retrying.consumer]
+    retrying.failing.clear()
+    publish(_note("b", 1))
+    assert with_work(consumers) == [behind.consumer, retrying.consumer]
+    run_consumers(max_seconds=30, names=["behind", "retrying"])
+    assert with_work(consumers) == []
+    assert len(behind.seen) == 2 and len(retrying.seen) == 2

@@ -82,7 +82,8 @@ def test_a_text_travels_the_whole_lifecycle_and_the_reply_arrives_decrypted(
     ]
     assert statuses == ["accepted", "sent", "delivered", "read"]
 
-    alice.send_text(number.e164, reply)
+    # A reply quoting the message by the envelope guid her phone knows it by.
+    alice.send_reply(number.e164, reply, reply_to=received[0].guid)
     inbound = eventually(
         lambda: Message.objects.filter(direction="inbound", conversation__number=number).first(),
         "the reply",
@@ -90,11 +91,13 @@ def test_a_text_travels_the_whole_lifecycle_and_the_reply_arrives_decrypted(
     assert inbound.content == {"type": "text", "body": reply, "preview_url": False,
                                "suggestions": []}  # fmt: skip
     assert inbound.conversation_id == message.conversation_id
+    assert inbound.reply_to == message.wamid
     event = eventually(
         lambda: StreamEntry.objects.filter(name="message.received").first(), "message.received"
     )
     assert event.business_id == number.business_id
     assert event.payload["text"] == reply and event.payload["customer"] == alice.e164
+    assert event.payload["reply_to"] == message.wamid
     assert "administrator" not in event.audience and "compliance" not in event.audience
 
     for plaintext in (marker, reply):

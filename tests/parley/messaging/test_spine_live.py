@@ -111,6 +111,7 @@ def test_a_text_to_an_online_fleet_handset_is_read_billed_and_answered(
         what="the reply",
     )
     assert inbound.content["body"] == reply
+    assert inbound.reply_to == message.wamid  # the customer quoted the business's message
     assert inbound.conversation_id == message.conversation_id
     assert inbound.business_id == number.business_id
     received = wait_for(
