@@ -432,17 +432,20 @@ class SignalClient:
                     }
                     for i in pending
                 ]
-            outcomes = self._hand_over(parts, batch=batch)
-            retry: list[int] = []
+            outcomes = dict(zip(pending, self._hand_over(parts, batch=batch), strict=True))
             with self.state.atomic():
-                for i, outcome in zip(pending, outcomes, strict=True):
-                    if isinstance(outcome, RelayError):
-                        if self._fix_devices(items[i].peer, outcome):
-                            retry.append(i)
-                        else:
-                            results[i] = outcome
-                        continue
-                    results[i] = self._record_sent(items[i], stamps[i], outcome)
+                for i, outcome in outcomes.items():
+                    if not isinstance(outcome, RelayError):
+                        results[i] = self._record_sent(items[i], stamps[i], outcome)
+            # Fixing sessions fetches keys from the relay: outside any unit of work, so no
+            # transaction is held open across a network call.
+            retry: list[int] = []
+            for i, outcome in outcomes.items():
+                if isinstance(outcome, RelayError):
+                    if self._fix_devices(items[i].peer, outcome):
+                        retry.append(i)
+                    else:
+                        results[i] = outcome
             pending = retry
             if not pending:
                 break

@@ -56,11 +56,17 @@ class PublicKey:
             raise InvalidKeyError(f"unknown key type 0x{data[0]:02x}")
         if len(data) != 1 + EC_KEY_LENGTH:
             raise InvalidKeyError("serialised public keys are 33 bytes")
+        # X25519 ignores the top bit and reduces mod p, so other encodings of a key would
+        # agree on the same secret: only the canonical one is a key (a flipped bit is not).
+        if int.from_bytes(data[1:], "little") >= _P25519:
+            raise InvalidKeyError("non-canonical X25519 public key")
         return cls(bytes(data[1:]))
 
     def verify_signature(self, message: bytes, signature: bytes) -> bool:
         return xeddsa.verify(self.raw, message, signature)
 
+
+_P25519 = 2**255 - 19
 
 # An identity key is serialised exactly like any other public key.
 IdentityKey = PublicKey

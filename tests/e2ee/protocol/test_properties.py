@@ -162,3 +162,20 @@ def test_any_bit_flip_in_a_prekey_message_is_rejected(data: st.DataObject, pq: b
         bob.client.decrypt(alice.address, kind, bytes(tampered))
     assert bob.snapshot() == before
     assert bob.client.decrypt(alice.address, kind, message) == b"first contact"
+
+
+def test_the_other_encoding_of_a_base_key_is_refused() -> None:
+    """X25519 ignores a key's top bit: flipping it would agree on the same secret, so only
+    the canonical encoding is accepted (the case the bit-flip property once found)."""
+    alice, bob = make_device("alice"), make_device("bob")
+    connect(alice, bob)
+    kind, message = alice.client.encrypt(bob.address, b"first contact")
+    base_key = PreKeySignalMessage.parse(message).base_key.serialize()
+    last = message.index(base_key) + len(base_key) - 1
+    tampered = bytearray(message)
+    tampered[last] ^= 0x80
+    before = bob.snapshot()
+    with pytest.raises(ProtocolError):
+        bob.client.decrypt(alice.address, kind, bytes(tampered))
+    assert bob.snapshot() == before
+    assert bob.client.decrypt(alice.address, kind, message) == b"first contact"
