@@ -20,7 +20,7 @@ import redis
 from django.conf import settings
 
 from e2ee.attachments import StorageAttachmentStore
-from e2ee.client import ClientError, Outgoing, RelayError, SignalClient
+from e2ee.client import Outgoing, RelayError, SignalClient
 from e2ee.client.relay import b64
 from e2ee.models import LocalDevice
 from e2ee.protocol.media import MediaType, encrypt_media_bytes
@@ -156,10 +156,9 @@ def _send_batch(device: LocalDevice, relay_url: str | None) -> int:
         client.state.expect_message(item.peer, item.timestamp, message.pk)
         items.append(item)
     for message, result in zip(batch, client.send_many(items), strict=True):
-        if isinstance(result, RelayError):
-            do_fail_message(message.pk, UNDELIVERABLE[0], f"{UNDELIVERABLE[1]}: {result.message}")
-        elif isinstance(result, ClientError):
-            do_fail_message(message.pk, UNDELIVERABLE[0], f"{UNDELIVERABLE[1]}: {result}")
+        if isinstance(result, Exception):
+            reason = result.message if isinstance(result, RelayError) else str(result)
+            do_fail_message(message.pk, UNDELIVERABLE[0], f"{UNDELIVERABLE[1]}: {reason}")
     return len(batch)
 
 
@@ -185,19 +184,19 @@ def started(e164: str, kind: str) -> None:
 
 
 def service(
-    e164: str | LocalDevice,
+    number: str | LocalDevice,
     *,
     relay_url: str | None = None,
     wait: float = 0,
     send: bool = True,
     receive: bool = True,
 ) -> tuple[int, int]:
-    """Work the number's endpoint: send its accepted messages a batch at a time and fetch,
-    decrypt and ack what the relay queued for it a page at a time, turn by turn (a steady
+    """Work the endpoint of a number (its E.164 or its device): send its accepted messages
+    a batch at a time and fetch, decrypt and ack what the relay queued for it a page at a time, turn by turn (a steady
     stream of sends never starves the receipts), until nothing is left. One worker at a
     time holds the device: when another one does, leave it a note of what to do and return
     at once. Returns (messages sent, envelopes received)."""
-    device = e164 if isinstance(e164, LocalDevice) else business_device(e164)
+    device = number if isinstance(number, LocalDevice) else business_device(number)
     if device is None:
         return 0, 0
     notes = {SEND: _key("again:send", device.pk), RECEIVE: _key("again:receive", device.pk)}
