@@ -192,10 +192,10 @@ def service(
     receive: bool = True,
 ) -> tuple[int, int]:
     """Work the endpoint of a number (its E.164 or its device): send its accepted messages
-    a batch at a time and fetch, decrypt and ack what the relay queued for it a page at a time, turn by turn (a steady
-    stream of sends never starves the receipts), until nothing is left. One worker at a
-    time holds the device: when another one does, leave it a note of what to do and return
-    at once. Returns (messages sent, envelopes received)."""
+    a batch at a time and fetch, decrypt and ack what the relay queued for it a page at a
+    time, turn by turn (a steady stream of sends never starves the receipts), until nothing
+    is left. One worker at a time holds the device: when another one does, leave it a note
+    of what to do and return at once. Returns (messages sent, envelopes received)."""
     device = number if isinstance(number, LocalDevice) else business_device(number)
     if device is None:
         return 0, 0
