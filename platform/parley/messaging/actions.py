@@ -146,6 +146,7 @@ def do_send_message(
     *,
     reply_to: str = "",
     deliver: bool = True,
+    client_timestamp: int = 0,
 ) -> Message:
     """Accept a business message to `customer`; once committed, a worker encrypts it to the
     customer's devices and hands it to the relay (`deliver=False`: the caller sends it)."""
@@ -167,6 +168,7 @@ def do_send_message(
             content=content.to_dict(),
             reply_to=reply_to,
             status=lifecycle.ACCEPTED,
+            client_timestamp=client_timestamp,
             created_at=now,
             accepted_at=now,
         )

@@ -120,8 +120,9 @@ def record_item(number: PhoneNumber, item: HistoryItem, *, message_id: int | Non
             # would never be acknowledged and would block the queue behind it.
             return record(Unsupported(reason=exc.message[:500])).pk
     if message_id is None:
-        message_id = actions.do_send_message(number, item.peer, content, deliver=False).pk
-        Message.objects.filter(pk=message_id).update(client_timestamp=item.client_timestamp)
+        message_id = actions.do_send_message(
+            number, item.peer, content, deliver=False, client_timestamp=item.client_timestamp
+        ).pk
     actions.do_record_sent_envelope(message_id, item.guid, item.peer_device_id)
     return message_id
 
