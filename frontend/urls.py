@@ -8,7 +8,10 @@ from frontend.views import (
     billing,
     clock,
     conversations,
+    customers,
     dashboard,
+    message_templates,
+    messages,
     numbers,
     security,
     staff,
@@ -38,8 +41,24 @@ urlpatterns = [
     re_path(r"^numbers/" + ID.format("number_id") + r"/verify/$", numbers.verify_code),
     re_path(r"^numbers/" + ID.format("number_id") + r"/register/$", numbers.register),
     re_path(r"^numbers/" + ID.format("number_id") + r"/official/$", numbers.request_official),
+    re_path(r"^numbers/" + ID.format("number_id") + r"/throughput/$", numbers.set_throughput),
     path("conversations/", conversations.conversations, name="conversations"),
     re_path(r"^conversations/" + ID.format("conversation_id") + r"/$", conversations.conversation),
+    path("messages/", messages.message_log, name="messages"),
+    # A wamid is "wamid." and base64 (which may hold "/" and "+"); at most 128 characters.
+    # A media message's file: before the detail, whose wamid pattern would take "/media".
+    re_path(r"^messages/(?P<wamid>[A-Za-z0-9._=+/-]{1,128})/media/$", messages.message_media),
+    re_path(r"^messages/(?P<wamid>[A-Za-z0-9._=+/-]{1,128})/$", messages.message_detail),
+    path("templates/", message_templates.templates_page, name="templates"),
+    re_path(r"^templates/" + ID.format("template_id") + r"/$", message_templates.template_detail),
+    re_path(
+        r"^templates/" + ID.format("template_id") + r"/review/$", message_templates.review_template
+    ),
+    re_path(
+        r"^templates/" + ID.format("template_id") + r"/delete/$", message_templates.delete_template
+    ),
+    path("customers/", customers.customers_page, name="customers"),
+    re_path(r"^customers/(?P<phone_number>\+?[0-9]{1,20})/$", customers.customer_detail),
     path("audit/", audit.audit, name="audit"),
     path("billing/", billing.billing, name="billing"),
     path("billing/rate-card.csv", billing.rate_card_download, name="billing-rate-card"),

@@ -232,7 +232,9 @@ def asgi_server(live_env: dict[str, str], tmp_path_factory: Any) -> Iterator[str
             [sys.executable, "-m", "uvicorn", "parley.asgi:application", "--host", "127.0.0.1",
              "--port", str(port), "--ws", "websockets-sansio", "--no-access-log",
              "--no-proxy-headers"],
-            cwd=ROOT, env=live_env, stdout=out, stderr=subprocess.STDOUT,
+            # The web server's pooled connections, as deployed (PostgreSQL only).
+            cwd=ROOT, env={**live_env, "PARLEY_DB_POOL": "1"}, stdout=out,
+            stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
         _wait_for_port(port, process, log)

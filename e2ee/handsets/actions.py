@@ -25,9 +25,16 @@ def _delay(value: float | None) -> float | None:
 
 
 def do_enlist_handset(
-    device: LocalDevice, *, online: bool = True, read_delay_seconds: float | None = None
+    device: LocalDevice,
+    *,
+    online: bool = True,
+    read_delay_seconds: float | None = None,
+    business_id: int | None = None,
+    language: str | None = None,
 ) -> FleetHandset:
-    """Put a handset device under the fleet (or update how it behaves if it already is)."""
+    """Put a handset device under the fleet (or update how it behaves if it already is).
+    `business_id`: the business whose simulated customer it is (None: nobody's, or keep);
+    `language`: its phone's language (None: en_US, or keep)."""
     if device.owner != LocalDevice.Owner.HANDSET:
         raise InvalidParameter(f"{device.e164} is a business number, not a handset.")
     now = clock.now()
@@ -39,13 +46,22 @@ def do_enlist_handset(
                 "read_delay_seconds": _delay(read_delay_seconds),
                 "created_at": now,
                 "updated_at": now,
+                "business_id": business_id,
+                "language": language or "en_US",
             },
         )
         if not created:
             handset.online = online
             handset.read_delay_seconds = _delay(read_delay_seconds)
             handset.updated_at = now
-            handset.save(update_fields=["online", "read_delay_seconds", "updated_at"])
+            fields = ["online", "read_delay_seconds", "updated_at"]
+            if business_id is not None:
+                handset.business_id = business_id
+                fields.append("business")
+            if language:
+                handset.language = language
+                fields.append("language")
+            handset.save(update_fields=fields)
     return handset
 
 
@@ -72,6 +88,12 @@ def do_mark_inbox_shown(handset: FleetHandset, count: int) -> None:
     handset.inbox_shown = count
 
 
+def do_mark_chat_read(handset: FleetHandset, count: int) -> None:
+    with transaction.atomic():
+        FleetHandset.objects.filter(pk=handset.pk).update(read_count=count)
+    handset.read_count = count
+
+
 def do_schedule_read(handset_pk: int, guid: str, delay_seconds: float) -> dt.datetime:
     """The user will read this message `delay_seconds` of simulated time from now."""
     due = clock.now() + dt.timedelta(seconds=delay_seconds)
@@ -80,6 +102,12 @@ def do_schedule_read(handset_pk: int, guid: str, delay_seconds: float) -> dt.dat
             handset_id=handset_pk, guid=guid, defaults={"due_at": due}
         )
     return due
+
+
+def do_forget_reads(handset_pk: int, guids: Iterable[str]) -> None:
+    """The user read these messages now: no receipt is due for them later."""
+    with transaction.atomic():
+        PendingRead.objects.filter(handset_id=handset_pk, guid__in=list(guids)).delete()
 
 
 def do_complete_reads(ids: Iterable[int]) -> None:

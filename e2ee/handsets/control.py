@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -78,9 +79,16 @@ class FleetControl:
         read_delay_seconds: float | None = None,
         pin: str | None = None,
         reinstall: bool = False,
+        business_id: int | None = None,
+        language: str | None = None,
     ) -> dict[str, Any]:
-        body = {"number": number, "online": online, "read_delay_seconds": read_delay_seconds,
-                "pin": pin, "reinstall": reinstall}  # fmt: skip
+        body: dict[str, Any] = {"number": number, "online": online,
+                                "read_delay_seconds": read_delay_seconds, "pin": pin,
+                                "reinstall": reinstall}  # fmt: skip
+        if business_id is not None:
+            body["business_id"] = business_id
+        if language is not None:
+            body["language"] = language
         return dict(self.call("POST", "/v1/handsets", body))
 
     def create_many(
@@ -120,3 +128,33 @@ class FleetControl:
 
     def inbox(self, number: str, *, read: bool = False) -> list[dict[str, Any]]:
         return list(self.call("POST", f"/v1/handsets/{number}/inbox", {"read": read})["items"])
+
+    def send(self, number: str, body: dict[str, Any]) -> list[str]:
+        """Any message the fleet sends (`{to, type, …}` as the control API takes it)."""
+        return list(self.call("POST", f"/v1/handsets/{number}/messages", body)["guids"])
+
+    def send_reply_tap(self, number: str, to: str, reply_id: str, title: str) -> list[str]:
+        """The tap of a reply button, a list row or a suggested reply."""
+        body = {"to": to, "type": "interactive_reply", "id": reply_id, "title": title}
+        return self.send(number, body)
+
+    def send_action_tap(self, number: str, to: str, postback: str, *, text: str = "") -> list[str]:
+        """The tap of an RCS suggested action (its postback)."""
+        return self.send(number, {"to": to, "type": "action_tap", "postback": postback,
+                                  "text": text})  # fmt: skip
+
+    def send_reaction(self, number: str, to: str, message_id: str, emoji: str) -> list[str]:
+        body = {"to": to, "type": "reaction", "message_id": message_id, "emoji": emoji}
+        return self.send(number, body)
+
+    def send_contacts(self, number: str, to: str, contacts: list[dict[str, Any]]) -> list[str]:
+        return self.send(number, {"to": to, "type": "contacts", "contacts": contacts})
+
+    def read(self, number: str) -> list[str]:
+        """The user opens the chats: read receipts for everything not read yet."""
+        return list(self.call("POST", f"/v1/handsets/{number}/read", {})["guids"])
+
+    def history(self, number: str, peer: str | None = None) -> list[dict[str, Any]]:
+        """What the phone shows, both directions, oldest first."""
+        query = "?" + urllib.parse.urlencode({"peer": peer}) if peer else ""
+        return list(self.call("GET", f"/v1/handsets/{number}/history{query}")["items"])

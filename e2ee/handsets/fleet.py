@@ -41,6 +41,8 @@ from e2ee.actions import client_for, do_create_device, do_discard_unregistered_d
 from e2ee.attachments import StorageAttachmentStore
 from e2ee.client import ClientError, Received, RelayError, SignalClient
 from e2ee.client.aio import AsyncRelay
+from e2ee.client.client import Outgoing
+from e2ee.client.state import HistoryItem
 from e2ee.handsets import actions, selectors
 from e2ee.handsets.conf import control_token
 from e2ee.handsets.models import FleetHandset
@@ -54,6 +56,10 @@ T = TypeVar("T")
 
 CLOSE_UNAUTHENTICATED = 4401
 SHOWN_KINDS = ("text", "media", "location")
+# What a customer sends as structured content (`Outgoing.rich`), besides text, files and pins.
+RICH_KINDS = ("interactive_reply", "action_tap", "reaction", "contacts")
+UNREADABLE_KINDS = frozenset({"undecryptable", "duplicate", "receipt"})
+MAX_TITLE = 1024
 MAX_CONTROL_BODY = 8 * 1024 * 1024
 PHONE_EC_KEYS = 20
 PHONE_KEM_KEYS = 12
@@ -364,7 +370,15 @@ class Fleet:
         }
 
     def _create_sync(
-        self, number: str, *, reinstall: bool, pin: str | None, online: bool, delay: float | None
+        self,
+        number: str,
+        *,
+        reinstall: bool,
+        pin: str | None,
+        online: bool,
+        delay: float | None,
+        business_id: int | None = None,
+        language: str | None = None,
     ) -> tuple[Handset, dict[str, Any]]:
         device = do_create_device(number, replace=reinstall)
         try:
@@ -377,7 +391,10 @@ class Fleet:
         except BaseException:
             do_discard_unregistered_device(device.e164)
             raise
-        row = actions.do_enlist_handset(device, online=online, read_delay_seconds=delay)
+        row = actions.do_enlist_handset(
+            device, online=online, read_delay_seconds=delay, business_id=business_id,
+            language=language,
+        )  # fmt: skip
         row.device = device
         return self._handset(row), {
             "device_id": result["device_id"],
@@ -392,8 +409,11 @@ class Fleet:
         read_delay_seconds: float | None = None,
         pin: str | None = None,
         reinstall: bool = False,
+        business_id: int | None = None,
+        language: str | None = None,
     ) -> dict[str, Any]:
-        """A new phone: verify the number by SMS, register, publish keys, join the fleet."""
+        """A new phone: verify the number by SMS, register, publish keys, join the fleet
+        (`business_id`: the business whose simulated customer it is)."""
         old = self.handsets.get(number)
         if old is not None and reinstall:
             await self._disconnect(old)
@@ -403,8 +423,9 @@ class Fleet:
         def job() -> tuple[Handset, dict[str, Any]]:
             close_old_connections()
             return self._create_sync(
-                number, reinstall=reinstall, pin=pin, online=online, delay=read_delay_seconds
-            )
+                number, reinstall=reinstall, pin=pin, online=online, delay=read_delay_seconds,
+                business_id=business_id, language=language,
+            )  # fmt: skip
 
         loop = asyncio.get_running_loop()
         handset, registration = await loop.run_in_executor(self.registrations, job)
@@ -498,9 +519,46 @@ class Fleet:
                 _location, to=to, lat=lat, lng=lng, name=str(body.get("name") or ""),
                 address=str(body.get("address") or ""),
             )  # fmt: skip
+        elif kind in RICH_KINDS:
+            message, display = _rich(kind, body)
+            send = functools.partial(_rich_send, to=to, message=message, text=display)
         else:
-            raise FleetError(400, f"Unknown message type {kind!r}: text, file or location.")
+            raise FleetError(
+                400, f"Unknown message type {kind!r}: text, file, location or "
+                + ", ".join(RICH_KINDS) + ".",
+            )  # fmt: skip
         return await self.locked(handset, send)
+
+    async def read(self, number: str) -> list[str]:
+        """The user opens the chats: a read receipt for every message received and not read
+        yet (an offline phone first fetches its queue). Returns the guids read."""
+        handset = await self.enlist(number)
+        if not handset.online:
+            await self.locked(handset, lambda c: c.receive())
+        guids = await self.db(self._unread, handset)
+        for guid in guids:
+            await self.relay.read_receipt(handset.credential, guid)
+        if guids:
+            await self.db(actions.do_forget_reads, handset.pk, guids)
+        return guids
+
+    def _unread(self, handset: Handset) -> list[str]:
+        row = selectors.get_fleet_handset(handset.e164)
+        if row is None:
+            return []
+        incoming = [m for m in self._client(handset).state.list_messages() if m.direction == "in"]
+        already = row.read_count
+        actions.do_mark_chat_read(row, len(incoming))
+        return [m.guid for m in incoming[already:] if m.kind not in UNREADABLE_KINDS]
+
+    async def history(self, number: str, peer: str | None = None) -> list[dict[str, Any]]:
+        """Everything the phone shows, both directions, oldest first (decrypted on it)."""
+        handset = await self.enlist(number)
+
+        def items(client: SignalClient) -> list[dict[str, Any]]:
+            return [_history_out(m) for m in client.state.list_messages(peer)]
+
+        return await self.locked(handset, items)
 
     async def inbox(self, number: str, *, read: bool = False) -> list[dict[str, Any]]:
         """What arrived since the last look. An offline phone first fetches its queue (the
@@ -539,6 +597,77 @@ class Fleet:
         return [self.describe(h) for h in sorted(self.handsets.values(), key=lambda h: h.e164)]
 
 
+def _string(body: dict[str, Any], key: str, *, limit: int, required: bool = True) -> str:
+    value = body.get(key, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise FleetError(400, f"`{key}` must be a string.")
+    if required and not value.strip():
+        raise FleetError(400, f"Give `{key}`.")
+    if len(value) > limit:
+        raise FleetError(400, f"`{key}` is longer than {limit} characters.")
+    return value
+
+
+def _rich(kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Structured content a customer sends, as the business side parses it, and its text.
+    `interactive_reply`: the tap of a reply button, a list row or a suggested reply;
+    `action_tap`: the tap of an RCS suggested action (its postback)."""
+    if kind == "interactive_reply":
+        reply_id = _string(body, "id", limit=2048)
+        title = _string(body, "title", limit=MAX_TITLE)
+        return {"type": kind, "id": reply_id, "title": title}, title
+    if kind == "action_tap":
+        postback = _string(body, "postback", limit=2048)
+        return {"type": kind, "postback": postback}, _string(
+            body, "text", limit=MAX_TITLE, required=False
+        ) or postback
+    if kind == "reaction":
+        message_id = _string(body, "message_id", limit=128)
+        emoji = _string(body, "emoji", limit=16, required=False)
+        return {"type": kind, "message_id": message_id, "emoji": emoji}, emoji
+    # contacts
+    raw = body.get("contacts")
+    if not isinstance(raw, list) or not 1 <= len(raw) <= 20:
+        raise FleetError(400, "`contacts` must be a list of 1 to 20 contacts.")
+    contacts: list[dict[str, Any]] = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise FleetError(400, "Each contact must be an object with `name` and `phones`.")
+        phones = item.get("phones", [])
+        if not isinstance(phones, list) or not all(isinstance(p, str) for p in phones):
+            raise FleetError(400, "A contact's `phones` must be a list of strings.")
+        contacts.append({"name": _string(item, "name", limit=MAX_TITLE), "phones": phones})
+    return {"type": kind, "contacts": contacts}, ", ".join(c["name"] for c in contacts)
+
+
+def _rich_send(client: SignalClient, *, to: str, message: dict[str, Any], text: str) -> list[str]:
+    item = Outgoing.rich(to, message, text)
+    # The phone's own history names it briefly (its kind column holds 16 characters).
+    item.kind = _HISTORY_KIND.get(item.kind, item.kind)
+    return client.send_one(item)
+
+
+_HISTORY_KIND = {"interactive_reply": "reply_tap"}
+
+
+def _history_out(item: HistoryItem) -> dict[str, Any]:
+    attachment = item.attachment or {}
+    public = {k: v for k, v in attachment.items() if k != "pointer"}  # keys stay on the phone
+    return {
+        "direction": item.direction,
+        "peer": item.peer,
+        "guid": item.guid,
+        "kind": item.kind,
+        "body": item.body,
+        "status": item.status,
+        "client_timestamp": item.client_timestamp,
+        "attachment": public or None,
+        "context": item.context,
+    }
+
+
 def _text(client: SignalClient, *, to: str, text: str) -> list[str]:
     return client.send_text(to, text)
 
@@ -554,8 +683,13 @@ def _file(
     client: SignalClient, *, to: str, data: bytes, name: str, mime: str, caption: str
 ) -> list[str]:
     client.attachments = StorageAttachmentStore()
+    # A photo goes as an image, a voice note as audio, …; anything else as a document.
+    media_type = _MEDIA_BY_MIME.get(mime.split("/", 1)[0], MediaType.DOCUMENT)
     return client.send_media(to, data, file_name=name, mime_type=mime, caption=caption,
-                             media_type=MediaType.DOCUMENT)  # fmt: skip
+                             media_type=media_type)  # fmt: skip
+
+
+_MEDIA_BY_MIME = {"image": MediaType.IMAGE, "video": MediaType.VIDEO, "audio": MediaType.AUDIO}
 
 
 def _location(
@@ -654,6 +788,15 @@ def control_app(fleet: Fleet, token: str | None = None) -> web.Application:
             "pin": str(data["pin"]) if data.get("pin") else None,
             "reinstall": bool(data.get("reinstall", False)),
         }
+        business_id, language = data.get("business_id"), data.get("language")
+        if business_id is not None:
+            if isinstance(business_id, bool) or not isinstance(business_id, int):
+                raise FleetError(400, "`business_id` must be a whole number.")
+            options["business_id"] = business_id
+        if language is not None:
+            if not isinstance(language, str) or not 2 <= len(language) <= 15:
+                raise FleetError(400, "`language` must be a language code such as en_US.")
+            options["language"] = language
         parsed = [parse_e164(n)[0] for n in numbers]
         if len(numbers) == 1 and "numbers" not in data:
             return web.json_response(await fleet.create(parsed[0], **options), status=201)
@@ -691,6 +834,13 @@ def control_app(fleet: Fleet, token: str | None = None) -> web.Application:
         items = await fleet.inbox(number_of(request), read=bool(data.get("read", False)))
         return web.json_response({"items": items})
 
+    async def read(request: web.Request) -> web.Response:
+        return web.json_response({"guids": await fleet.read(number_of(request))})
+
+    async def history(request: web.Request) -> web.Response:
+        peer = request.query.get("peer") or None
+        return web.json_response({"items": await fleet.history(number_of(request), peer)})
+
     app = web.Application(middlewares=[guard], client_max_size=MAX_CONTROL_BODY)
     app.add_routes(
         [
@@ -701,6 +851,8 @@ def control_app(fleet: Fleet, token: str | None = None) -> web.Application:
             web.patch("/v1/handsets/{number}", update),
             web.post("/v1/handsets/{number}/messages", send),
             web.post("/v1/handsets/{number}/inbox", inbox),
+            web.post("/v1/handsets/{number}/read", read),
+            web.get("/v1/handsets/{number}/history", history),
         ]
     )
     return app

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import models
 
 from e2ee.models import LocalDevice
+from parley.accounts.models import Business
 
 
 class FleetHandset(models.Model):
@@ -18,8 +19,21 @@ class FleetHandset(models.Model):
     read_delay_seconds = models.FloatField(null=True, blank=True)
     # How many received messages `handset inbox` has already shown.
     inbox_shown = models.PositiveIntegerField(default=0)
+    # How many received messages the user has read by opening the chat (`read`).
+    read_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    # The business whose developer made this customer (through the simulator API, the
+    # `customer` command or the console); null for handsets of the `handset` command.
+    business = models.ForeignKey(
+        Business,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="simulated_customers",
+    )
+    # The language the customer's phone is set to (e.g. "en_US").
+    language = models.CharField(max_length=15, default="en_US")
 
     def __str__(self) -> str:
         return f"{self.device.e164} ({'online' if self.online else 'offline'})"

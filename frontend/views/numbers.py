@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -23,13 +24,16 @@ from parley.accounts.actions.numbers import (
     do_register_number,
     do_request_code,
     do_request_official_verification,
+    do_set_throughput,
     do_verify_code,
 )
 from parley.accounts.models import PhoneNumber
 from parley.accounts.roles import Capability
 from parley.accounts.selectors import get_number, get_simulated_inbox, list_numbers
+from parley.core import clock
 from parley.core.errors import NotFound, ParleyError
 from parley.core.http import client_address
+from parley.messaging.limits import throughput
 
 
 @console_view(Capability.VIEW_NUMBERS)
@@ -92,6 +96,12 @@ def _detail(
         "code_verified": code_verified,
         "connected": connected,
         "error": error,
+        "throughput": throughput(number),
+        "upgrading": bool(
+            number.throughput_upgrading_until and clock.now() < number.throughput_upgrading_until
+        ),
+        "pair_seconds": f"{float(settings.PARLEY['PAIR_RATE_SECONDS']):g}",
+        "pair_burst": settings.PARLEY["PAIR_RATE_BURST"],
         **(step_forms if can_manage else {}),
     }
     return render(request, "frontend/number_detail.html", context)
@@ -204,4 +214,25 @@ def request_official(request: HttpRequest, number_id: str) -> HttpResponse:
     except ParleyError as exc:
         return _detail(request, number, error=exc.message)
     messages.success(request, "Official verification requested: the platform will review it.")
+    return redirect(f"/numbers/{number.pk}/")
+
+
+@console_view(Capability.MANAGE_NUMBERS)
+@require_POST
+def set_throughput(request: HttpRequest, number_id: str) -> HttpResponse:
+    user = staff(request)
+    try:
+        number = get_number(user.business, number_id)
+        number = do_set_throughput(
+            user.business,
+            number.pk,
+            level=request.POST.get("level", ""),
+            actor_label=user.email,
+            ip_address=client_address(request),
+        )
+    except NotFound as exc:
+        return not_found(request, exc)
+    except ParleyError as exc:
+        return _detail(request, number, error=exc.message)
+    messages.success(request, f"Throughput level: {number.throughput_level}.")
     return redirect(f"/numbers/{number.pk}/")

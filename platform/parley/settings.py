@@ -13,6 +13,13 @@ Environment variables (all optional):
                       front): Secure cookies and HSTS. Off by default (`make run` is plain
                       http://127.0.0.1); on in docker-compose.yml
     PARLEY_HSTS_SECONDS  Strict-Transport-Security max-age with PARLEY_HTTPS (default 1 year)
+    PARLEY_S3_BUCKET  an S3-compatible bucket for Django's default storage (uploaded media,
+                      encrypted attachments, reports); with PARLEY_S3_ENDPOINT_URL (e.g. MinIO),
+                      PARLEY_S3_ACCESS_KEY_ID, PARLEY_S3_SECRET_ACCESS_KEY, PARLEY_S3_REGION,
+                      PARLEY_S3_ADDRESSING_STYLE ("path" by default). Unset: local files in
+                      var/storage (one machine)
+    PARLEY_MEDIA_LINK_ALLOW_PRIVATE  "1" lets media sent by link come from private/loopback
+                      addresses (a lab); off by default
     PARLEY_TRUSTED_PROXIES  comma-separated addresses or CIDR networks of the reverse proxies
                       whose X-Forwarded-For / X-Forwarded-Proto are believed (default: none,
                       so nobody can choose the client address rate limits count)
@@ -84,6 +91,21 @@ DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'parley.sql
 DATABASES: dict[str, Any] = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and _env_bool(
+    "PARLEY_DB_POOL"
+):
+    # The web server (ASGI) runs each request's database work on a thread of its own: a pool
+    # per process reuses connections instead of opening one per request (or keeping one per
+    # thread until PostgreSQL runs out of them).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {
+            "min_size": 2,
+            "max_size": int(os.environ.get("PARLEY_DB_POOL_MAX", "16")),
+            "timeout": 10,
+        }
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -111,6 +133,8 @@ INSTALLED_APPS = [
     "parley.api",
     "parley.relay",
     "parley.messaging",
+    "parley.message_templates",
+    "parley.media",
     "billing",
     "e2ee",
     "e2ee.handsets",
@@ -206,10 +230,28 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 # Reports and other files Parley writes (the local stand-in for SFTP drops and buckets).
 MEDIA_ROOT = VAR_DIR / "storage"
-STORAGES = {
+STORAGES: dict[str, Any] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Scaled out, the files every process shares (uploaded media, encrypted attachments, reports)
+# live in an S3-compatible bucket: set PARLEY_S3_BUCKET (and the endpoint and keys).
+S3_BUCKET = os.environ.get("PARLEY_S3_BUCKET", "")
+if S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": os.environ.get("PARLEY_S3_ENDPOINT_URL") or None,
+            "access_key": os.environ.get("PARLEY_S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("PARLEY_S3_SECRET_ACCESS_KEY") or None,
+            "region_name": os.environ.get("PARLEY_S3_REGION") or None,
+            "addressing_style": os.environ.get("PARLEY_S3_ADDRESSING_STYLE", "path"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
 WHITENOISE_USE_FINDERS = True
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -269,6 +311,12 @@ CELERY_BEAT_SCHEDULE = {
     # The event stream: due retries and lost wakes, then compaction of what all consumers passed.
     "stream-sweep": {"task": "parley.core.tasks.sweep_stream", "schedule": 5.0},
     "stream-compact": {"task": "parley.core.tasks.compact_stream", "schedule": 3600.0},
+    # The simulated template review approves what fell due (moves of the clock run it too).
+    "media-purge-expired": {"task": "parley.media.tasks.purge_expired_media", "schedule": 3600.0},
+    "templates-approve-due": {
+        "task": "parley.message_templates.tasks.approve_due_templates",
+        "schedule": 30.0,
+    },
 }
 
 _email_url = os.environ.get("PARLEY_EMAIL_URL", "console")
@@ -335,7 +383,7 @@ PARLEY: dict[str, Any] = {
     # The Graph API versions the Cloud API paths accept (inclusive); others answer 400, code
     # 2500, as the Graph API answers an unknown version.
     "API_VERSION_MIN": os.environ.get("PARLEY_API_VERSION_MIN", "v20.0"),
-    "API_VERSION_MAX": os.environ.get("PARLEY_API_VERSION_MAX", "v25.0"),
+    "API_VERSION_MAX": os.environ.get("PARLEY_API_VERSION_MAX", "v26.0"),
     # JSON request bodies nested deeper than this answer 400 (size: DATA_UPLOAD_MAX_MEMORY_SIZE).
     "API_MAX_JSON_DEPTH": 32,
     "HEALTH_TIMEOUT_SECONDS": 1.5,
@@ -362,6 +410,21 @@ PARLEY: dict[str, Any] = {
     "SHARED_CLOCK": _env_bool("PARLEY_SHARED_CLOCK")
     or not (_argv0.name in {"pytest", "py.test"} or _argv0.parent.name == "pytest"),
     "CLOCK_CACHE_SECONDS": 5.0,
+    # Send limits (parley.messaging.limits, simulation clock): a number's messages a second
+    # by throughput level (130429 beyond), and one number to one customer at about one
+    # message every PAIR_RATE_SECONDS in bursts of PAIR_RATE_BURST (131056 beyond).
+    "THROUGHPUT_STANDARD": int(os.environ.get("PARLEY_THROUGHPUT_STANDARD", "80")),
+    "THROUGHPUT_HIGH": int(os.environ.get("PARLEY_THROUGHPUT_HIGH", "1000")),
+    "PAIR_RATE_SECONDS": float(os.environ.get("PARLEY_PAIR_RATE_SECONDS", "6")),
+    "PAIR_RATE_BURST": int(os.environ.get("PARLEY_PAIR_RATE_BURST", "45")),
+    # An upgrade to HIGH throughput takes this long (simulated); sends meanwhile get 131057.
+    "THROUGHPUT_UPGRADE_SECONDS": float(os.environ.get("PARLEY_THROUGHPUT_UPGRADE_SECONDS", "300")),
+    # The simulated review of message templates approves a pending (new or edited) template
+    # this many seconds of simulated time after it was submitted; 0 turns that off, so only
+    # POST /parley/v1/simulator/templates/{id}/review (or the console) decides.
+    "TEMPLATE_AUTO_APPROVE_SECONDS": float(
+        os.environ.get("PARLEY_TEMPLATE_AUTO_APPROVE_SECONDS", "300")
+    ),
     # Periodic jobs that moving the clock runs at once, one pass each, in this order (after
     # them, the jobs registered with parley.core.due.on_clock_moved).
     "CLOCK_DUE_TASKS": (
@@ -372,7 +435,15 @@ PARLEY: dict[str, Any] = {
         "parley.accounts.tasks.purge_audit_log",
         "parley.accounts.tasks.expire_verification_codes",
         "parley.accounts.tasks.purge_login_failures",
+        "parley.media.tasks.purge_expired_media",
     ),
+    # Uploaded media (parley.media): kept this many days (simulation clock), as Meta's 30.
+    # Sends by `link` fetch under parley.media.links' policy: public addresses only unless
+    # MEDIA_LINK_ALLOW_PRIVATE, within MEDIA_LINK_TIMEOUT_SECONDS and MEDIA_LINK_MAX_REDIRECTS.
+    "MEDIA_RETENTION_DAYS": float(os.environ.get("PARLEY_MEDIA_RETENTION_DAYS", "30")),
+    "MEDIA_LINK_ALLOW_PRIVATE": _env_bool("PARLEY_MEDIA_LINK_ALLOW_PRIVATE"),
+    "MEDIA_LINK_TIMEOUT_SECONDS": float(os.environ.get("PARLEY_MEDIA_LINK_TIMEOUT_SECONDS", "10")),
+    "MEDIA_LINK_MAX_REDIRECTS": 3,
 }
 
 LOGGING = {

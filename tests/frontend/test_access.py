@@ -67,8 +67,16 @@ ROUTES = [
     Route("POST", "/numbers/{number}/verify/", (C.MANAGE_NUMBERS,), data={"code": "123456"}),
     Route("POST", "/numbers/{number}/register/", (C.MANAGE_NUMBERS,), data={"pin": "123456"}),
     Route("POST", "/numbers/{number}/official/", (C.MANAGE_NUMBERS,)),
+    Route("GET", "/templates/", (C.MANAGE_TEMPLATES,)),
+    Route("GET", "/templates/?status=PENDING&category=UTILITY", (C.MANAGE_TEMPLATES,)),
+    Route("POST", "/templates/", (C.MANAGE_TEMPLATES,),
+          data={"name": "hello", "language": "en_US", "category": "UTILITY",
+                "parameter_format": "POSITIONAL", "body_text": "Hello there."}),
     Route("GET", "/conversations/", (C.READ_CONVERSATIONS,)),
     Route("GET", "/conversations/{conversation}/", (C.READ_CONVERSATIONS,)),
+    Route("GET", "/customers/", (C.DRIVE_CUSTOMERS,)),
+    Route("POST", "/customers/", (C.DRIVE_CUSTOMERS,),
+          data={"phone_number": "not a number", "language": "en_US"}),
     Route("GET", "/audit/", (C.VIEW_AUDIT_LOG,)),
     Route("GET", "/audit/?action=staff.&page=1", (C.VIEW_AUDIT_LOG,)),
     Route("GET", "/billing/", (C.VIEW_BILLING,)),
@@ -186,8 +194,8 @@ def test_nav_shows_exactly_the_pages_the_role_may_open(
 
 def test_nav_covers_every_console_page() -> None:
     assert [url for _, url, _ in SECTIONS] == [
-        "/", "/staff/", "/numbers/", "/conversations/", "/tokens/", "/billing/", "/audit/",
-        "/clock/", "/security/",
+        "/", "/staff/", "/numbers/", "/templates/", "/conversations/", "/messages/",
+        "/customers/", "/tokens/", "/billing/", "/audit/", "/clock/", "/security/",
     ]  # fmt: skip
 
 

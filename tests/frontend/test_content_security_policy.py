@@ -14,9 +14,10 @@ from tests.conftest import PASSWORD, verified_session
 PAGES_BY_ROLE: dict[str, list[str]] = {
     "administrator": [
         "/", "/staff/", "/staff/new/", "/numbers/", "/tokens/", "/billing/", "/audit/",
-        "/security/", "/no-such-page/",
+        "/security/", "/messages/", "/no-such-page/",
     ],
-    "developer": ["/", "/tokens/", "/billing/", "/numbers/", "/staff/"],
+    "developer": ["/", "/tokens/", "/billing/", "/numbers/", "/staff/", "/messages/",
+                  "/customers/"],
     "supervisor": ["/", "/staff/"],
     "agent": ["/", "/security/"],
     "compliance_officer": ["/", "/audit/"],

@@ -29,6 +29,7 @@ STATES = [
     "/billing/?volume=250000&countries=US,IN,BR,DE,GB&categories=marketing&categories=utility",
     "/staff/?q=agent&role=agent&status=inactive",
     "/audit/?page=2",
+    "/messages/?status=lost",
     "/no-such-page/",
 ]
 
@@ -98,6 +99,26 @@ def _conversation(number: Any) -> Any:
     return sent.conversation
 
 
+def _template(business: Any) -> Any:
+    """A rejected template with a long name, a long body and long examples."""
+    from parley.message_templates.actions import do_create_template, do_review_template
+
+    template = do_create_template(
+        business,
+        name="seasonal_clearance_reminder_for_loyalty_programme_members_" + "x" * 60,
+        language="en_US",
+        category="MARKETING",
+        components=[
+            {"type": "BODY", "text": "Hello {{1}}, " + "our biggest sale of the year " * 20 + "!",
+             "example": {"body_text": [["Alexandria-" + "long" * 30]]}},
+            {"type": "BUTTONS", "buttons": [{"type": "URL", "text": "Shop now",
+                                             "url": "https://acme.test/" + "a" * 150 + "/{{1}}",
+                                             "example": ["https://acme.test/" + "b" * 200]}]},
+        ],
+    )  # fmt: skip
+    return do_review_template(business, template.graph_id, decision="REJECTED", reason="SCAM")
+
+
 def _fits(page: Page, path: str) -> str | None:
     """None when the page is no wider than the viewport, else what overflows."""
     widths = page.evaluate(
@@ -134,6 +155,7 @@ def test_every_console_page_fits_a_phone(
     token = console.token(admin, "Customer relationship management nightly sync")
     _billing_usage(business)
     conversation = _conversation(number)
+    template = _template(business)
 
     context = browser.new_context(viewport=PHONE)
     context.set_default_timeout(15_000)
@@ -147,7 +169,10 @@ def test_every_console_page_fits_a_phone(
         expect(page.get_by_test_id("who")).to_be_visible()
         device = user.devices.get()  # this browser, trusted by the login
         ids = {"number_id": number.pk, "token_id": token.token.pk, "device_id": device.pk,
-               "conversation_id": conversation.pk}  # fmt: skip
+               "conversation_id": conversation.pk, "template_id": template.graph_id,
+               "wamid": conversation.messages.order_by("-id").first().wamid,
+               # A simulated customer's page (none here: its not-found page fits too).
+               "phone_number": "+919876500009"}  # fmt: skip
         paths = console_paths(ids) + STATES
         nav = page.get_by_role("navigation", name="Console sections").get_by_role("link")
         sections = {str(a.get_attribute("href")) for a in nav.all()}

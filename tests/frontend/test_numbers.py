@@ -141,3 +141,34 @@ def test_register_before_verifying_is_an_error_not_a_crash(
     response = client.post(f"/numbers/{number.pk}/request-code/", {"code_method": "PIGEON"})
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_number_page_shows_and_changes_its_throughput(
+    factory: Any, console_client: Any, console: Any, frozen_clock: Any
+) -> None:
+    business = factory.business()
+    admin = factory.staff(business, "administrator")
+    number = console.number(admin)
+    client = console_client.as_(admin)
+    page = client.get(f"/numbers/{number.pk}/").content.decode()
+    assert "Level <strong>STANDARD</strong>: 80 messages a second" in page
+    response = client.post(f"/numbers/{number.pk}/throughput/", {"level": "HIGH"})
+    assert response.status_code == 302
+    number.refresh_from_db()
+    assert number.throughput_level == "HIGH" and number.throughput_upgrading_until is not None
+    page = client.get(f"/numbers/{number.pk}/").content.decode()
+    assert "1000 messages a second" in page and "sends fail with 131057" in page
+    bad = client.post(f"/numbers/{number.pk}/throughput/", {"level": "WARP"})
+    assert bad.status_code == 200 and "level must be one of" in bad.content.decode()
+    assert AuditEntry.objects.filter(action="number.throughput_changed").count() == 1
+    # A developer sees the level but cannot change it.
+    developer = console_client.as_(factory.staff(business, "developer"))
+    assert (
+        'data-testid="throughput-form"'
+        not in developer.get(f"/numbers/{number.pk}/").content.decode()
+    )
+    assert (
+        developer.post(f"/numbers/{number.pk}/throughput/", {"level": "STANDARD"}).status_code
+        == 403
+    )

@@ -48,6 +48,10 @@ class Capability(enum.StrEnum):
     SUPERVISE_QUEUES = "supervise_queues"
     VIEW_SECURITY_HEALTH = "view_security_health"
     MANAGE_CLOCK = "manage_clock"
+    VIEW_MESSAGE_LOG = "view_message_log"
+    SEND_MESSAGES = "send_messages"
+    MANAGE_TEMPLATES = "manage_templates"
+    DRIVE_CUSTOMERS = "drive_customers"
 
     @property
     def label(self) -> str:
@@ -71,6 +75,10 @@ _LABELS: dict[Capability, str] = {
     Capability.SUPERVISE_QUEUES: "Watch queues, load and service levels",
     Capability.VIEW_SECURITY_HEALTH: "See encryption health counters",
     Capability.MANAGE_CLOCK: "Move the simulation clock",
+    Capability.VIEW_MESSAGE_LOG: "See the message log (statuses and charges)",
+    Capability.SEND_MESSAGES: "Send messages and mark them read",
+    Capability.MANAGE_TEMPLATES: "Manage message templates",
+    Capability.DRIVE_CUSTOMERS: "Drive simulated customers",
 }
 
 _A, _S, _G, _C, _D = (
@@ -100,6 +108,13 @@ MATRIX: dict[Capability, frozenset[Role]] = {
     Capability.SUPERVISE_QUEUES: frozenset({_A, _S}),
     Capability.VIEW_SECURITY_HEALTH: frozenset({_A}),
     Capability.MANAGE_CLOCK: frozenset({_A, _D}),
+    # Metadata and prices of every message; the text only with READ_CONVERSATIONS.
+    Capability.VIEW_MESSAGE_LOG: frozenset({_A, _D}),
+    # Sending is writing content: the roles that read it.
+    Capability.SEND_MESSAGES: frozenset({_S, _G, _D}),
+    Capability.MANAGE_TEMPLATES: frozenset({_A, _D}),
+    # Simulated customers' phones (test data a developer drives, not real conversations).
+    Capability.DRIVE_CUSTOMERS: frozenset({_A, _D}),
 }
 
 
@@ -121,6 +136,9 @@ TOKEN_SCOPES: tuple[Capability, ...] = (
     Capability.MANAGE_WEBHOOKS,
     Capability.READ_CONVERSATIONS,
     Capability.MANAGE_CLOCK,
+    Capability.SEND_MESSAGES,
+    Capability.MANAGE_TEMPLATES,
+    Capability.DRIVE_CUSTOMERS,
 )
 
 

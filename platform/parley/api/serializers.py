@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import phonenumbers
 from rest_framework import serializers
 
 from parley.accounts.actions.numbers import display_number
@@ -29,6 +30,10 @@ class DeregisterIn(serializers.Serializer[Any]):
     pass
 
 
+class ThroughputIn(serializers.Serializer[Any]):
+    level = serializers.ChoiceField(choices=PhoneNumber.Throughput.choices)
+
+
 class SuccessOut(serializers.Serializer[Any]):
     success = serializers.BooleanField()
 
@@ -36,16 +41,41 @@ class SuccessOut(serializers.Serializer[Any]):
 def phone_number_node(number: PhoneNumber) -> dict[str, Any]:
     return {
         "verified_name": number.display_name,
-        "code_verification_status": number.code_verification_status,
+        # Meta's description knows two values: VERIFIED and UNVERIFIED (not yet, or expired).
+        "code_verification_status": (
+            "VERIFIED"
+            if number.code_verification_status == PhoneNumber.CodeStatus.VERIFIED
+            else "UNVERIFIED"
+        ),
         "display_phone_number": display_number(number.e164),
         "quality_rating": number.quality_rating,
         "platform_type": "CLOUD_API" if number.status == "CONNECTED" else "NOT_APPLICABLE",
-        "throughput": {"level": "STANDARD"},
+        "throughput": {"level": number.throughput_level},
         "status": number.status,
         "is_official_business_account": number.official_verification == "verified",
         "official_business_account_status": number.official_verification,
         "country": number.country,
         "id": str(number.pk),
+    }
+
+
+# A number's link to the business account, as the account's phone_numbers edge names it.
+LINK_STATUS = {
+    PhoneNumber.Status.PENDING: "PENDING",
+    PhoneNumber.Status.CONNECTED: "LINKED",
+    PhoneNumber.Status.DISCONNECTED: "UNLINKED",
+}
+
+
+def phone_number_item(number: PhoneNumber) -> dict[str, Any]:
+    """One row of GET /{waba_id}/phone_numbers: the number's node, with its link status and
+    its country as the edge describes them."""
+    region = phonenumbers.parse(number.e164, None)
+    return {
+        **phone_number_node(number),
+        "status": LINK_STATUS.get(PhoneNumber.Status(number.status), "PENDING"),
+        "country_code": number.country,
+        "country_dial_code": str(region.country_code),
     }
 
 
@@ -76,6 +106,11 @@ class PhoneNumberOut(serializers.Serializer[Any]):
     is_official_business_account = serializers.BooleanField()
     official_business_account_status = serializers.CharField()
     country = serializers.CharField()
+
+
+class PhoneNumberItemOut(PhoneNumberOut):
+    country_code = serializers.CharField()
+    country_dial_code = serializers.CharField()
 
 
 class BusinessOut(serializers.Serializer[Any]):

@@ -16,6 +16,7 @@ from parley.accounts.actions.numbers import (
     do_deregister_number,
     do_register_number,
     do_request_code,
+    do_set_throughput,
     do_verify_code,
 )
 from parley.accounts.models import PhoneNumber
@@ -105,7 +106,7 @@ class PhoneNumbersView(CloudApiView):
     @extend_schema(
         summary="List the business's numbers",
         parameters=[_version_parameter(), _id_parameter("waba_id", "The business's id.")],
-        responses=s.PhoneNumberOut(many=True),
+        responses=s.PhoneNumberItemOut(many=True),
     )
     def get(self, request: Request, version: str, waba_id: str) -> Response:
         client = _client(request)
@@ -115,7 +116,7 @@ class PhoneNumbersView(CloudApiView):
                 "exist."
             )
         page, paginator = self.paginate(list_numbers(client.business), request)
-        return paginator.get_paginated_response([s.phone_number_node(n) for n in page])
+        return paginator.get_paginated_response([s.phone_number_item(n) for n in page])
 
 
 class RequestCodeView(CloudApiView):
@@ -205,3 +206,31 @@ class DeregisterView(CloudApiView):
             client.business, number.pk, actor_label=client.label, ip_address=client_address(request)
         )
         return Response({"success": True})
+
+
+class ThroughputView(ApiView):
+    """POST /parley/v1/simulator/numbers/{number_id}/throughput `{"level"}`: what the platform
+    decides on its own (a number's throughput level), on demand. Upgrading to HIGH takes a
+    while of simulated time, during which the number's sends fail with 131057."""
+
+    permission_classes = [capability(Capability.MANAGE_NUMBERS)]
+    pagination_class = None
+
+    @extend_schema(
+        request=s.ThroughputIn,
+        responses=s.PhoneNumberOut,
+        summary="Set a number's throughput level",
+        parameters=[NUMBER_ID],
+    )
+    def post(self, request: Request, number_id: str) -> Response:
+        client = _client(request)
+        number = _number(client, number_id)
+        data = self.valid(s.ThroughputIn, request)
+        number = do_set_throughput(
+            client.business,
+            number.pk,
+            level=data["level"],
+            actor_label=client.label,
+            ip_address=client_address(request),
+        )
+        return Response(s.phone_number_node(number))

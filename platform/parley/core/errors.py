@@ -80,3 +80,17 @@ class AccountLocked(ParleyError):
     def __init__(self, message: str, *, until_seconds: int) -> None:
         super().__init__(message)
         self.until_seconds = until_seconds
+
+
+class MessagingError(ParleyError):
+    """A Cloud API messaging error: its own code (131xxx, 133xxx, …), Meta's title as the
+    message and what exactly is wrong in `error_data.details`."""
+
+    def __init__(self, code: int, title: str, details: str, *, http_status: int = 400) -> None:
+        super().__init__(f"(#{code}) {title}")
+        self.code = code
+        self.http_status = http_status
+        self.details = details
+
+    def error_data(self) -> dict[str, Any] | None:
+        return {"messaging_product": "whatsapp", "details": self.details}

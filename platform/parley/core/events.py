@@ -167,6 +167,25 @@ class VerificationCodeDelivered(Event):
     method: str
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TemplateStatusChanged(Event):
+    """A message template was submitted, reviewed, paused, disabled, reinstated or deleted:
+    what the Cloud API's `message_template_status_update` webhook reports. `event` is that
+    webhook's value (REINSTATED moves the template back to APPROVED; DELETED removes it)."""
+
+    name: ClassVar[str] = "template.status_changed"
+    audience: ClassVar[frozenset[str]] = frozenset({ADMINISTRATOR, DEVELOPER})
+
+    template_id: str  # the Graph id
+    template_name: str
+    language: str
+    status: str
+    previous_status: str  # "" when the template was just created
+    reason: str  # Meta's reason: "NONE", a rejection reason, or why it was paused or disabled
+    event: str = ""
+    category: str = ""
+
+
 # --- relay (the platform server): metadata only, never content --------------------------
 # `business_id` is the business owning the number involved (0 for customers' handsets).
 # No staff audience: these are for the relay's own listeners (push to online devices) and
@@ -247,6 +266,8 @@ class DeliveryRecorded(Event):
     delivery attempt."""
 
     name: ClassVar[str] = "message.delivery_recorded"
+    # No content: the developers' message log learns of new and delivered messages from it.
+    audience: ClassVar[frozenset[str]] = frozenset({ADMINISTRATOR, DEVELOPER})
 
     message_id: str
     agent_id: str
@@ -274,7 +295,8 @@ class MessageStatusChanged(Event):
     No content: the status, the ids and, for `failed`, the error."""
 
     name: ClassVar[str] = "message.status_changed"
-    audience: ClassVar[frozenset[str]] = frozenset({AGENT, SUPERVISOR, DEVELOPER})
+    # No content, so administrators too (the message log shows them statuses).
+    audience: ClassVar[frozenset[str]] = frozenset({ADMINISTRATOR, AGENT, SUPERVISOR, DEVELOPER})
 
     message_id: str  # the wamid
     conversation_id: int

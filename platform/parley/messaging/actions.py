@@ -327,6 +327,38 @@ def do_mark_inbound_read(message_id: int) -> bool:
         return _move(_locked(message_id), lifecycle.READ, at=clock.now())
 
 
+def do_mark_read_through(message: Message) -> list[str]:
+    """The business read a customer's message and, as the platform counts it, every earlier
+    one of the conversation. Once committed, the customer's phone gets a read receipt for
+    each envelope that carried them. Returns those envelopes' guids."""
+    now = clock.now()
+    with transaction.atomic():
+        unread = list(
+            Message.objects.select_for_update(of=("self",))
+            .select_related("conversation", "conversation__number")
+            .filter(
+                conversation_id=message.conversation_id,
+                direction=Message.Direction.INBOUND,
+                status=Message.Status.RECEIVED,
+                id__lte=message.pk,
+            )
+            .order_by("id")
+        )
+        for row in unread:
+            _move(row, lifecycle.READ, at=now)
+        guids = list(
+            Envelope.objects.filter(message__in=unread)
+            .order_by("id")
+            .values_list("guid", flat=True)
+        )
+        if guids:
+            from parley.messaging.tasks import send_read_receipts
+
+            e164 = message.conversation.number.e164
+            transaction.on_commit(lambda: send_read_receipts.delay(e164, guids))
+    return guids
+
+
 # -- windows and endpoints ---------------------------------------------------------------
 
 

@@ -265,6 +265,10 @@ class Template(Content):
     language: str
     category: str
     parameters: tuple[str, ...] = ()
+    # The texts as the customer sees them, parameters filled in ("" when not rendered).
+    header: str = ""
+    body: str = ""
+    footer: str = ""
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> Template:
@@ -279,10 +283,15 @@ class Template(Content):
             _str(data, "language", limit=15),
             category,
             tuple(params),
+            header=_str(data, "header", limit=MAX_TITLE, required=False),
+            body=_str(data, "body", limit=MAX_TEXT, required=False),
+            footer=_str(data, "footer", limit=MAX_TITLE, required=False),
         )
 
     def preview(self) -> str:
-        return f"[template {self.name}]"
+        """What the customer's phone shows: the rendered text (older rows have none)."""
+        shown = "\n".join(part for part in (self.header, self.body, self.footer) if part)
+        return shown or f"[template {self.name}]"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,15 +27,20 @@ from e2ee.protocol.media import MediaType, encrypt_media_bytes
 from e2ee.store import DjangoDeviceState
 from parley.accounts.models import PhoneNumber
 from parley.messaging import lifecycle, selectors
-from parley.messaging.actions import do_fail_message
+from parley.messaging.actions import do_enable_endpoint, do_fail_message
 from parley.messaging.content import Content, Location, Media, Text, parse_content
 from parley.messaging.models import Message
-from parley.messaging.transport import InProcessRelay
+from parley.messaging.transport import InProcessRelay, OwnNumberRelay
 
 LOCK_SECONDS = 120
 BATCH = 100  # messages per relay request
 # Cloud API error codes for a message that cannot go out.
 UNDELIVERABLE = (131026, "Message undeliverable")
+RE_ENGAGEMENT = (
+    131047,
+    "Re-engagement message: more than 24 hours have passed since the customer last replied "
+    "to this number",
+)
 NO_ENDPOINT = (131000, "Something went wrong: the number has no registered Signal endpoint")
 GAVE_UP = (131000, "Something went wrong: the relay could not be reached")
 
@@ -93,6 +98,24 @@ def endpoint_client(device: LocalDevice, *, relay_url: str | None = None) -> Sig
     return client
 
 
+def provision(number: PhoneNumber) -> LocalDevice:
+    """Give a registered business number its Signal endpoint, served by the workers: a
+    device with a fresh identity, registered with the relay as the business that proved the
+    number, its pre-keys published. A number that has one (from an earlier registration or
+    the `business_endpoint` command) keeps it."""
+    from e2ee.actions import do_create_device
+
+    device = business_device(number)
+    if device is None:
+        leftover = LocalDevice.objects.filter(e164=number.e164, device_id=1).first()
+        device = leftover or do_create_device(number.e164, business_number=True)
+        client = endpoint_client(device)
+        client.relay = OwnNumberRelay(client.relay.base_url, number.business)
+        client.register(kind="business")
+    do_enable_endpoint(number)
+    return device
+
+
 # -- outbound ----------------------------------------------------------------------------
 
 
@@ -101,7 +124,9 @@ def store_media(
 ) -> Media:
     """Encrypt a file with a fresh media key and store only its ciphertext: the content of
     a media message (the key stays in the tenant, inside the message's pointer)."""
-    media_type = MediaType.__members__.get(kind.upper(), MediaType.DOCUMENT)
+    # Stickers are images to the media keys, as on WhatsApp.
+    key_kind = "IMAGE" if kind == "sticker" else kind.upper()
+    media_type = MediaType.__members__.get(key_kind, MediaType.DOCUMENT)
     ciphertext, info = encrypt_media_bytes(data, media_type)
     attachment_id = StorageAttachmentStore().put(ciphertext)
     pointer = {
@@ -146,6 +171,14 @@ def _send_batch(device: LocalDevice, relay_url: str | None) -> int:
     batch = list(selectors.list_messages_to_send(device.phone_number, limit=BATCH))
     if not batch:
         return 0
+    # Free-form messages outside the customer-service window fail here, asynchronously,
+    # as the platform fails them: the send itself was accepted.
+    closed = {m.pk for m in batch if not selectors.may_send(m)}
+    for pk in closed:
+        do_fail_message(pk, *RE_ENGAGEMENT)
+    handled, batch = len(batch), [m for m in batch if m.pk not in closed]
+    if not batch:
+        return handled
     client = endpoint_client(device, relay_url=relay_url)
     assert isinstance(client.state, DjangoDeviceState)
     base = client.now_ms()
@@ -159,7 +192,7 @@ def _send_batch(device: LocalDevice, relay_url: str | None) -> int:
         if isinstance(result, Exception):
             reason = result.message if isinstance(result, RelayError) else str(result)
             do_fail_message(message.pk, UNDELIVERABLE[0], f"{UNDELIVERABLE[1]}: {reason}")
-    return len(batch)
+    return handled
 
 
 def _receive_page(device: LocalDevice, relay_url: str | None) -> tuple[int, bool]:
@@ -247,12 +280,19 @@ def deliver(message_id: int, *, relay_url: str | None = None, wait: float = 30) 
     )
     if message is None:
         return "skipped"
-    if message.status != lifecycle.ACCEPTED:
-        return message.status
-    device = business_device(message.conversation.number)
+    number = message.conversation.number
+    device = business_device(number)
+    if device is None and number.status == PhoneNumber.Status.CONNECTED:
+        # A number registered before it was served (seeded, or registered while no worker
+        # read the stream) gets its endpoint on its first send.
+        device = provision(number)
     if device is None:
+        if message.status != lifecycle.ACCEPTED:
+            return message.status
         do_fail_message(message_id, *NO_ENDPOINT)
         return "failed"
+    # Even when this message went out with an earlier batch, the request that queued this
+    # task also stands for what was committed for the number while it waited: send that.
     service(device, relay_url=relay_url, wait=wait, receive=False)
     message.refresh_from_db(fields=["status"])
     return message.status
@@ -265,3 +305,15 @@ def pull(e164: str, *, relay_url: str | None = None, wait: float = 0) -> int:
     """Fetch, decrypt and ack what the relay queued for the number's device; returns how
     many envelopes were handled."""
     return service(e164, relay_url=relay_url, wait=wait, send=False)[1]
+
+
+def send_read_receipts(e164: str, guids: list[str]) -> int:
+    """Read receipts for envelopes the number received (metadata the relay carries: no
+    session is touched, so no device lock). Returns how many went out."""
+    device = business_device(e164)
+    if device is None:
+        return 0
+    relay = endpoint_client(device).relay
+    for guid in guids:
+        relay.read_receipt(guid)
+    return len(guids)

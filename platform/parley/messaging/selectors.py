@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from django.db.models import QuerySet
@@ -15,6 +16,16 @@ def is_window_open(conversation: Conversation, now: dt.datetime | None = None) -
     """Whether the customer-service window is open at `now` (the clock's now by default)."""
     ends = conversation.window_expires_at
     return ends is not None and (now or clock.now()) < ends
+
+
+def may_send(message: Message) -> bool:
+    """Whether a business message may go out: a template anywhere, anything else only
+    inside the customer-service window as it stood when the message was accepted."""
+    if message.content_type == "template":
+        return True
+    ends = message.conversation.window_expires_at
+    accepted = message.accepted_at or message.created_at
+    return ends is not None and accepted < ends
 
 
 def list_conversations(business: Business) -> QuerySet[Conversation]:
@@ -46,6 +57,17 @@ def list_number_messages(number: PhoneNumber, customer: str | None = None) -> Qu
 
 def get_message(wamid: str) -> Message | None:
     return Message.objects.select_related("conversation").filter(wamid=wamid).first()
+
+
+def get_number_message(number: PhoneNumber, wamid: str) -> Message | None:
+    """One of the number's messages by its wamid (None for any other number's)."""
+    if not wamid:
+        return None
+    return (
+        Message.objects.select_related("conversation", "conversation__number")
+        .filter(wamid=wamid, conversation__number=number)
+        .first()
+    )
 
 
 def get_replied_wamid(number: PhoneNumber, reference: str) -> str:
@@ -98,3 +120,54 @@ def list_messages_to_send(number: PhoneNumber, *, limit: int) -> QuerySet[Messag
         .select_related("conversation")
         .order_by("id")[:limit]
     )
+
+
+# -- the developers' message log (console) ------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageLogFilter:
+    """What the message log is narrowed to; empty fields filter nothing."""
+
+    number_id: int | None = None
+    direction: str = ""
+    status: str = ""
+    customer: str = ""  # E.164
+    since: dt.datetime | None = None  # created at or after (the simulation clock's time)
+    until: dt.datetime | None = None  # created before
+    wamid: str = ""  # exact; when given, the other filters are ignored
+
+
+def list_business_messages(
+    business: Business, filters: MessageLogFilter | None = None
+) -> QuerySet[Message]:
+    """The business's messages, both directions, newest first. Always scoped by business:
+    a number id or wamid of another tenant matches nothing."""
+    f = filters or MessageLogFilter()
+    rows = Message.objects.filter(business=business)
+    if f.wamid:
+        rows = rows.filter(wamid=f.wamid)
+    else:
+        if f.number_id is not None:
+            rows = rows.filter(conversation__number_id=f.number_id)
+        if f.direction:
+            rows = rows.filter(direction=f.direction)
+        if f.status:
+            rows = rows.filter(status=f.status)
+        if f.customer:
+            rows = rows.filter(conversation__customer=f.customer)
+        if f.since is not None:
+            rows = rows.filter(created_at__gte=f.since)
+        if f.until is not None:
+            rows = rows.filter(created_at__lt=f.until)
+    return rows.select_related("conversation", "conversation__number").order_by(
+        "-created_at", "-id"
+    )
+
+
+def get_business_message(business: Business, wamid: str) -> Message | None:
+    """One of the business's messages by wamid (None for an unknown one or another
+    business's: the two look the same)."""
+    if not wamid or len(wamid) > 128:
+        return None
+    return list_business_messages(business, MessageLogFilter(wamid=wamid)).first()

@@ -10,6 +10,7 @@ from typing import Any
 from celery import shared_task
 
 from e2ee.client import RelayError
+from parley.accounts.models import PhoneNumber
 from parley.core.due import on_clock_moved
 from parley.messaging import endpoint, selectors
 from parley.messaging.actions import do_close_windows, do_fail_message
@@ -48,6 +49,28 @@ def deliver_message(self: Any, message_id: int, e164: str = "") -> str:
 def pull_inbox(e164: str) -> int:
     endpoint.started(e164, endpoint.RECEIVE)
     return endpoint.pull(e164)
+
+
+@shared_task(name="parley.messaging.tasks.send_read_receipts", bind=True, max_retries=MAX_RETRIES)
+def send_read_receipts(self: Any, e164: str, guids: list[str]) -> int:
+    """Tell the customer's phone that the business read what these envelopes carried."""
+    try:
+        return endpoint.send_read_receipts(e164, guids)
+    except RelayError as exc:
+        if self.request.retries >= MAX_RETRIES:
+            return 0
+        raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries)) from exc
+
+
+@shared_task(name="parley.messaging.tasks.provision_endpoint")
+def provision_endpoint(number_id: int) -> bool:
+    """A number registered for messaging gets its Signal endpoint (idempotent); one that was
+    deregistered since gets none."""
+    number = PhoneNumber.objects.filter(pk=number_id).first()
+    if number is None or number.status != PhoneNumber.Status.CONNECTED:
+        return False
+    endpoint.provision(number)
+    return True
 
 
 @shared_task(name="parley.messaging.tasks.sweep_inboxes")

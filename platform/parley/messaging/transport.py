@@ -16,7 +16,8 @@ from typing import Any
 
 from django.core.handlers.wsgi import WSGIHandler
 
-from e2ee.client.relay import RelayError, RelayHttp
+from e2ee.client.relay import RelayError, RelayHttp, unb64
+from parley.accounts.models import Business
 
 _handler: WSGIHandler | None = None
 
@@ -68,3 +69,32 @@ class InProcessRelay(RelayHttp):
         if response.status_code >= 400:
             raise RelayError(response.status_code, payload)
         return response.status_code, payload
+
+
+class OwnNumberRelay(InProcessRelay):
+    """The relay as the platform reaches it to give a business's own number its Signal
+    device: the business proved the number through the Cloud API's registration (code and
+    two-step PIN), so the device registers as that business, without an API token. Every
+    other call is the device's own, through the API as above."""
+
+    def __init__(self, base_url: str, business: Business) -> None:
+        super().__init__(base_url)
+        self.business = business
+
+    def register(self, body: dict[str, Any], *, token: str | None = None) -> dict[str, Any]:
+        from parley.relay.actions.devices import do_register_device
+
+        registration = do_register_device(
+            e164=str(body["number"]),
+            kind="business",
+            device_id=int(body["device_id"]),
+            registration_id=int(body["registration_id"]),
+            identity_key=unb64(str(body["identity_key"])),
+            business=self.business,
+        )
+        return {
+            "number": registration.device.account.e164,
+            "device_id": registration.device.device_id,
+            "credential": str(registration.credential),
+            "created": registration.created,
+        }

@@ -39,7 +39,7 @@ def test_only_compliance_officers_see_the_archive() -> None:
 
 def test_agents_never_see_billing_tokens_or_the_audit_log() -> None:
     agent = capabilities_of(Role.AGENT)
-    assert agent == {Capability.READ_CONVERSATIONS}
+    assert agent == {Capability.READ_CONVERSATIONS, Capability.SEND_MESSAGES}
 
 
 def test_rank_rule() -> None:

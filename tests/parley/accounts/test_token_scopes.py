@@ -14,6 +14,7 @@ from parley.accounts.actions.demo import do_seed_demo
 from parley.accounts.actions.tokens import do_create_api_token
 from parley.accounts.models import ApiToken, AuditEntry
 from parley.accounts.roles import TOKEN_SCOPES, Capability, Role, token_scopes_of
+from parley.core.crypto import token_digest
 from parley.core.errors import InvalidParameter, PermissionDenied
 
 pytestmark = pytest.mark.django_db
@@ -125,12 +126,36 @@ def test_the_demo_token_does_what_the_readme_shows(client, settings, tmp_path) -
 def test_a_demo_token_from_before_scopes_is_replaced(settings, tmp_path) -> None:
     settings.VAR_DIR = tmp_path
     seed = do_seed_demo()
-    ApiToken.objects.filter(business=seed.business).update(scopes=["view_numbers"])
+    ApiToken.objects.filter(token_hash=token_digest(seed.api_token)).update(scopes=["view_numbers"])
     again = do_seed_demo()
     assert again.api_token != seed.api_token
-    assert ApiToken.objects.filter(business=seed.business, revoked_at=None).count() == 1
-    fresh = ApiToken.objects.get(business=seed.business, revoked_at=None)
+    assert again.developer_token == seed.developer_token  # its scopes were all there
+    assert ApiToken.objects.filter(business=seed.business, revoked_at=None).count() == 2
+    fresh = ApiToken.objects.get(token_hash=token_digest(again.api_token), revoked_at=None)
     assert Capability.MANAGE_NUMBERS in fresh.capabilities
+
+
+def test_the_demo_developers_token_sends_messages(client, settings, tmp_path) -> None:
+    settings.VAR_DIR = tmp_path
+    seed = do_seed_demo()
+    assert (tmp_path / "demo-developer-token").read_text() == seed.developer_token
+    sent = client.post(
+        f"/v23.0/{seed.number.pk}/messages",
+        {"messaging_product": "whatsapp", "to": "+919876543210", "type": "text",
+         "text": {"body": "Your parcel has shipped"}},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {seed.developer_token}",
+    )  # fmt: skip
+    assert sent.status_code == 200, sent.content
+    assert sent.json()["messages"][0]["id"].startswith("wamid.")
+    refused = client.post(
+        f"/v23.0/{seed.number.pk}/messages",
+        {"messaging_product": "whatsapp", "to": "+919876543210", "type": "text",
+         "text": {"body": "x"}},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {seed.api_token}",
+    )  # fmt: skip
+    assert refused.status_code == 403  # the administrator's token may not send
 
 
 def test_the_migration_gives_existing_tokens_their_creators_scopes(factory) -> None:

@@ -87,7 +87,17 @@ def test_response_shapes_match_what_is_answered(schema) -> None:
     assert set(body["properties"]) == {"data", "paging"}
     assert body["properties"]["data"]["type"] == "array"
     node = _response_schema(schema, schema["paths"]["/{version}/{node_id}/"]["get"], "200")
-    assert len(node["oneOf"]) == 2  # a phone number or the business
+    # A phone number, the business, a message template or a media object.
+    assert len(node["oneOf"]) == 4
+    media = schema["components"]["schemas"]["MediaOut"]
+    assert set(media["properties"]) == {
+        "messaging_product", "url", "mime_type", "sha256", "file_size", "id",
+    }  # fmt: skip
+    upload = schema["paths"]["/{version}/{number_id}/media/"]["post"]
+    form = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
+    form = schema["components"]["schemas"][form["$ref"].rsplit("/", 1)[1]]
+    assert form["properties"]["file"]["format"] == "binary"
+    assert "delete" in schema["paths"]["/{version}/{node_id}/"]
     events = schema["paths"]["/parley/v1/billing/events"]["get"]
     assert {"next", "previous", "results"} <= set(
         _response_schema(schema, events, "200")["properties"]

@@ -32,6 +32,7 @@ from tests.conftest import ROOT
 from tests.e2ee.conftest import new_handset_number
 from tests.e2ee.handsets.conftest import handset_fleet, wait_for  # noqa: F401
 from tests.parley.relay.scan import find_plaintext
+from tests.parley.windows import customer_wrote
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -86,6 +87,7 @@ def test_a_text_to_an_online_fleet_handset_is_read_billed_and_answered(
     marker = "ORDER-" + os.urandom(6).hex()
     reply = "THANKS-" + os.urandom(6).hex()
 
+    customer_wrote(number, customer)  # the service window is open
     message = do_send_message(number, customer, Text(f"{marker} shipped"))
     assert message.status == "accepted"
     # The online handset decrypts and acknowledges at once: delivered without anyone polling.
@@ -107,7 +109,7 @@ def test_a_text_to_an_online_fleet_handset_is_read_billed_and_answered(
 
     handset_fleet.send_text(customer, number.e164, reply, reply_to=message.wamid)
     inbound = wait_for(
-        lambda: Message.objects.filter(direction="inbound", conversation__number=number).first(),
+        lambda: Message.objects.filter(direction="inbound", content__body=reply).first(),
         what="the reply",
     )
     assert inbound.content["body"] == reply
@@ -115,7 +117,8 @@ def test_a_text_to_an_online_fleet_handset_is_read_billed_and_answered(
     assert inbound.conversation_id == message.conversation_id
     assert inbound.business_id == number.business_id
     received = wait_for(
-        lambda: StreamEntry.objects.filter(name="message.received").first(), what="the event"
+        lambda: StreamEntry.objects.filter(name="message.received", payload__text=reply).first(),
+        what="the event",
     )
     assert received.business_id == number.business_id
     assert (received.payload["text"], received.payload["customer"]) == (reply, customer)
@@ -136,6 +139,7 @@ def test_advancing_31_days_expires_a_message_queued_for_an_offline_handset(
     serve(number, factory, asgi_server)
     customer = new_handset_number()
     handset_fleet.create(customer, online=False)
+    customer_wrote(number, customer)  # before going offline: the service window is open
     marker = "KETTLE-" + os.urandom(6).hex()
 
     wamid = manage(live_env, "send_message", number.business.slug, number.e164, customer,
@@ -153,7 +157,9 @@ def test_advancing_31_days_expires_a_message_queued_for_an_offline_handset(
     assert status_events(wamid) == ["accepted", "sent", "expired"]
     assert message.delivered_at is None and message.expired_at is not None
     assert not MessageFactRecord.objects.filter(message_id=wamid).exists()  # never billed
-    assert not StreamEntry.objects.filter(name="message.delivery_recorded").exists()
+    assert not StreamEntry.objects.filter(
+        name="message.delivery_recorded", payload__message_id=wamid
+    ).exists()
 
     # Back online a month later, the customer finds nothing: it expired at the relay.
     assert handset_fleet.set_online(customer, True)["connected"] is True

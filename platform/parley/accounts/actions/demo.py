@@ -1,8 +1,9 @@
-"""The demo business `make run` seeds: one verified number, one account per role, one API
-token. Running it again changes nothing.
+"""The demo business `make run` seeds: one verified number, one account per role, two API
+tokens. Running it again changes nothing.
 
-The token is the administrator's, with every scope an administrator may give: the README's
-examples read and register numbers with it."""
+One token is the administrator's, with every scope an administrator may give: the README's
+examples read and register numbers with it. The other is the developer's, who sends messages,
+manages templates and media and drives the simulated customers."""
 
 from __future__ import annotations
 
@@ -40,10 +41,33 @@ class DemoSeed:
     accounts: dict[Role, StaffUser]
     api_token: str  # kept in var/ so every `make run` can print it
     created: bool
+    developer_token: str = ""
 
 
-def _token_file() -> Path:
-    return Path(settings.VAR_DIR) / "demo-api-token"
+def _token_file(name: str = "demo-api-token") -> Path:
+    return Path(settings.VAR_DIR) / name
+
+
+def _demo_token(user: StaffUser, role: Role, path: Path, name: str) -> str:
+    """The demo token kept in `path`, made again when it is gone, revoked or lacks a scope
+    the role may give (made before the scope existed)."""
+    secret = path.read_text().strip() if path.exists() else None
+    wanted = {c.value for c in token_scopes_of(role)}
+    current = (
+        ApiToken.objects.filter(
+            business=user.business, token_hash=token_digest(secret), revoked_at=None
+        ).first()
+        if secret
+        else None
+    )
+    if current is None or not wanted <= set(current.scopes):
+        if current is not None:
+            do_revoke_api_token(user, current.pk)
+        secret = do_create_api_token(user, name=name).secret
+        path.write_text(secret)
+        path.chmod(0o600)
+    assert secret is not None
+    return secret
 
 
 def do_seed_demo() -> DemoSeed:
@@ -82,23 +106,8 @@ def do_seed_demo() -> DemoSeed:
         )
         if created or number_created:
             do_record_audit("demo.seeded", business_id=business.pk, target=business.name)
-        path = _token_file()
-        secret = path.read_text().strip() if path.exists() else None
-        admin = accounts[Role.ADMINISTRATOR]
-        wanted = {c.value for c in token_scopes_of(Role.ADMINISTRATOR)}
-        current = (
-            ApiToken.objects.filter(
-                business=business, token_hash=token_digest(secret), revoked_at=None
-            ).first()
-            if secret
-            else None
-        )
-        if current is None or not wanted <= set(current.scopes):
-            if current is not None:  # made before tokens had scopes: replace it
-                do_revoke_api_token(admin, current.pk)
-            issued = do_create_api_token(admin, name="Demo integration")
-            secret = issued.secret
-            path.write_text(secret)
-            path.chmod(0o600)
-    assert secret is not None
-    return DemoSeed(business, number, accounts, secret, created)
+        secret = _demo_token(accounts[Role.ADMINISTRATOR], Role.ADMINISTRATOR, _token_file(),
+                             "Demo integration")  # fmt: skip
+        developer = _demo_token(accounts[Role.DEVELOPER], Role.DEVELOPER,
+                                _token_file("demo-developer-token"), "Demo app")  # fmt: skip
+    return DemoSeed(business, number, accounts, secret, created, developer)

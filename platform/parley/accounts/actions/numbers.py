@@ -315,3 +315,41 @@ def do_expire_codes() -> int:
             pk__in=numbers, code_verification_status=PhoneNumber.CodeStatus.NOT_VERIFIED
         ).update(code_verification_status=PhoneNumber.CodeStatus.EXPIRED)
     return count
+
+
+def do_set_throughput(
+    business: Business,
+    number_id: int,
+    *,
+    level: str,
+    actor_label: str = "api",
+    ip_address: str | None = None,
+) -> PhoneNumber:
+    """Move a number to a throughput level. An upgrade to HIGH takes
+    PARLEY["THROUGHPUT_UPGRADE_SECONDS"] of simulated time, during which its sends fail with
+    131057 (as the platform's does); a move back to STANDARD is immediate."""
+    if level not in PhoneNumber.Throughput.values:
+        raise InvalidParameter(
+            f"level must be one of {', '.join(PhoneNumber.Throughput.values)}.", field="level"
+        )
+    now = clock.now()
+    with transaction.atomic():
+        number = _locked_number(business, number_id)
+        if number.throughput_level == level:
+            return number
+        number.throughput_level = level
+        number.throughput_upgrading_until = (
+            now + dt.timedelta(seconds=float(settings.PARLEY["THROUGHPUT_UPGRADE_SECONDS"]))
+            if level == PhoneNumber.Throughput.HIGH
+            else None
+        )
+        number.save(update_fields=["throughput_level", "throughput_upgrading_until"])
+        do_record_audit(
+            "number.throughput_changed",
+            business_id=business.pk,
+            actor_label=actor_label,
+            target=number.e164,
+            ip_address=ip_address,
+            details={"level": level},
+        )
+    return number

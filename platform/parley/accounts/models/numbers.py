@@ -22,6 +22,11 @@ class PhoneNumber(models.Model):
         CONNECTED = "CONNECTED"  # registered for messaging
         DISCONNECTED = "DISCONNECTED"
 
+    class Throughput(models.TextChoices):
+        # Messages a second: PARLEY THROUGHPUT_STANDARD (80) and THROUGHPUT_HIGH (1,000).
+        STANDARD = "STANDARD"
+        HIGH = "HIGH"
+
     class Official(models.TextChoices):
         UNVERIFIED = "unverified"
         PENDING = "pending"
@@ -42,6 +47,11 @@ class PhoneNumber(models.Model):
     official_requested_at = models.DateTimeField(null=True, blank=True)
     pin_hash = models.CharField(max_length=200, blank=True, default="")
     quality_rating = models.CharField(max_length=8, default="GREEN")
+    throughput_level = models.CharField(
+        max_length=8, choices=Throughput.choices, default=Throughput.STANDARD
+    )
+    # A throughput upgrade takes a while; sends meanwhile fail with 131057.
+    throughput_upgrading_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     registered_at = models.DateTimeField(null=True, blank=True)
 

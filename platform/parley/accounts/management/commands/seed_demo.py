@@ -5,7 +5,7 @@ from parley.core.management.base import ParleyCommand
 
 
 class Command(ParleyCommand):
-    help = "Create the demo business, its staff accounts, number and API token (idempotent)."
+    help = "Create the demo business, its staff accounts, number and API tokens (idempotent)."
 
     def handle(self, *args: Any, **options: Any) -> None:
         seed = do_seed_demo()
@@ -18,3 +18,8 @@ class Command(ParleyCommand):
             self.stdout.write(f"    {role.label:<20} {user.email}")
         if seed.api_token:
             self.stdout.write(f"  API token: {seed.api_token}")
+        if seed.developer_token:
+            self.stdout.write(
+                f"  Developer's API token (messages, templates, media, customers): "
+                f"{seed.developer_token}"
+            )

@@ -1,0 +1,152 @@
+"""The Messages page in headless Chromium against a real uvicorn and worker: statuses and
+new messages show up live, without a reload, under the Content-Security-Policy."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any
+
+from django.conf import settings
+from playwright.sync_api import Page, expect
+
+from parley.accounts.models import Business, PhoneNumber
+from parley.core import clock
+from parley.messaging import actions
+from parley.messaging.content import Text
+from tests.conftest import verified_session
+
+CUSTOMER = "+919876500033"
+_numbers = itertools.count(500)
+
+
+def _number(business: Business) -> PhoneNumber:
+    return PhoneNumber.objects.create(
+        business=business,
+        e164=f"+1415557{next(_numbers) % 10000:04d}",
+        country="US",
+        display_name="Live",
+        code_verification_status=PhoneNumber.CodeStatus.VERIFIED,
+        status=PhoneNumber.Status.CONNECTED,
+        created_at=clock.now(),
+    )
+
+
+def _open(page: Page, base: str, user: Any, path: str) -> list[str]:
+    """Sign `user` in with a verified session, open `path`; returns the policy problems
+    (blocked resources, script errors) seen from then on."""
+    problems: list[str] = []
+
+    def on_console(message: Any) -> None:
+        text = message.text
+        if message.type in ("error", "warning") and (
+            "Content Security Policy" in text or "Refused to" in text
+        ):
+            problems.append(text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": verified_session(user), "url": base}]
+    )
+    page.goto(f"{base}{path}")
+    expect(page.get_by_test_id("stream-state")).to_have_text("live")
+    # Set on this document only: still there at the end means the page was never reloaded.
+    page.evaluate("window.stillTheSamePage = true")
+    return problems
+
+
+def _row(page: Page, wamid: str) -> Any:
+    return page.locator(f'tr[data-wamid="{wamid}"]')
+
+
+def test_statuses_and_new_messages_show_up_live_in_the_log(
+    page: Page, asgi_server: str, celery_worker: None, factory: Any
+) -> None:
+    business = factory.business()
+    developer = factory.staff(business, "developer")
+    number = _number(business)
+    first = actions.do_send_message(number, CUSTOMER, Text("parcel shipped"), deliver=False)
+    actions.do_record_sent_envelope(first.pk, "live-1", 1)
+    problems = _open(page, asgi_server, developer, "/messages/")
+    badge = _row(page, first.wamid).get_by_test_id("msg-status")
+    expect(badge).to_have_text("sent")
+
+    actions.do_apply_receipt(number, "live-1", "delivery")
+    expect(badge).to_have_text("delivered", timeout=20_000)
+    expect(badge).to_have_class("badge status-delivered")
+    expect(_row(page, first.wamid).locator('[data-stamp="delivered"]')).to_be_visible()
+    actions.do_apply_receipt(number, "live-1", "read")
+    expect(badge).to_have_text("read", timeout=20_000)
+
+    # New messages join the first page of the unfiltered log, text and all.
+    second = actions.do_send_message(number, CUSTOMER, Text("anything else?"), deliver=False)
+    expect(_row(page, second.wamid).get_by_test_id("msg-status")).to_have_text(
+        "accepted", timeout=20_000
+    )
+    expect(_row(page, second.wamid).get_by_test_id("msg-preview")).to_have_text("anything else?")
+    inbound = actions.do_record_inbound_message(
+        number, CUSTOMER, Text("no thanks"), envelope_guid="live-in-1"
+    )
+    expect(_row(page, inbound.wamid).get_by_test_id("msg-status")).to_have_text(
+        "received", timeout=20_000
+    )
+    expect(page.locator("#message-log tbody tr[data-wamid]")).to_have_count(3)
+    expect(page.locator("#message-log tbody tr[data-wamid]").first).to_have_attribute(
+        "data-wamid", inbound.wamid
+    )
+
+    actions.do_fail_message(second.pk, 131026, "Message undeliverable")
+    expect(_row(page, second.wamid).get_by_test_id("msg-error")).to_have_text(
+        "131026 Message undeliverable", timeout=20_000
+    )
+    assert page.evaluate("window.stillTheSamePage === true")
+    assert problems == []
+
+
+def test_a_filtered_log_announces_new_messages_and_the_timeline_updates_live(
+    page: Page, browser: Any, asgi_server: str, celery_worker: None, factory: Any
+) -> None:
+    business = factory.business()
+    developer = factory.staff(business, "developer")
+    number = _number(business)
+    message = actions.do_send_message(number, CUSTOMER, Text("your code is 1234"), deliver=False)
+    actions.do_record_sent_envelope(message.pk, "live-2", 1)
+    problems = _open(page, asgi_server, developer, "/messages/?status=sent")
+    expect(page.get_by_test_id("live-notice")).to_be_hidden()
+    actions.do_send_message(number, CUSTOMER, Text("later"), deliver=False)
+    expect(page.get_by_test_id("live-notice")).to_be_visible(timeout=20_000)
+    expect(page.locator("#message-log tbody tr[data-wamid]")).to_have_count(1)  # not inserted
+
+    page.goto(f"{asgi_server}/messages/{message.wamid}/")
+    expect(page.get_by_test_id("stream-state")).to_have_text("live")
+    page.evaluate("window.stillTheSamePage = true")
+    expect(page.get_by_test_id("stamp-delivered")).to_have_text("—")
+    events = page.locator("#stream-events tbody tr[data-stream-id]")
+    before = events.count()
+    actions.do_apply_receipt(number, "live-2", "delivery")
+    expect(page.get_by_test_id("stamp-delivered")).to_have_text(
+        re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$"), timeout=20_000
+    )
+    expect(page.get_by_test_id("msg-status")).to_have_text("delivered")
+    expect(events).to_have_count(before + 2)  # status_changed and billing's delivery fact
+
+    # An administrator (no text) sees the same statuses live: the event carries no content.
+    admin = factory.staff(business, "administrator")
+    context = browser.new_context()
+    try:
+        other = context.new_page()
+        admin_problems = _open(other, asgi_server, admin, "/messages/")
+        expect(other.get_by_test_id("msg-preview")).to_have_count(0)
+        actions.do_apply_receipt(number, "live-2", "read")
+        expect(_row(other, message.wamid).get_by_test_id("msg-status")).to_have_text(
+            "read", timeout=20_000
+        )
+        expect(page.get_by_test_id("msg-status")).to_have_text("read", timeout=20_000)
+        assert "your code is 1234" not in other.content()
+        assert other.evaluate("window.stillTheSamePage === true")
+        assert admin_problems == []
+    finally:
+        context.close()
+    assert page.evaluate("window.stillTheSamePage === true")
+    assert problems == []
