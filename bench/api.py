@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from typing import Any
 
 os.environ.setdefault("PARLEY_NAMESPACE", f"parley-bench-{os.getpid()}")
 
-from bootstrap import ROOT, setup_django
+from bootstrap import ROOT, free_port, percentile, setup_django, wait_port
 
 setup_django()
 
@@ -43,27 +42,6 @@ from parley.core import clock  # noqa: E402
 from parley.messaging.models import Message  # noqa: E402
 
 PY = sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int) -> None:
-    for _ in range(300):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on {port}")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def serve(app: str, port: int, env: dict[str, str], log: Path, app_dir: Path) -> Any:

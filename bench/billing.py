@@ -14,7 +14,7 @@ import statistics
 import sys
 import time
 
-from bootstrap import setup_django
+from bootstrap import percentile, setup_django
 
 setup_django()
 
@@ -34,11 +34,6 @@ BATCH = 50_000
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main() -> None:

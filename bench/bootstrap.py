@@ -1,12 +1,15 @@
-"""Django set-up shared by the benchmark scripts: Parley's source roots on the path, the
-configured database (default: a fresh SQLite file, never the development database), and the
-testing namespace so a benchmark never meets a running Parley's queues or cache keys."""
+"""Django set-up and small helpers shared by the benchmark scripts: Parley's source roots
+on the path, the configured database (default: a fresh SQLite file, never the development
+database), and the testing namespace so a benchmark never meets a running Parley's queues or
+cache keys."""
 
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,3 +25,24 @@ def setup_django() -> None:
     import django
 
     django.setup()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int) -> None:
+    for _ in range(300):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

@@ -11,6 +11,10 @@ spent per message during the run shows where the time goes.
 
     .venv/bin/python bench/fleet.py               # 1,000 handsets, 100 msg/s for 10 s
     .venv/bin/python bench/fleet.py 300 --rate 50 --seconds 5
+    .venv/bin/python bench/fleet.py --api         # the same through POST …/messages over HTTP
+
+With `--api` each message is a Cloud API call (a developer's token, one keep-alive session)
+and the latency runs from the call to the message's `delivered` stamp.
 
 Baselines in the same run: memory of one thread per handset holding the same websockets
 (the sync client's `RelayHttp.websocket()`), and the business client's bare send (encrypt +
@@ -21,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,10 +34,11 @@ from pathlib import Path
 
 os.environ.setdefault("PARLEY_NAMESPACE", f"parley-bench-{os.getpid()}")
 
-from bootstrap import ROOT, setup_django
+from bootstrap import ROOT, free_port, percentile, setup_django, wait_port
 
 setup_django()
 
+import requests  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from e2ee.actions import client_for, do_create_device  # noqa: E402
@@ -72,22 +76,6 @@ time.sleep(1); print(len(socks), rss() - before, flush=True)
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int) -> None:
-    for _ in range(300):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on {port}")
-
-
 def rss_kb(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
@@ -107,16 +95,12 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("handsets", type=int, nargs="?", default=1000)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--api", action="store_true", help="send through the Cloud API")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -205,6 +189,7 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
         display_name="Bench",
         code_verification_status=PhoneNumber.CodeStatus.VERIFIED,
         status=PhoneNumber.Status.CONNECTED,
+        throughput_level=PhoneNumber.Throughput.HIGH,
         created_at=now,
     )
     admin = StaffUser.objects.create_user(
@@ -257,14 +242,34 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
     # message's own accepted → delivered stamps (one shared clock, following real time).
     total = int(args.rate * args.seconds)
     sent: list[int] = []
+    called: dict[int, float] = {}  # message id → when its API call started (epoch s)
+    session = requests.Session()
+    developer = StaffUser.objects.create_user(
+        f"dev{os.getpid()}@bench.test", "x" * 20, business=business, full_name="Dev",
+        role="developer", created_at=now,
+    )  # fmt: skip
+    session.headers["Authorization"] = "Bearer " + do_create_api_token(developer, name="d").secret
+    url = f"{relay}/v23.0/{number.pk}/messages"
+
+    def send(i: int) -> int:
+        if not args.api:
+            return int(do_send_message(number, numbers[i % n], Text(f"bench message {i}")).pk)
+        started = time.time()
+        body = {"messaging_product": "whatsapp", "to": numbers[i % n], "type": "text",
+                "text": {"body": f"bench message {i}"}}  # fmt: skip
+        answer = session.post(url, json=body, timeout=30)
+        answer.raise_for_status()
+        pk = int(Message.objects.get(wamid=answer.json()["messages"][0]["id"]).pk)
+        called[pk] = started
+        return pk
+
     cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
     cpu["bench (the sender)"] = time.process_time()
     start = time.monotonic()
     for i in range(total):
         due = start + i / args.rate
         time.sleep(max(0.0, due - time.monotonic()))
-        message = do_send_message(number, numbers[i % n], Text(f"bench message {i}"))
-        sent.append(message.pk)
+        sent.append(send(i))
     late = time.monotonic() - (start + (total - 1) / args.rate)
     wait_until = time.monotonic() + 60
     while time.monotonic() < wait_until:
@@ -277,12 +282,17 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
         for name, t in cpu.items()
     }
     stamps = Message.objects.filter(pk__in=sent, delivered_at__isnull=False).values_list(
-        "accepted_at", "delivered_at"
+        "pk", "accepted_at", "delivered_at"
     )
-    lat = [(d - a).total_seconds() * 1000 for a, d in stamps if a and d]
+    lat = [
+        (d.timestamp() - called[pk] if args.api else (d - a).total_seconds()) * 1000
+        for pk, a, d in stamps
+        if a and d
+    ]
     if lat:
         print(
-            f"send → delivered at {args.rate:g} msg/s, {n} online: {len(lat)}/{total} delivered, "
+            f"{'API call' if args.api else 'send'} → delivered at {args.rate:g} msg/s, {n} "
+            f"online: {len(lat)}/{total} delivered, "
             f"p50 {statistics.median(lat):.1f} ms, p99 {percentile(lat, 0.99):.1f} ms "
             f"(target p99 ≤ 100; the sender ended {late * 1000:.0f} ms behind its schedule)"
         )

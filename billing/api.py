@@ -405,7 +405,7 @@ class AgentsView(BillingView):
         responses=AGENTS_OUT,
     )
     def get(self, request: Request) -> Response:
-        agents = BillingAgent.objects.filter(business=business_of(request)).order_by("agent_id")
+        agents = selectors.list_agents(business_of(request))
         return Response({"data": [_agent(a) for a in agents]})
 
     @extend_schema(
@@ -432,12 +432,7 @@ class AgentView(BillingView):
 
     @extend_schema(summary="One agent", responses=AGENT_OUT)
     def get(self, request: Request, agent_id: str) -> Response:
-        agent = BillingAgent.objects.filter(
-            business=business_of(request), agent_id=agent_id
-        ).first()
-        if agent is None:
-            raise NotFound(f"Agent '{agent_id}' does not exist.")
-        return Response(_agent(agent))
+        return Response(_agent(selectors.get_agent(business_of(request), agent_id)))
 
     @extend_schema(
         request=AgentIn,

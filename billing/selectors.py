@@ -25,9 +25,10 @@ from billing.engine import (
     is_period,
     period_status,
 )
-from billing.models import BillableEventRecord
+from billing.models import BillableEventRecord, BillingAgent
+from parley.accounts.models import Business
 from parley.core import clock
-from parley.core.errors import InvalidParameter
+from parley.core.errors import InvalidParameter, NotFound
 
 
 def check_period(period: str) -> str:
@@ -141,3 +142,15 @@ def get_estimate(
         raise InvalidParameter(f"countries: {exc}.", field="countries") from exc
     except BillingError as exc:
         raise InvalidParameter(str(exc)) from exc
+
+
+def list_agents(business: Business) -> QuerySet[BillingAgent]:
+    return BillingAgent.objects.filter(business=business).order_by("agent_id")
+
+
+def get_agent(business: Business, agent_id: str) -> BillingAgent:
+    """The business's agent; NotFound for an unknown one (or another business's)."""
+    agent = BillingAgent.objects.filter(business=business, agent_id=agent_id).first()
+    if agent is None:
+        raise NotFound(f"Agent '{agent_id}' does not exist.")
+    return agent

@@ -150,3 +150,38 @@ def do_see_identity_changes(device: LocalDevice) -> list[str]:
             seen_at=clock.now()
         )
     return list(dict.fromkeys(n.name for n in notices))
+
+
+def do_announce_identity_changes(device: LocalDevice) -> list[str]:
+    """A business number's endpoint tells its business of the customers whose security code
+    changed (its unannounced identity-change notices, marked announced; they stay unseen
+    for whoever reads the number's inbox): one CustomerIdentityChanged each. Returns the
+    customers."""
+    from parley.core.events import CustomerIdentityChanged
+    from parley.core.publish import publish
+
+    number = device.phone_number
+    if number is None:
+        return []
+    with transaction.atomic():
+        notices = list(
+            IdentityChangeNotice.objects.select_for_update().filter(
+                device=device, announced_at__isnull=True
+            )
+        )
+        if not notices:
+            return []
+        IdentityChangeNotice.objects.filter(pk__in=[n.pk for n in notices]).update(
+            announced_at=clock.now()
+        )
+        for notice in notices:
+            publish(
+                CustomerIdentityChanged(
+                    business_id=number.business_id,
+                    occurred_at=notice.created_at,
+                    number=device.e164,
+                    customer=notice.name,
+                    device_id=notice.peer_device_id,
+                )
+            )
+    return [n.name for n in notices]

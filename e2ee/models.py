@@ -77,6 +77,9 @@ class IdentityChangeNotice(models.Model):
     new_key = models.BinaryField(max_length=33)
     created_at = models.DateTimeField()
     seen_at = models.DateTimeField(null=True, blank=True)
+    # A business number's: when its business was told (customer.identity_changed); the
+    # notice stays unseen for whoever reads the number's inbox.
+    announced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

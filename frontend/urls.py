@@ -42,6 +42,11 @@ urlpatterns = [
     re_path(r"^numbers/" + ID.format("number_id") + r"/register/$", numbers.register),
     re_path(r"^numbers/" + ID.format("number_id") + r"/official/$", numbers.request_official),
     re_path(r"^numbers/" + ID.format("number_id") + r"/throughput/$", numbers.set_throughput),
+    re_path(r"^numbers/" + ID.format("number_id") + r"/quality/$", numbers.set_quality),
+    re_path(
+        r"^numbers/" + ID.format("number_id") + r"/messaging-limit/$",
+        numbers.set_messaging_limit,
+    ),
     path("conversations/", conversations.conversations, name="conversations"),
     re_path(r"^conversations/" + ID.format("conversation_id") + r"/$", conversations.conversation),
     path("messages/", messages.message_log, name="messages"),

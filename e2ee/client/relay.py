@@ -126,6 +126,11 @@ class RelayHttp:
     def clear_registration_lock(self) -> dict[str, Any]:
         return dict(self.call("DELETE", "/relay/v1/accounts/registration-lock")[1])
 
+    def set_business_block(self, blocked: bool = True) -> dict[str, Any]:
+        """Block (or unblock) every business: the relay refuses their messages to us."""
+        method = "PUT" if blocked else "DELETE"
+        return dict(self.call(method, "/relay/v1/accounts/business-block")[1])
+
     def upload_keys(self, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self.call("PUT", "/relay/v1/keys", body)[1])
 

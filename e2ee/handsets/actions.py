@@ -114,3 +114,9 @@ def do_complete_reads(ids: Iterable[int]) -> None:
     """Read receipts sent (or no longer sendable): forget them."""
     with transaction.atomic():
         PendingRead.objects.filter(pk__in=list(ids)).delete()
+
+
+def do_mark_offline_since(handset_pk: int, at: dt.datetime) -> None:
+    """The phone (went offline or) went back offline at `at` (simulated time)."""
+    with transaction.atomic():
+        FleetHandset.objects.filter(pk=handset_pk).update(offline_since=at)

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from e2ee.handsets import faults
 from e2ee.handsets.control import FleetControl, FleetRefused, FleetUnavailable
 from e2ee.handsets.models import FleetHandset
 from parley.accounts.actions.numbers import parse_e164
@@ -229,6 +230,13 @@ def do_create_customer(
     chosen_language = _language(language)
     is_online = _online(online)
     delay = _delay(read_delay_seconds)
+    fault = faults.BY_NUMBER.get(e164)
+    if fault is not None:
+        raise InvalidParameter(
+            f"(#100) Invalid parameter: {e164} is a fault number ({fault.title}) with built-in "
+            "behaviour that any business may message: it cannot be a simulated customer.",
+            field="phone_number",
+        )
     if PhoneNumber.objects.filter(e164=e164).exists():
         raise InvalidParameter(
             f"(#100) Invalid parameter: {e164} is a business number, not a customer's phone.",

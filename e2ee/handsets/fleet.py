@@ -20,6 +20,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import datetime as dt
 import functools
 import hmac
 import ipaddress
@@ -43,12 +44,13 @@ from e2ee.client import ClientError, Received, RelayError, SignalClient
 from e2ee.client.aio import AsyncRelay
 from e2ee.client.client import Outgoing
 from e2ee.client.state import HistoryItem
-from e2ee.handsets import actions, selectors
+from e2ee.handsets import actions, faults, selectors
 from e2ee.handsets.conf import control_token
 from e2ee.handsets.models import FleetHandset
 from e2ee.models import LocalDevice
 from e2ee.protocol import ProtocolError
 from e2ee.protocol.media import MediaType
+from parley.core import clock
 from parley.core.errors import Conflict, ParleyError
 
 log = logging.getLogger("parley.handsets")
@@ -81,6 +83,7 @@ class Handset:
     ws: aiohttp.ClientWebSocketResponse | None = None
     synced: bool = False  # connected and the backlog drained
     client: SignalClient | None = None  # built on first use, in a worker thread
+    offline_since: dt.datetime | None = None  # simulated time (the offline fault number)
 
 
 def own_address(device_pk: int) -> str:
@@ -116,6 +119,7 @@ class Fleet:
         connect_concurrency: int = 32,
         tick_seconds: float = 0.2,
         own_addresses: bool | None = None,
+        fault_numbers: bool = True,
     ) -> None:
         self.relay_url = relay_url.rstrip("/")
         self.relay = AsyncRelay(self.relay_url)
@@ -133,6 +137,11 @@ class Fleet:
         self._gate = asyncio.Semaphore(connect_concurrency)
         self._stopping = False
         self._background: set[asyncio.Task[Any]] = set()
+        # The fault numbers (e2ee.handsets.faults): created at start unless turned off.
+        self.fault_numbers = fault_numbers
+        self.faults_ready = False
+        self.fault_checked_at: dt.datetime | None = None  # the last look at the offline one
+        self._reinstalling: set[str] = set()
 
     # -- threads ---------------------------------------------------------------------------
 
@@ -175,6 +184,7 @@ class Fleet:
             online=row.online,
             read_delay=row.read_delay_seconds,
             source_address=own_address(row.device.pk) if self.own_addresses else None,
+            offline_since=row.offline_since,
         )
 
     def _load(self) -> list[Handset]:
@@ -184,6 +194,8 @@ class Fleet:
         for handset in await self.db(self._load):
             self._adopt(handset)
         self._spawn(self._read_ticker())
+        if self.fault_numbers:
+            self._spawn(self._provision_faults())
         log.info(
             "fleet: %d handsets (%d online), relay %s",
             len(self.handsets),
@@ -289,18 +301,22 @@ class Fleet:
         kind = frame.get("type")
         if kind == "envelope":
             envelope = dict(frame["envelope"])
-            await self.locked(handset, lambda c: self._receive(handset, c, envelope))
+            received = await self.locked(handset, lambda c: self._receive(handset, c, envelope))
             # Decrypted and stored: acknowledge at once (the sender's delivery receipt).
             await ws.send_str(json.dumps({"type": "ack", "guid": envelope["guid"]}))
+            self._after_receive(handset, received)
         elif kind == "queue_empty":
             handset.synced = True
         elif kind == "keys_low":
             self._spawn(self._replenish(handset))
 
-    def _receive(self, handset: Handset, client: SignalClient, envelope: dict[str, Any]) -> None:
+    def _receive(
+        self, handset: Handset, client: SignalClient, envelope: dict[str, Any]
+    ) -> Received:
         received = client.process_envelope(envelope)
         if received.kind in SHOWN_KINDS and handset.read_delay is not None:
             actions.do_schedule_read(handset.pk, received.guid, handset.read_delay)
+        return received
 
     async def _replenish(self, handset: Handset) -> None:
         try:
@@ -319,6 +335,12 @@ class Fleet:
                 raise
             except Exception:
                 log.exception("fleet: read receipts failed; retrying")
+            try:
+                await self.wake_offline_fault()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("fleet: the offline fault number failed to wake; retrying")
 
     async def send_due_reads(self) -> int:
         due = await self.db(selectors.list_due_reads)
@@ -343,6 +365,97 @@ class Fleet:
             await self.db(actions.do_complete_reads, done)
         return len(done)
 
+    # -- the fault numbers (e2ee.handsets.faults) -----------------------------------------------
+
+    async def _provision_faults(self) -> None:
+        """Create the fault numbers' phones that are missing (idempotent: a restarted fleet
+        finds them), and set what the relay must know (the block)."""
+        results = await asyncio.gather(
+            *(self._provision_fault(n) for n in faults.FLEET_NUMBERS), return_exceptions=True
+        )
+        failed = [
+            (n, r) for n, r in zip(faults.FLEET_NUMBERS, results, strict=True) if r is not None
+        ]
+        for number, exc in failed:
+            log.error("fleet: fault number %s could not be set up: %s", number, exc)
+        self.faults_ready = not failed
+        log.info("fleet: fault numbers %s", "ready" if not failed else "incomplete")
+
+    async def _provision_fault(self, number: str) -> None:
+        offline = number == faults.OFFLINE_FOR_A_WHILE
+        handset = self.handsets.get(number)  # `start` loaded the stored ones
+        if handset is None or not handset.credential:
+            # `reinstall`: a leftover local device of the number (never registered) goes.
+            await self.create(number, online=not offline, reinstall=True, internal=True)
+            handset = self.get(number)
+        if number == faults.BLOCKED_THE_BUSINESS:
+            await self.locked(handset, lambda c: c.relay.set_business_block(True))
+        if offline:
+            if handset.online:
+                row = await self.db(selectors.get_fleet_handset, number)
+                if row is not None:
+                    await self.db(actions.do_set_handset_online, row, False)
+                await self._disconnect(handset)
+            if handset.offline_since is None:
+                now = await self.db(clock.now)
+                await self.db(actions.do_mark_offline_since, handset.pk, now)
+                handset.offline_since = now
+
+    async def wake_offline_fault(self) -> bool:
+        """The offline fault number comes online once it has been offline for the stretch
+        (simulated time): it fetches its queue (acknowledged: the senders' delivery
+        receipts) and goes offline again. Returns whether it woke."""
+        handset = self.handsets.get(faults.OFFLINE_FOR_A_WHILE)
+        if handset is None or handset.online or not handset.credential:
+            return False
+        now = await self.db(clock.now)
+        since = handset.offline_since
+        woke = since is not None and now - since >= faults.OFFLINE_STRETCH
+        if woke:
+            await self.locked(handset, lambda c: c.receive())
+            await self.db(actions.do_mark_offline_since, handset.pk, now)
+            handset.offline_since = now
+        self.fault_checked_at = now
+        return woke
+
+    def _after_receive(self, handset: Handset, received: Received) -> None:
+        """What a fault number does once a message is in (and acknowledged)."""
+        if received.kind in UNREADABLE_KINDS or received.kind == "undecryptable":
+            return
+        sender = received.sender
+        if not sender:
+            return
+        if handset.e164 == faults.REPLIES_AUTOMATICALLY:
+            self._spawn(self._auto_reply(handset, sender))
+        elif handset.e164 == faults.CHANGES_DEVICE and handset.e164 not in self._reinstalling:
+            self._reinstalling.add(handset.e164)
+            self._spawn(self._change_device(handset.e164))
+
+    async def _auto_reply(self, handset: Handset, to: str) -> None:
+        try:
+            await self.locked(handset, lambda c: c.send_text(to, faults.AUTO_REPLY_TEXT))
+        except (RelayError, ClientError) as exc:
+            log.warning("fleet: %s could not auto-reply to %s: %s", handset.e164, to, exc)
+
+    async def _change_device(self, number: str) -> None:
+        """Re-install: a new identity key and registration (`create --reinstall`)."""
+        try:
+            await self.create(number, online=True, reinstall=True, internal=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("fleet: %s could not re-install", number)
+        finally:
+            self._reinstalling.discard(number)
+
+    def _built_in(self, number: str) -> None:
+        if faults.is_fault_number(number):
+            raise FleetError(
+                400,
+                f"{number} is a fault number with built-in behaviour "
+                f"({faults.BY_NUMBER[number].title}): it cannot be created or driven.",
+            )
+
     # -- control operations --------------------------------------------------------------------
 
     def get(self, number: str) -> Handset:
@@ -352,12 +465,14 @@ class Fleet:
         return handset
 
     def describe(self, handset: Handset) -> dict[str, Any]:
+        fault = faults.BY_NUMBER.get(handset.e164)
         return {
             "number": handset.e164,
             "online": handset.online,
             "connected": handset.synced,
             "read_delay_seconds": handset.read_delay,
             "source_address": handset.source_address,
+            "fault": fault.behaviour if fault else None,
         }
 
     def health(self) -> dict[str, Any]:
@@ -367,6 +482,10 @@ class Fleet:
             "handsets": len(self.handsets),
             "online": sum(h.online for h in values),
             "connected": sum(h.synced for h in values),
+            "fault_numbers": self.faults_ready,
+            "fault_checked_at": (
+                self.fault_checked_at.isoformat() if self.fault_checked_at else None
+            ),
         }
 
     def _create_sync(
@@ -411,9 +530,13 @@ class Fleet:
         reinstall: bool = False,
         business_id: int | None = None,
         language: str | None = None,
+        internal: bool = False,
     ) -> dict[str, Any]:
         """A new phone: verify the number by SMS, register, publish keys, join the fleet
-        (`business_id`: the business whose simulated customer it is)."""
+        (`business_id`: the business whose simulated customer it is). The fault numbers are
+        the fleet's own (`internal`): nobody else creates them."""
+        if not internal:
+            self._built_in(number)
         old = self.handsets.get(number)
         if old is not None and reinstall:
             await self._disconnect(old)
@@ -454,6 +577,7 @@ class Fleet:
     async def update(
         self, number: str, *, online: bool | None = None, read_delay: Any = ...
     ) -> dict[str, Any]:
+        self._built_in(number)
         handset = await self.enlist(number)
         row = await self.db(selectors.get_fleet_handset, handset.e164)
         if row is None:
@@ -532,6 +656,7 @@ class Fleet:
     async def read(self, number: str) -> list[str]:
         """The user opens the chats: a read receipt for every message received and not read
         yet (an offline phone first fetches its queue). Returns the guids read."""
+        self._built_in(number)
         handset = await self.enlist(number)
         if not handset.online:
             await self.locked(handset, lambda c: c.receive())
@@ -563,6 +688,8 @@ class Fleet:
     async def inbox(self, number: str, *, read: bool = False) -> list[dict[str, Any]]:
         """What arrived since the last look. An offline phone first fetches its queue (the
         user opened the app); an online one has received everything already."""
+        if read or number == faults.OFFLINE_FOR_A_WHILE:  # a look would fetch its queue
+            self._built_in(number)
         handset = await self.enlist(number)
         fetched: list[Received] = []
         if not handset.online:

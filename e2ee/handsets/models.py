@@ -34,6 +34,9 @@ class FleetHandset(models.Model):
     )
     # The language the customer's phone is set to (e.g. "en_US").
     language = models.CharField(max_length=15, default="en_US")
+    # Simulated time since which the phone has been offline, for the fault number that
+    # comes online after a fixed stretch (e2ee.handsets.faults); null for the others.
+    offline_since = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.device.e164} ({'online' if self.online else 'offline'})"

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from e2ee.handsets import customers
+from e2ee.handsets import customers, faults
 from frontend.access import console_view, staff
 from frontend.customer_forms import ButtonForm, CustomerCreateForm, LocationForm, TextForm
 from frontend.views.common import not_found, show_error
@@ -50,7 +50,11 @@ def customers_page(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Created the customer {row.device.e164}.")
             return redirect(f"/customers/{row.device.e164}/")
     rows = [customers.customer_of(r) for r in customers.list_customers(business)]
-    return render(request, "frontend/customers.html", {"rows": rows, "form": form})
+    return render(
+        request,
+        "frontend/customers.html",
+        {"rows": rows, "form": form, "fault_numbers": faults.list_fault_numbers()},
+    )
 
 
 def _numbers(business: Business) -> list[str]:

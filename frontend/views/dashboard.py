@@ -12,7 +12,8 @@ from frontend.access import console_view, staff
 from parley.accounts.roles import Capability, Role, capabilities_of
 from parley.accounts.selectors import count_staff_by_role, list_audit_entries, list_numbers
 from parley.core.errors import ParleyError
-from parley.core.stream.actions import do_discard_dead_letters, do_redrive_dead_letters
+from parley.core.http import client_address
+from parley.core.stream.actions import Actor, do_discard_dead_letters, do_redrive_dead_letters
 from parley.core.stream.selectors import get_stream_status
 
 
@@ -45,11 +46,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _settle_dead_letters(
-    request: HttpRequest, action: Callable[[str], int], outcome: str
+    request: HttpRequest, action: Callable[..., int], outcome: str
 ) -> HttpResponse:
     consumer = request.POST.get("consumer", "")[:100]
+    user = staff(request)
+    by = Actor(label=user.email, business_id=user.business_id, ip_address=client_address(request))
     try:
-        count = action(consumer)
+        count = action(consumer, by=by)
     except ParleyError as exc:
         messages.error(request, exc.message)
     else:

@@ -24,16 +24,21 @@ from parley.accounts.actions.numbers import (
     do_register_number,
     do_request_code,
     do_request_official_verification,
+    do_set_messaging_limit,
+    do_set_quality_rating,
     do_set_throughput,
     do_verify_code,
 )
-from parley.accounts.models import PhoneNumber
+from parley.accounts.models import Business, PhoneNumber
 from parley.accounts.roles import Capability
 from parley.accounts.selectors import get_number, get_simulated_inbox, list_numbers
 from parley.core import clock
 from parley.core.errors import NotFound, ParleyError
 from parley.core.http import client_address
+from parley.messaging.actions import LIMIT_PERIOD
 from parley.messaging.limits import throughput
+from parley.messaging.selectors import count_reached_customers
+from parley.messaging.tiers import limit_of
 
 
 @console_view(Capability.VIEW_NUMBERS)
@@ -102,6 +107,13 @@ def _detail(
         ),
         "pair_seconds": f"{float(settings.PARLEY['PAIR_RATE_SECONDS']):g}",
         "pair_burst": settings.PARLEY["PAIR_RATE_BURST"],
+        "limit_tier": number.business.messaging_limit_tier,
+        "limit_size": limit_of(
+            number.business.messaging_limit_tier, settings.PARLEY["MESSAGING_LIMITS"]
+        ),
+        "limit_used": count_reached_customers(number.business_id, clock.now() - LIMIT_PERIOD),
+        "tiers": Business.MessagingLimit.values,
+        "ratings": PhoneNumber.Quality.values,
         **(step_forms if can_manage else {}),
     }
     return render(request, "frontend/number_detail.html", context)
@@ -235,4 +247,46 @@ def set_throughput(request: HttpRequest, number_id: str) -> HttpResponse:
     except ParleyError as exc:
         return _detail(request, number, error=exc.message)
     messages.success(request, f"Throughput level: {number.throughput_level}.")
+    return redirect(f"/numbers/{number.pk}/")
+
+
+@console_view(Capability.MANAGE_NUMBERS)
+@require_POST
+def set_quality(request: HttpRequest, number_id: str) -> HttpResponse:
+    user = staff(request)
+    try:
+        number = get_number(user.business, number_id)
+        number = do_set_quality_rating(
+            user.business,
+            number.pk,
+            rating=request.POST.get("rating", ""),
+            actor_label=user.email,
+            ip_address=client_address(request),
+        )
+    except NotFound as exc:
+        return not_found(request, exc)
+    except ParleyError as exc:
+        return _detail(request, number, error=exc.message)
+    messages.success(request, f"Quality rating: {number.quality_rating}.")
+    return redirect(f"/numbers/{number.pk}/")
+
+
+@console_view(Capability.MANAGE_NUMBERS)
+@require_POST
+def set_messaging_limit(request: HttpRequest, number_id: str) -> HttpResponse:
+    """The business's messaging limit tier, from one of its numbers' pages."""
+    user = staff(request)
+    try:
+        number = get_number(user.business, number_id)
+        business = do_set_messaging_limit(
+            user.business,
+            tier=request.POST.get("tier", ""),
+            actor_label=user.email,
+            ip_address=client_address(request),
+        )
+    except NotFound as exc:
+        return not_found(request, exc)
+    except ParleyError as exc:
+        return _detail(request, number, error=exc.message)
+    messages.success(request, f"Messaging limit: {business.messaging_limit_tier}.")
     return redirect(f"/numbers/{number.pk}/")

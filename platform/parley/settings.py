@@ -308,6 +308,11 @@ CELERY_BEAT_SCHEDULE = {
     # The business endpoints' safety net: a pull of every served number whatever the nudges.
     "messaging-sweep-inboxes": {"task": "parley.messaging.tasks.sweep_inboxes", "schedule": 30.0},
     "messaging-close-windows": {"task": "parley.messaging.tasks.close_windows", "schedule": 60.0},
+    # Messaging-limit upgrades (moves of the clock run it too).
+    "messaging-upgrade-limits": {
+        "task": "parley.messaging.tasks.upgrade_messaging_limits",
+        "schedule": 300.0,
+    },
     # The event stream: due retries and lost wakes, then compaction of what all consumers passed.
     "stream-sweep": {"task": "parley.core.tasks.sweep_stream", "schedule": 5.0},
     "stream-compact": {"task": "parley.core.tasks.compact_stream", "schedule": 3600.0},
@@ -417,6 +422,21 @@ PARLEY: dict[str, Any] = {
     "THROUGHPUT_HIGH": int(os.environ.get("PARLEY_THROUGHPUT_HIGH", "1000")),
     "PAIR_RATE_SECONDS": float(os.environ.get("PARLEY_PAIR_RATE_SECONDS", "6")),
     "PAIR_RATE_BURST": int(os.environ.get("PARLEY_PAIR_RATE_BURST", "45")),
+    # Messaging limits (parley.messaging.tiers): the unique customers a business portfolio
+    # reaches with business-initiated messages (a template while the customer's service
+    # window is closed) in a moving 24 h of simulated time, by tier (Meta's values; None is
+    # unlimited). Beyond it the message fails asynchronously with 131048.
+    "MESSAGING_LIMITS": {
+        "TIER_250": 250,
+        "TIER_2K": 2_000,
+        "TIER_10K": 10_000,
+        "TIER_100K": 100_000,
+        "TIER_UNLIMITED": None,
+    },
+    # Parley's deterministic stand-in for Meta's adaptive per-user marketing limit: a
+    # customer receives at most this many marketing templates (from all businesses) in a
+    # moving 24 h of simulated time; beyond it the template fails asynchronously with 131049.
+    "MARKETING_PER_USER_LIMIT": int(os.environ.get("PARLEY_MARKETING_PER_USER_LIMIT", "2")),
     # An upgrade to HIGH throughput takes this long (simulated); sends meanwhile get 131057.
     "THROUGHPUT_UPGRADE_SECONDS": float(os.environ.get("PARLEY_THROUGHPUT_UPGRADE_SECONDS", "300")),
     # The simulated review of message templates approves a pending (new or edited) template

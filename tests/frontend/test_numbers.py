@@ -172,3 +172,56 @@ def test_the_number_page_shows_and_changes_its_throughput(
         developer.post(f"/numbers/{number.pk}/throughput/", {"level": "STANDARD"}).status_code
         == 403
     )
+
+
+@pytest.mark.django_db
+def test_the_number_page_shows_and_sets_the_messaging_limit_and_quality(
+    factory: Any, console_client: Any, console: Any, frozen_clock: Any, settings: Any
+) -> None:
+    from parley.messaging.actions import do_admit_sends, do_send_message
+    from parley.messaging.content import Template
+
+    settings.PARLEY = {**settings.PARLEY, "MESSAGING_LIMITS": {
+        **settings.PARLEY["MESSAGING_LIMITS"], "TIER_250": 5}}  # fmt: skip
+    business = factory.business()
+    admin = factory.staff(business, "administrator")
+    number = console.number(admin)
+    client = console_client.as_(admin)
+    do_admit_sends([do_send_message(number, f"+91982000{i:04d}",
+                                    Template("promo", "en_US", "utility", body="Hi"),
+                                    deliver=False) for i in range(2)])  # fmt: skip
+    page = client.get(f"/numbers/{number.pk}/").content.decode()
+    assert by_testid(page, "limit-tier") == ["TIER_250"]
+    assert by_testid(page, "limit-used") == ["2"] and "of 5 unique customers" in page
+    assert by_testid(page, "quality-rating") == ["GREEN"]
+    frozen_clock.advance(hours=24, seconds=1)
+    page = client.get(f"/numbers/{number.pk}/").content.decode()
+    assert by_testid(page, "limit-used") == ["0"]
+
+    assert (
+        client.post(f"/numbers/{number.pk}/messaging-limit/", {"tier": "TIER_10K"}).status_code
+        == 302
+    )
+    assert client.post(f"/numbers/{number.pk}/quality/", {"rating": "RED"}).status_code == 302
+    page = client.get(f"/numbers/{number.pk}/").content.decode()
+    assert by_testid(page, "limit-tier") == ["TIER_10K"] and "of 10000 unique" in page
+    assert by_testid(page, "quality-rating") == ["RED"] and "not upgraded" in page
+    bad = client.post(f"/numbers/{number.pk}/quality/", {"rating": "BLUE"})
+    assert bad.status_code == 200 and "rating must be one of" in bad.content.decode()
+    bad = client.post(f"/numbers/{number.pk}/messaging-limit/", {"tier": "TIER_1"})
+    assert bad.status_code == 200 and "tier must be one of" in bad.content.decode()
+    assert AuditEntry.objects.filter(action="number.quality_changed").count() == 1
+    assert AuditEntry.objects.filter(action="business.messaging_limit_changed").count() == 1
+    # A developer sees the card without its controls, and cannot post them.
+    developer = console_client.as_(factory.staff(business, "developer"))
+    page = developer.get(f"/numbers/{number.pk}/").content.decode()
+    assert by_testid(page, "quality-rating") == ["RED"]
+    assert 'data-testid="quality-form"' not in page and 'data-testid="limit-form"' not in page
+    assert developer.post(f"/numbers/{number.pk}/quality/", {"rating": "GREEN"}).status_code == 403
+    assert (
+        developer.post(f"/numbers/{number.pk}/messaging-limit/", {"tier": "TIER_2K"}).status_code
+        == 403
+    )
+    # Another tenant's number is not found.
+    other = console_client.as_(factory.staff(factory.business("Other"), "administrator"))
+    assert other.post(f"/numbers/{number.pk}/quality/", {"rating": "GREEN"}).status_code == 404

@@ -8,8 +8,10 @@ from e2ee.actions import client_for, do_create_device
 from e2ee.client.relay import DEFAULT_RELAY_URL
 from e2ee.handsets.actions import do_enlist_handset, do_set_handset_online, do_set_read_delay
 from e2ee.handsets.control import FleetControl, FleetRefused, FleetUnavailable
+from e2ee.handsets.faults import is_fault_number
 from e2ee.handsets.selectors import get_fleet_handset
 from e2ee.management.base import DeviceCommand, seconds
+from parley.accounts.actions.numbers import parse_e164
 
 # What goes through a running fleet (it holds the phones' connections); the rest reads
 # the stores directly, which is safe beside it.
@@ -125,7 +127,10 @@ class Command(DeviceCommand):
     def do_create(self, options: dict[str, Any]) -> None:
         # One step, as on a phone: the client asks for a code, reads the SMS the simulated
         # carrier delivers to the number, submits it and registers.
-        device = do_create_device(options["number"], replace=bool(options.get("reinstall")))
+        number = parse_e164(options["number"])[0]
+        if is_fault_number(number):
+            raise CommandError(f"{number} is a fault number: the fleet runs it (or never does).")
+        device = do_create_device(number, replace=bool(options.get("reinstall")))
         client = client_for(device, options["relay"] or DEFAULT_RELAY_URL)
         result = client.register(registration_lock_pin=options.get("pin") or None)
         self.stdout.write(

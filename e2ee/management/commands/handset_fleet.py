@@ -44,6 +44,10 @@ class Command(ParleyCommand):
             "--shared-address", action="store_true",
             help="all phones use one source address (default on a loopback relay: one each)",
         )  # fmt: skip
+        parser.add_argument(
+            "--no-fault-numbers", action="store_true",
+            help="do not create the fault numbers (e2ee/handsets/README.md) at start",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = bind(options["bind"])
@@ -60,6 +64,7 @@ class Command(ParleyCommand):
             options["relay"],
             workers=options["workers"],
             own_addresses=False if options["shared_address"] else None,
+            fault_numbers=not options["no_fault_numbers"],
         )
 
         def ready() -> None:

@@ -49,7 +49,7 @@ def list_api_tokens(business: Business) -> QuerySet[ApiToken]:
 
 
 def list_numbers(business: Business) -> QuerySet[PhoneNumber]:
-    return PhoneNumber.objects.filter(business=business)
+    return PhoneNumber.objects.filter(business=business).select_related("business")
 
 
 def get_number(business: Business, number_id: int | str) -> PhoneNumber:
@@ -57,7 +57,7 @@ def get_number(business: Business, number_id: int | str) -> PhoneNumber:
         pk = int(number_id)
     except (TypeError, ValueError) as exc:
         raise NotFound(f"Unsupported request - object '{number_id}' does not exist.") from exc
-    number = PhoneNumber.objects.filter(business=business, pk=pk).first()
+    number = PhoneNumber.objects.filter(business=business, pk=pk).select_related("business").first()
     if number is None:
         raise NotFound(f"Unsupported request - object '{number_id}' does not exist.")
     return number

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from parley.accounts.actions.numbers import display_number
 from parley.accounts.models import Business, PhoneNumber
+from parley.messaging.tiers import legacy_name
 
 
 class RequestCodeIn(serializers.Serializer[Any]):
@@ -34,6 +35,14 @@ class ThroughputIn(serializers.Serializer[Any]):
     level = serializers.ChoiceField(choices=PhoneNumber.Throughput.choices)
 
 
+class MessagingLimitIn(serializers.Serializer[Any]):
+    tier = serializers.ChoiceField(choices=Business.MessagingLimit.choices)
+
+
+class QualityIn(serializers.Serializer[Any]):
+    rating = serializers.ChoiceField(choices=PhoneNumber.Quality.choices)
+
+
 class SuccessOut(serializers.Serializer[Any]):
     success = serializers.BooleanField()
 
@@ -51,6 +60,10 @@ def phone_number_node(number: PhoneNumber) -> dict[str, Any]:
         "quality_rating": number.quality_rating,
         "platform_type": "CLOUD_API" if number.status == "CONNECTED" else "NOT_APPLICABLE",
         "throughput": {"level": number.throughput_level},
+        # The portfolio's messaging limit: in the v23.0 field's enumeration (TIER_2K shows
+        # as TIER_1K there), and exactly in the field Meta now asks for instead.
+        "messaging_limit_tier": legacy_name(number.business.messaging_limit_tier),
+        "whatsapp_business_manager_messaging_limit": number.business.messaging_limit_tier,
         "status": number.status,
         "is_official_business_account": number.official_verification == "verified",
         "official_business_account_status": number.official_verification,
@@ -87,6 +100,7 @@ def business_node(business: Business) -> dict[str, Any]:
         "country": business.country,
         "timezone_id": "0",
         "message_template_namespace": f"parley_{business.slug}",
+        "whatsapp_business_manager_messaging_limit": business.messaging_limit_tier,
     }
 
 
@@ -99,9 +113,19 @@ class PhoneNumberOut(serializers.Serializer[Any]):
     verified_name = serializers.CharField()
     display_phone_number = serializers.CharField()
     code_verification_status = serializers.CharField()
-    quality_rating = serializers.CharField()
+    quality_rating = serializers.ChoiceField(choices=PhoneNumber.Quality.choices)
     platform_type = serializers.CharField()
     throughput = ThroughputOut()
+    messaging_limit_tier = serializers.ChoiceField(
+        choices=["TIER_50", "TIER_250", "TIER_1K", "TIER_10K", "TIER_100K", "TIER_UNLIMITED"],
+        help_text="The business portfolio's messaging limit as Graph v23.0 enumerates it "
+        "(deprecated by Meta; a 2,000 limit shows as TIER_1K).",
+    )
+    whatsapp_business_manager_messaging_limit = serializers.ChoiceField(
+        choices=Business.MessagingLimit.choices,
+        help_text="The business portfolio's messaging limit: unique customers reached with "
+        "business-initiated messages in a moving 24 hours.",
+    )
     status = serializers.CharField()
     is_official_business_account = serializers.BooleanField()
     official_business_account_status = serializers.CharField()
@@ -120,3 +144,6 @@ class BusinessOut(serializers.Serializer[Any]):
     country = serializers.CharField()
     timezone_id = serializers.CharField()
     message_template_namespace = serializers.CharField()
+    whatsapp_business_manager_messaging_limit = serializers.ChoiceField(
+        choices=Business.MessagingLimit.choices
+    )

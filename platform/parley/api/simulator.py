@@ -7,6 +7,7 @@
     POST   /parley/v1/simulator/customers/{phone_number}/messages the customer sends
     POST   /parley/v1/simulator/customers/{phone_number}/read     the customer opens the chats
     GET    /parley/v1/simulator/customers/{phone_number}/inbox    what the phone shows
+    GET    /parley/v1/simulator/fault-numbers                     numbers with built-in behaviour
 
 Each customer is a handset of the fleet, owned by the token's business; everything it does
 goes through the fleet and the relay, encrypted, as a phone would. Without a running fleet
@@ -24,7 +25,7 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from e2ee.handsets import customers
+from e2ee.handsets import customers, faults
 from parley.accounts.roles import Capability
 from parley.api.auth import BearerTokenAuthentication
 from parley.api.base import ApiView, query_text
@@ -156,6 +157,21 @@ InboxOut: Any = type(
 )
 
 
+class FaultNumberOut(serializers.Serializer[Any]):
+    phone_number = serializers.CharField(help_text="E.164.")
+    wa_id = serializers.CharField()
+    behaviour = serializers.ChoiceField(choices=[f.behaviour for f in faults.FAULT_NUMBERS])
+    title = serializers.CharField()
+    outcome = serializers.CharField(help_text="What the business sees when it messages it.")
+
+
+FaultNumbersOut: Any = type(
+    "FaultNumbersOut",
+    (serializers.Serializer,),
+    {"__module__": __name__, "data": FaultNumberOut(many=True)},
+)
+
+
 # -- views ---------------------------------------------------------------------------------
 
 
@@ -269,3 +285,13 @@ class CustomerInboxView(SimulatorView):
             business_of(request), phone_number, peer=peer.strip() or None
         )
         return Response({"data": items})
+
+
+class FaultNumbersView(SimulatorView):
+    @extend_schema(
+        summary="Customer numbers with built-in behaviour, for testing error paths",
+        responses=FaultNumbersOut,
+    )
+    def get(self, request: Request) -> Response:
+        business_of(request)
+        return Response({"data": faults.list_fault_numbers()})

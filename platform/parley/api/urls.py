@@ -40,6 +40,14 @@ urlpatterns = [
         views.ThroughputView.as_view(),
     ),
     re_path(
+        r"^parley/v1/simulator/numbers/" + ID.format("number_id") + r"/quality$",
+        views.QualityView.as_view(),
+    ),
+    re_path(
+        r"^parley/v1/simulator/businesses/" + ID.format("waba_id") + r"/messaging_limit$",
+        views.MessagingLimitView.as_view(),
+    ),
+    re_path(
         V + "/" + ID.format("waba_id") + r"/message_templates/?$",
         templates.TemplatesView.as_view(),
     ),
@@ -48,6 +56,7 @@ urlpatterns = [
         templates.TemplateReviewView.as_view(),
     ),
     path("parley/v1/simulator/customers", simulator.CustomersView.as_view()),
+    path("parley/v1/simulator/fault-numbers", simulator.FaultNumbersView.as_view()),
     re_path(CUSTOMER + r"$", simulator.CustomerView.as_view()),
     re_path(CUSTOMER + r"/messages$", simulator.CustomerMessagesView.as_view()),
     re_path(CUSTOMER + r"/read$", simulator.CustomerReadView.as_view()),

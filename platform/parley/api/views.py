@@ -16,6 +16,8 @@ from parley.accounts.actions.numbers import (
     do_deregister_number,
     do_register_number,
     do_request_code,
+    do_set_messaging_limit,
+    do_set_quality_rating,
     do_set_throughput,
     do_verify_code,
 )
@@ -234,3 +236,62 @@ class ThroughputView(ApiView):
             ip_address=client_address(request),
         )
         return Response(s.phone_number_node(number))
+
+
+class QualityView(ApiView):
+    """POST /parley/v1/simulator/numbers/{number_id}/quality `{"rating"}`: the number's
+    quality rating (GREEN, YELLOW, RED), as the platform would set it from customers'
+    feedback. A change is a `number.quality_changed` event; RED stops messaging-limit
+    upgrades."""
+
+    permission_classes = [capability(Capability.MANAGE_NUMBERS)]
+    pagination_class = None
+
+    @extend_schema(
+        request=s.QualityIn,
+        responses=s.PhoneNumberOut,
+        summary="Set a number's quality rating",
+        parameters=[NUMBER_ID],
+    )
+    def post(self, request: Request, number_id: str) -> Response:
+        client = _client(request)
+        number = _number(client, number_id)
+        data = self.valid(s.QualityIn, request)
+        number = do_set_quality_rating(
+            client.business,
+            number.pk,
+            rating=data["rating"],
+            actor_label=client.label,
+            ip_address=client_address(request),
+        )
+        return Response(s.phone_number_node(number))
+
+
+class MessagingLimitView(ApiView):
+    """POST /parley/v1/simulator/businesses/{waba_id}/messaging_limit `{"tier"}`: the
+    business portfolio's messaging limit tier (TIER_250 … TIER_UNLIMITED), at once."""
+
+    permission_classes = [capability(Capability.MANAGE_NUMBERS)]
+    pagination_class = None
+
+    @extend_schema(
+        request=s.MessagingLimitIn,
+        responses=s.BusinessOut,
+        summary="Set the business's messaging limit tier",
+        parameters=[_id_parameter("waba_id", "The business's id.")],
+    )
+    def post(self, request: Request, waba_id: str) -> Response:
+        client = _client(request)
+        if waba_id != str(client.business.pk):
+            raise NotFound(
+                f"Unsupported post request. Object with ID '{safe_text(waba_id, 40)}' does not "
+                "exist."
+            )
+        data = self.valid(s.MessagingLimitIn, request)
+        business = do_set_messaging_limit(
+            client.business,
+            tier=data["tier"],
+            actor_label=client.label,
+            ip_address=client_address(request),
+        )
+        return Response(s.business_node(business))

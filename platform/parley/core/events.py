@@ -156,6 +156,24 @@ class NumberStatusChanged(Event):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class NumberQualityChanged(Event):
+    """A business number's quality rating changed (GREEN, YELLOW, RED): what the Cloud API's
+    `phone_number_quality_update` webhook reports. `event` is that webhook's value: FLAGGED
+    when the rating fell to RED, UNFLAGGED when it rose from RED, "" otherwise.
+    `current_limit` is the number's business portfolio's messaging limit tier."""
+
+    name: ClassVar[str] = "number.quality_changed"
+    audience: ClassVar[frozenset[str]] = frozenset({ADMINISTRATOR, DEVELOPER})
+
+    number_id: int
+    display_phone_number: str
+    quality_rating: str
+    previous_quality_rating: str
+    event: str = ""
+    current_limit: str = ""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class VerificationCodeDelivered(Event):
     """The simulated carrier delivered a registration code to the business number."""
 
@@ -243,6 +261,20 @@ class IdentityChanged(Event):
     e164: str
     device_id: int
     account_kind: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CustomerIdentityChanged(Event):
+    """A business number's endpoint found that a customer's security code changed (the
+    customer re-installed or changed phone): the Cloud API's `customer_identity_changed`
+    system notice. No content."""
+
+    name: ClassVar[str] = "customer.identity_changed"
+    audience: ClassVar[frozenset[str]] = frozenset({ADMINISTRATOR, AGENT, SUPERVISOR, DEVELOPER})
+
+    number: str  # the business number (E.164)
+    customer: str
+    device_id: int
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from parley.accounts.actions.numbers import parse_e164
-from parley.accounts.models import PhoneNumber
+from parley.accounts.actions.numbers import do_set_messaging_limit, parse_e164
+from parley.accounts.models import Business, PhoneNumber
 from parley.core import clock
 from parley.core.errors import InvalidParameter
 from parley.core.events import (
@@ -21,7 +22,7 @@ from parley.core.events import (
 )
 from parley.core.ids import new_wamid
 from parley.core.publish import publish
-from parley.messaging import lifecycle
+from parley.messaging import lifecycle, selectors, tiers
 from parley.messaging.content import (
     Content,
     ContentError,
@@ -29,10 +30,31 @@ from parley.messaging.content import (
     check_direction,
     parse_content,
 )
-from parley.messaging.models import Conversation, Endpoint, Envelope, Message
+from parley.messaging.models import Conversation, Endpoint, Envelope, Message, Reach
 
 # The customer-service window: 24 h from the customer's last message.
 SERVICE_WINDOW = dt.timedelta(hours=24)
+# The moving period of the messaging limit and of the per-user marketing limit.
+LIMIT_PERIOD = dt.timedelta(hours=24)
+# A business-initiated message beyond the portfolio's messaging limit. Meta documents no
+# dedicated code for it (a send beyond the limit is simply not delivered); the closest
+# documented one is 131048, "Spam rate limit hit": "Message failed to send because there are
+# restrictions on how many messages can be sent from this phone number." (WhatsApp error
+# codes, developers.facebook.com/documentation/business-messaging/whatsapp/support/
+# error-codes).
+MESSAGING_LIMIT_CODE = 131048
+MESSAGING_LIMIT_TITLE = (
+    "Spam rate limit hit: there are restrictions on how many messages can be sent from this "
+    "phone number (the business's messaging limit, {tier}: {limit} unique customers in 24 "
+    "hours, is reached)"
+)
+# A marketing template beyond the customer's per-user marketing limit (Meta's 131049 and its
+# details; Parley's limit is PARLEY["MARKETING_PER_USER_LIMIT"] in a moving 24 h).
+MARKETING_LIMIT_CODE = 131049
+MARKETING_LIMIT_TITLE = (
+    "This message was not delivered to maintain healthy ecosystem engagement (the customer "
+    "received {limit} marketing messages in 24 hours)"
+)
 # Billing's defaults for a number with no agent of its own: the number is the sender.
 AGENT_CATEGORY = "CONVERSATIONAL"
 CHANNEL = "WHATSAPP"
@@ -226,6 +248,96 @@ def do_fail_message(message_id: int, code: int, title: str) -> bool:
         message.error_code = code
         message.error_title = title[:200]
         return _move(message, lifecycle.FAILED, at=clock.now())
+
+
+def do_admit_sends(messages: list[Message]) -> set[int]:
+    """Count the accepted business messages of one business about to go out against the
+    platform's limits, in order, and fail those beyond them (asynchronously, as Meta fails
+    them: the send itself was accepted). A business-initiated message (a template while the
+    customer's window is closed) to a customer the business has not reached in the last
+    24 h needs room under its messaging limit (131048 beyond); a marketing one also needs
+    room under the customer's per-user marketing limit (131049 beyond). Returns the ids of
+    the messages it failed."""
+    counted = [m for m in messages if selectors.is_business_initiated(m)]
+    if not counted:
+        return set()
+    now = clock.now()
+    since = now - LIMIT_PERIOD
+    per_user = int(settings.PARLEY["MARKETING_PER_USER_LIMIT"])
+    refused: set[int] = set()
+    with transaction.atomic():
+        # One business at a time: two workers serving two of its numbers count in turn.
+        business = Business.objects.select_for_update().get(pk=counted[0].business_id)
+        tier = business.messaging_limit_tier
+        limit = tiers.limit_of(tier, settings.PARLEY["MESSAGING_LIMITS"])
+        reached = selectors.count_reached_customers(business, since)
+        new_here: set[str] = set()
+        marketing_here: dict[str, int] = {}
+        # Admitted before, when the relay could not be reached: counted already.
+        admitted = set(
+            Reach.objects.filter(message__in=counted).values_list("message_id", flat=True)
+        )
+        for message in counted:
+            assert message.business_id == business.pk
+            if message.pk in admitted:
+                continue
+            customer = message.conversation.customer
+            known = customer in new_here or selectors.was_reached(business, customer, since)
+            if not tiers.may_reach(reached_24h=reached, already_reached=known, limit=limit):
+                title = MESSAGING_LIMIT_TITLE.format(tier=tier, limit=limit)
+                do_fail_message(message.pk, MESSAGING_LIMIT_CODE, title)
+                refused.add(message.pk)
+                continue
+            marketing = selectors.is_marketing(message)
+            if marketing:
+                received = selectors.count_marketing_received(customer, since)
+                if received + marketing_here.get(customer, 0) >= per_user:
+                    title = MARKETING_LIMIT_TITLE.format(limit=per_user)
+                    do_fail_message(message.pk, MARKETING_LIMIT_CODE, title)
+                    refused.add(message.pk)
+                    continue
+                marketing_here[customer] = marketing_here.get(customer, 0) + 1
+            if not known:
+                new_here.add(customer)
+                reached += 1
+            Reach.objects.create(
+                business=business,
+                message=message,
+                customer=customer,
+                business_initiated=True,
+                marketing=marketing,
+                at=now,
+            )
+    return refused
+
+
+def do_upgrade_messaging_limits(now: dt.datetime | None = None) -> int:
+    """Meta's automatic scaling, on the simulation clock: each business portfolio whose
+    numbers' quality is not low (none RED) and that reached at least half its limit in
+    unique customers in the last 7 days moves one tier up (audited). Idempotent per pass;
+    returns how many moved."""
+    now = now or clock.now()
+    since = now - dt.timedelta(days=tiers.UPGRADE_WINDOW_DAYS)
+    sizes = settings.PARLEY["MESSAGING_LIMITS"]
+    moved = 0
+    for business in Business.objects.filter(
+        pk__in=selectors.list_recently_reaching_businesses(since)
+    ).exclude(messaging_limit_tier=Business.MessagingLimit.TIER_UNLIMITED):
+        qualities = list(PhoneNumber.objects.filter(business=business)
+                         .values_list("quality_rating", flat=True))  # fmt: skip
+        reached = selectors.count_reached_customers(business, since)
+        above = tiers.upgrade(
+            business.messaging_limit_tier, qualities=qualities, reached_7d=reached, sizes=sizes
+        )
+        if above is not None:
+            do_set_messaging_limit(
+                business,
+                tier=above,
+                actor_label="platform",
+                reason=f"{reached} unique customers reached in {tiers.UPGRADE_WINDOW_DAYS} days",
+            )
+            moved += 1
+    return moved
 
 
 RECEIPT_STATUS = {

@@ -22,12 +22,12 @@ from django.conf import settings
 from e2ee.attachments import StorageAttachmentStore
 from e2ee.client import Outgoing, RelayError, SignalClient
 from e2ee.client.relay import b64
-from e2ee.models import LocalDevice
+from e2ee.models import IdentityChangeNotice, LocalDevice
 from e2ee.protocol.media import MediaType, encrypt_media_bytes
 from e2ee.store import DjangoDeviceState
 from parley.accounts.models import PhoneNumber
 from parley.messaging import lifecycle, selectors
-from parley.messaging.actions import do_enable_endpoint, do_fail_message
+from parley.messaging.actions import do_admit_sends, do_enable_endpoint, do_fail_message
 from parley.messaging.content import Content, Location, Media, Text, parse_content
 from parley.messaging.models import Message
 from parley.messaging.transport import InProcessRelay, OwnNumberRelay
@@ -177,6 +177,10 @@ def _send_batch(device: LocalDevice, relay_url: str | None) -> int:
     for pk in closed:
         do_fail_message(pk, *RE_ENGAGEMENT)
     handled, batch = len(batch), [m for m in batch if m.pk not in closed]
+    # So do business-initiated messages beyond the business's messaging limit (131048) and
+    # marketing templates beyond the customer's per-user marketing limit (131049).
+    refused = do_admit_sends(batch)
+    batch = [m for m in batch if m.pk not in refused]
     if not batch:
         return handled
     client = endpoint_client(device, relay_url=relay_url)
@@ -192,13 +196,25 @@ def _send_batch(device: LocalDevice, relay_url: str | None) -> int:
         if isinstance(result, Exception):
             reason = result.message if isinstance(result, RelayError) else str(result)
             do_fail_message(message.pk, UNDELIVERABLE[0], f"{UNDELIVERABLE[1]}: {reason}")
+    _identity_changes(device)
     return handled
+
+
+def _identity_changes(device: LocalDevice) -> None:
+    """A customer's new identity key met while sending or receiving (a re-install): tell
+    the business (customer.identity_changed)."""
+    from e2ee.actions import do_announce_identity_changes
+
+    if IdentityChangeNotice.objects.filter(device=device, announced_at__isnull=True).exists():
+        do_announce_identity_changes(device)
 
 
 def _receive_page(device: LocalDevice, relay_url: str | None) -> tuple[int, bool]:
     """Fetch, decrypt and ack one page of what the relay queued for the device; returns how
     many envelopes it held and whether more wait."""
     received, more = endpoint_client(device, relay_url=relay_url).receive_page()
+    if any(r.identity_changed for r in received):
+        _identity_changes(device)
     return len(received), more
 
 

@@ -102,3 +102,24 @@ class Endpoint(models.Model):
     number = models.OneToOneField(PhoneNumber, on_delete=models.CASCADE, related_name="+")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField()
+
+
+class Reach(models.Model):
+    """A business message the endpoint let out under the platform's limits: what the limits
+    count. A business-initiated one (a template while the customer's service window was
+    closed) counts toward its business portfolio's messaging limit (unique customers in a
+    moving 24 h); a marketing template toward the customer's per-user marketing limit (from
+    all businesses). A message the relay then refused (failed) counts for neither."""
+
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+")
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="+")
+    customer = models.CharField(max_length=20)  # E.164
+    business_initiated = models.BooleanField()
+    marketing = models.BooleanField()
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["business", "at"]),
+            models.Index(fields=["customer", "at"]),
+        ]

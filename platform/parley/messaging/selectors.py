@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 
 from parley.accounts.models import Business, PhoneNumber
 from parley.core import clock
-from parley.messaging.models import Conversation, Endpoint, Message
+from parley.messaging.models import Conversation, Endpoint, Message, Reach
 
 
 def is_window_open(conversation: Conversation, now: dt.datetime | None = None) -> bool:
@@ -26,6 +26,53 @@ def may_send(message: Message) -> bool:
     ends = message.conversation.window_expires_at
     accepted = message.accepted_at or message.created_at
     return ends is not None and accepted < ends
+
+
+def is_business_initiated(message: Message) -> bool:
+    """Whether a business message is business-initiated, as the messaging limits count it:
+    a template sent while the customer's service window was closed (as it stood when the
+    message was accepted)."""
+    if message.content_type != "template":
+        return False
+    conversation = message.conversation
+    ends, opened = conversation.window_expires_at, conversation.last_inbound_at
+    accepted = message.accepted_at or message.created_at
+    inside = ends is not None and accepted < ends and (opened is None or opened <= accepted)
+    return not inside
+
+
+def is_marketing(message: Message) -> bool:
+    return message.content_type == "template" and message.content.get("category") == "marketing"
+
+
+def _counted(rows: QuerySet[Reach], since: dt.datetime) -> QuerySet[Reach]:
+    # A message the relay refused afterwards (failed) reached nobody.
+    return rows.filter(at__gt=since).exclude(message__status=Message.Status.FAILED)
+
+
+def count_reached_customers(business: Business | int, since: dt.datetime) -> int:
+    """Unique customers the business portfolio reached with business-initiated messages
+    after `since` (what its messaging limit counts)."""
+    rows = Reach.objects.filter(business=business, business_initiated=True)
+    return _counted(rows, since).values("customer").distinct().count()
+
+
+def was_reached(business: Business | int, customer: str, since: dt.datetime) -> bool:
+    rows = Reach.objects.filter(business=business, business_initiated=True, customer=customer)
+    return _counted(rows, since).exists()
+
+
+def count_marketing_received(customer: str, since: dt.datetime) -> int:
+    """Marketing templates the customer received from all businesses after `since` (what
+    the per-user marketing limit counts)."""
+    return _counted(Reach.objects.filter(customer=customer, marketing=True), since).count()
+
+
+def list_recently_reaching_businesses(since: dt.datetime) -> list[int]:
+    """Businesses that sent business-initiated messages after `since`: the only ones whose
+    messaging limit may be upgraded."""
+    rows = Reach.objects.filter(business_initiated=True, at__gt=since)
+    return sorted(set(rows.values_list("business_id", flat=True)))
 
 
 def list_conversations(business: Business) -> QuerySet[Conversation]:

@@ -13,7 +13,11 @@ from e2ee.client import RelayError
 from parley.accounts.models import PhoneNumber
 from parley.core.due import on_clock_moved
 from parley.messaging import endpoint, selectors
-from parley.messaging.actions import do_close_windows, do_fail_message
+from parley.messaging.actions import (
+    do_close_windows,
+    do_fail_message,
+    do_upgrade_messaging_limits,
+)
 
 MAX_RETRIES = 8
 
@@ -91,3 +95,9 @@ def sweep_inboxes() -> int:
 @on_clock_moved  # a move of the simulation clock closes the windows that ended by then
 def close_windows() -> int:
     return do_close_windows()
+
+
+@shared_task(name="parley.messaging.tasks.upgrade_messaging_limits")
+@on_clock_moved  # a move of the simulation clock upgrades what qualified by then
+def upgrade_messaging_limits() -> int:
+    return do_upgrade_messaging_limits()

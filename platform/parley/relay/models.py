@@ -52,6 +52,9 @@ class RelayAccount(models.Model):
     # Registration Lock: Django's `make_password` of the owner's 4-20 digit PIN; blank when
     # off. Re-registering the primary device of a locked handset number needs the PIN.
     registration_lock_hash = models.CharField(max_length=128, blank=True, default="")
+    # The owner blocked every business: the relay refuses business accounts' messages to
+    # it as it refuses messages to an unknown number (the sender cannot tell the two apart).
+    blocks_businesses = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["e164"]

@@ -301,6 +301,10 @@ class RegistrationLockOut(serializers.Serializer[Any]):
     registration_lock = serializers.BooleanField()
 
 
+class BusinessBlockOut(serializers.Serializer[Any]):
+    blocks_businesses = serializers.BooleanField()
+
+
 class CountsOut(serializers.Serializer[Any]):
     count = serializers.IntegerField()
     pq_count = serializers.IntegerField()

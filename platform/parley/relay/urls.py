@@ -27,6 +27,11 @@ urlpatterns = [
         views.RegistrationLockView.as_view(),
         name="relay-registration-lock",
     ),
+    path(
+        P + "accounts/business-block",
+        views.BusinessBlockView.as_view(),
+        name="relay-business-block",
+    ),
     path(P + "keys", views.KeysView.as_view(), name="relay-keys"),
     path(P + "keys/count", views.KeyCountView.as_view(), name="relay-key-count"),
     path(P + "keys/signed", views.SignedKeysView.as_view(), name="relay-signed-keys"),

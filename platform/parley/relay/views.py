@@ -35,6 +35,7 @@ from parley.relay import serializers as s
 from parley.relay.actions.devices import (
     do_clear_registration_lock,
     do_register_device,
+    do_set_business_block,
     do_set_registration_lock,
 )
 from parley.relay.actions.keys import do_claim_bundles, do_upload_keys
@@ -274,6 +275,22 @@ class RegistrationLockView(RelayView):
     def delete(self, request: Request) -> Response:
         do_clear_registration_lock(self.device(request))
         return Response({"registration_lock": False})
+
+
+class BusinessBlockView(RelayView):
+    """PUT /relay/v1/accounts/business-block blocks every business for the handset number
+    (the relay refuses their messages as it refuses messages to an unknown number); DELETE
+    unblocks. Device 1 of a handset number only."""
+
+    @extend_schema(request=None, responses=s.BusinessBlockOut, summary="Block every business")
+    def put(self, request: Request) -> Response:
+        do_set_business_block(self.device(request), True)
+        return Response({"blocks_businesses": True})
+
+    @extend_schema(responses={200: s.BusinessBlockOut}, summary="Unblock businesses")
+    def delete(self, request: Request) -> Response:
+        do_set_business_block(self.device(request), False)
+        return Response({"blocks_businesses": False})
 
 
 class KeysView(RelayView):

@@ -3,6 +3,7 @@ and Celery worker, driven through its control API."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -16,17 +17,18 @@ from e2ee.handsets.control import FleetControl
 from tests.conftest import ROOT, _free_port, _stop, _wait_for_port
 
 
-@pytest.fixture
-def handset_fleet(
-    asgi_server: str, celery_worker: None, live_env: dict[str, str], tmp_path: Path
+@contextlib.contextmanager
+def _run_fleet(
+    relay: str, live_env: dict[str, str], tmp_path: Path, *, fault_numbers: bool
 ) -> Iterator[FleetControl]:
     port = _free_port()
     log = tmp_path / "fleet.log"
     url = f"http://127.0.0.1:{port}"
+    extra = [] if fault_numbers else ["--no-fault-numbers"]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "handset_fleet", "--relay", asgi_server,
-             "--bind", f"127.0.0.1:{port}"],
+            [sys.executable, str(ROOT / "manage.py"), "handset_fleet", "--relay", relay,
+             "--bind", f"127.0.0.1:{port}", *extra],
             cwd=ROOT, env={**live_env, "PARLEY_FLEET_URL": url}, stdout=out,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -37,6 +39,26 @@ def handset_fleet(
         yield control
     finally:
         _stop(process)
+
+
+@pytest.fixture
+def handset_fleet(
+    asgi_server: str, celery_worker: None, live_env: dict[str, str], tmp_path: Path
+) -> Iterator[FleetControl]:
+    """The fleet without the fault numbers (they would cost every test five registrations)."""
+    with _run_fleet(asgi_server, live_env, tmp_path, fault_numbers=False) as control:
+        yield control
+
+
+@pytest.fixture
+def fault_fleet(
+    asgi_server: str, celery_worker: None, live_env: dict[str, str], tmp_path: Path
+) -> Iterator[FleetControl]:
+    """The fleet as `make run` starts it: it creates the fault numbers; yields once they
+    are registered and running."""
+    with _run_fleet(asgi_server, live_env, tmp_path, fault_numbers=True) as control:
+        wait_for(lambda: control.health()["fault_numbers"], timeout=60, what="fault numbers")
+        yield control
 
 
 def wait_for(check: Callable[[], Any], *, timeout: float = 20, what: str = "") -> Any:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from django.core.management import CommandError, call_command
 
+from parley.accounts.models import AuditEntry
 from parley.core import clock
 from parley.core.events import StaffChanged
 from parley.core.models import StreamPending
@@ -59,8 +60,12 @@ def test_the_dashboard_shows_administrators_the_stream_and_redrives(
 
     response = admin.post("/stream/redrive/", {"consumer": "fragile"}, follow=True)
     assert "1 dead letter(s) of fragile queued" in response.content.decode()
+    entry = AuditEntry.objects.get(action="stream.redriven")
+    assert (entry.business_ref, entry.target) == (business.pk, "stream consumer fragile")
+    assert entry.details == {"consumer": "fragile", "count": 1}
+    assert entry.actor_label.startswith("administrator")
     run_consumers(max_seconds=30, names=["fragile"])
-    assert handled == [stream_id]
+    assert handled[0] == stream_id  # then the audit entry of the re-drive
     # A name that is no consumer is a message, not an error page.
     unknown = admin.post("/stream/redrive/", {"consumer": "x" * 500}, follow=True)
     assert unknown.status_code == 200
@@ -82,8 +87,9 @@ def test_administrators_discard_a_dead_letter_from_the_dashboard(
     assert 'action="/stream/discard/"' in row and "Discard" in row
     response = admin.post("/stream/discard/", {"consumer": "fragile"}, follow=True)
     assert "1 dead letter(s) of fragile discarded" in response.content.decode()
+    assert AuditEntry.objects.get(action="stream.discarded").business_ref == business.pk
     run_consumers(max_seconds=30, names=["fragile"])
-    assert handled == [later] and stream_id not in handled
+    assert handled[0] == later and stream_id not in handled
     unknown = admin.post("/stream/discard/", {"consumer": "nobody"}, follow=True)
     assert "no stream consumer named" in unknown.content.decode()
 
@@ -104,8 +110,11 @@ def test_the_stream_command_lists_and_redrives_dead_letters(dead_letter) -> None
     out = io.StringIO()
     call_command("stream", "redrive", "fragile", str(stream_id), stdout=out)
     assert "1 dead letter(s) of fragile re-driven" in out.getvalue()
+    entry = AuditEntry.objects.get(action="stream.redriven")
+    assert (entry.business_ref, entry.actor_label) == (None, "manage.py stream")
+    assert entry.details == {"consumer": "fragile", "count": 1, "entry_ids": [stream_id]}
     call_command("stream", "run", stdout=io.StringIO())
-    assert handled == [stream_id]
+    assert handled[0] == stream_id
 
 
 def test_the_stream_command_discards_dead_letters(dead_letter) -> None:

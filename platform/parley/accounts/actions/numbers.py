@@ -17,7 +17,11 @@ from parley.accounts.roles import Capability
 from parley.core import clock, ratelimit
 from parley.core.crypto import encrypt_text
 from parley.core.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
-from parley.core.events import NumberStatusChanged, VerificationCodeDelivered
+from parley.core.events import (
+    NumberQualityChanged,
+    NumberStatusChanged,
+    VerificationCodeDelivered,
+)
 from parley.core.publish import publish
 
 
@@ -353,3 +357,83 @@ def do_set_throughput(
             details={"level": level},
         )
     return number
+
+
+def do_set_quality_rating(
+    business: Business,
+    number_id: int,
+    *,
+    rating: str,
+    actor_label: str = "api",
+    ip_address: str | None = None,
+) -> PhoneNumber:
+    """Set a number's quality rating (what the platform decides from customers' feedback,
+    on demand). A change is audited and published as `number.quality_changed`; a RED number
+    holds its portfolio's messaging limit where it is."""
+    if rating not in PhoneNumber.Quality.values:
+        raise InvalidParameter(
+            f"rating must be one of {', '.join(PhoneNumber.Quality.values)}.", field="rating"
+        )
+    with transaction.atomic():
+        number = _locked_number(business, number_id)
+        previous = number.quality_rating
+        if previous == rating:
+            return number
+        number.quality_rating = rating
+        number.save(update_fields=["quality_rating"])
+        red = PhoneNumber.Quality.RED
+        event = "FLAGGED" if rating == red else "UNFLAGGED" if previous == red else ""
+        publish(
+            NumberQualityChanged(
+                business_id=business.pk,
+                occurred_at=clock.now(),
+                number_id=number.pk,
+                display_phone_number=display_number(number.e164),
+                quality_rating=rating,
+                previous_quality_rating=previous,
+                event=event,
+                current_limit=business.messaging_limit_tier,
+            )
+        )
+        do_record_audit(
+            "number.quality_changed",
+            business_id=business.pk,
+            actor_label=actor_label,
+            target=number.e164,
+            ip_address=ip_address,
+            details={"rating": rating, "previous": previous},
+        )
+    return number
+
+
+def do_set_messaging_limit(
+    business: Business,
+    *,
+    tier: str,
+    actor_label: str = "api",
+    ip_address: str | None = None,
+    reason: str = "",
+) -> Business:
+    """Move a business portfolio to a messaging limit tier (the simulator's or the console's
+    say, or the platform's automatic upgrade); audited when it changes."""
+    if tier not in Business.MessagingLimit.values:
+        raise InvalidParameter(
+            f"tier must be one of {', '.join(Business.MessagingLimit.values)}.", field="tier"
+        )
+    with transaction.atomic():
+        locked = Business.objects.select_for_update().get(pk=business.pk)
+        previous = locked.messaging_limit_tier
+        if previous != tier:
+            locked.messaging_limit_tier = tier
+            locked.save(update_fields=["messaging_limit_tier"])
+            details = {"tier": tier, "previous": previous} | ({"reason": reason} if reason else {})
+            do_record_audit(
+                "business.messaging_limit_changed",
+                business_id=locked.pk,
+                actor_label=actor_label,
+                target=str(locked.pk),
+                ip_address=ip_address,
+                details=details,
+            )
+    business.messaging_limit_tier = locked.messaging_limit_tier
+    return locked

@@ -27,6 +27,12 @@ class PhoneNumber(models.Model):
         STANDARD = "STANDARD"
         HIGH = "HIGH"
 
+    class Quality(models.TextChoices):
+        # Meta's quality rating: high, medium, low. RED stops messaging-limit upgrades.
+        GREEN = "GREEN"
+        YELLOW = "YELLOW"
+        RED = "RED"
+
     class Official(models.TextChoices):
         UNVERIFIED = "unverified"
         PENDING = "pending"
@@ -46,7 +52,7 @@ class PhoneNumber(models.Model):
     )
     official_requested_at = models.DateTimeField(null=True, blank=True)
     pin_hash = models.CharField(max_length=200, blank=True, default="")
-    quality_rating = models.CharField(max_length=8, default="GREEN")
+    quality_rating = models.CharField(max_length=8, choices=Quality.choices, default=Quality.GREEN)
     throughput_level = models.CharField(
         max_length=8, choices=Throughput.choices, default=Throughput.STANDARD
     )

@@ -3,6 +3,7 @@ the log."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
@@ -25,10 +26,35 @@ def _dead_letters(consumer: str, entry_ids: list[int] | None) -> QuerySet[Stream
     return qs if entry_ids is None else qs.filter(entry_id__in=entry_ids)
 
 
-def do_redrive_dead_letters(consumer: str, entry_ids: list[int] | None = None) -> int:
+def _audit(action: str, consumer: str, entry_ids: list[int] | None, count: int,
+           by: Actor) -> None:  # fmt: skip
+    """Who settled dead letters, in the audit log: in the actor's business's chain, or the
+    installation's for the command line."""
+    from parley.accounts.actions.audit import do_record_audit
+
+    details: dict[str, object] = {"consumer": consumer, "count": count}
+    if entry_ids is not None:
+        details["entry_ids"] = entry_ids[:100]
+    do_record_audit(f"stream.{action}", business_id=by.business_id, actor_label=by.label,
+                    target=f"stream consumer {consumer}", details=details,
+                    ip_address=by.ip_address)  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """Who acts on the stream: a staff member (their business and address) or a command."""
+
+    label: str = "manage.py stream"
+    business_id: int | None = None
+    ip_address: str | None = None
+
+
+def do_redrive_dead_letters(
+    consumer: str, entry_ids: list[int] | None = None, *, by: Actor = Actor()
+) -> int:
     """Give dead letters (all of the consumer's, or the listed ones) a fresh set of attempts,
     due now; returns how many. Each still runs before the later entries of its key. The
-    consumers are woken after commit."""
+    consumers are woken after commit. Audited."""
     from parley.core.stream.wake import wake_consumers
 
     with transaction.atomic():
@@ -36,20 +62,24 @@ def do_redrive_dead_letters(consumer: str, entry_ids: list[int] | None = None) -
             state=StreamPending.RETRY, attempts=0, next_attempt_at=clock.now(), last_error=""
         )
         if count:
+            _audit("redriven", consumer, entry_ids, count, by)
             transaction.on_commit(wake_consumers)
     return count
 
 
-def do_discard_dead_letters(consumer: str, entry_ids: list[int] | None = None) -> int:
+def do_discard_dead_letters(
+    consumer: str, entry_ids: list[int] | None = None, *, by: Actor = Actor()
+) -> int:
     """Give up on dead letters (all of the consumer's, or the listed ones): the consumer
     never handles them, and the later entries of their keys it held back run. Returns how
-    many. The consumers are woken after commit."""
+    many. The consumers are woken after commit. Audited."""
     from parley.core.stream.wake import wake_consumers
 
     with transaction.atomic():
         count, _ = _dead_letters(consumer, entry_ids).delete()
         if count:
             log.warning("stream consumer %s: %s dead letter(s) discarded", consumer, count)
+            _audit("discarded", consumer, entry_ids, count, by)
             transaction.on_commit(wake_consumers)
     return count
 

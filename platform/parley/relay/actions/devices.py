@@ -239,6 +239,17 @@ def do_clear_registration_lock(device: Device) -> None:
         account.registration_lock_hash = ""
 
 
+def do_set_business_block(device: Device, blocked: bool) -> None:
+    """Block (or unblock) every business for the device's handset number: the relay
+    then refuses business accounts' messages to it (idempotent). Device 1 only."""
+    account = device.account
+    if account.kind != RelayAccount.Kind.HANDSET or device.device_id != 1:
+        raise PermissionDenied("Only the primary device of a handset number blocks businesses.")
+    with transaction.atomic():
+        RelayAccount.objects.filter(pk=account.pk).update(blocks_businesses=blocked)
+        account.blocks_businesses = blocked
+
+
 def _replace_device_state(device: Device, now: dt.datetime) -> None:
     """A new registration of the device: what was published for, or queued to, the previous
     one is not the new one's. Pre-keys go; queued envelopes are dropped and their senders

@@ -92,6 +92,9 @@ def do_send_messages(
                 f"Device {m.destination_device_id} appears twice in messages.", field="messages"
             )
         given[m.destination_device_id] = m
+    if recipient.blocks_businesses and sender.account.kind == RelayAccount.Kind.BUSINESS:
+        # Blocked: the same answer as for a number that is not registered.
+        raise NotFound(f"No relay account for {recipient.e164}.")
     now = clock.now()
     sent: list[Sent] = []
     with transaction.atomic():
