@@ -3,8 +3,10 @@
 A device is owned either by a business number (the Business API's side of each session,
 held inside the business's tenant) or by a simulated customer handset. Everything secret
 (identity private key, pre-key pairs, session state, the relay password) is encrypted at
-rest with `parley.core.crypto`; these tables are NOT relay tables. Handsets keep their
-plaintext history here; a business number's is parley.messaging's."""
+rest with `parley.core.crypto`; these tables are NOT relay tables. This app keeps key
+material and sessions only: a handset's plaintext history is the handsets app's
+(`handsets.HandsetMessage`), a business number's is parley.messaging's; the store reaches
+each through a port (e2ee.store)."""
 
 from __future__ import annotations
 
@@ -116,39 +118,6 @@ class Session(models.Model):
                 fields=["device", "name", "peer_device_id"], name="e2ee_session_unique"
             )
         ]
-
-
-class Message(models.Model):
-    """A simulated handset's own message history (plaintext: the phone is the endpoint).
-    Business numbers keep theirs in parley.messaging."""
-
-    class Direction(models.TextChoices):
-        IN = "in"
-        OUT = "out"
-
-    class Status(models.TextChoices):
-        SENT = "sent"
-        DELIVERED = "delivered"
-        READ = "read"
-        EXPIRED = "expired"
-        RECEIVED = "received"
-        FAILED = "failed"  # could not be decrypted
-
-    device = models.ForeignKey(LocalDevice, on_delete=models.CASCADE, related_name="messages")
-    direction = models.CharField(max_length=3, choices=Direction.choices)
-    peer = models.CharField(max_length=20)
-    peer_device_id = models.PositiveSmallIntegerField(default=1)
-    guid = models.CharField(max_length=36, blank=True, db_index=True)
-    kind = models.CharField(max_length=16, default="text")  # text, media, undecryptable
-    body = models.TextField(blank=True)
-    attachment = models.JSONField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices)
-    client_timestamp = models.BigIntegerField(default=0)
-    created_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["created_at", "id"]
 
 
 class HealthCounter(models.Model):

@@ -1,8 +1,11 @@
 """The Django adapter of the protocol store (and of the client's :class:`DeviceState`).
 
-A handset keeps its own message history here (the phone's local storage); a business
-number's history is parley.messaging's conversations and messages, written through its
-actions.
+This app keeps key material and sessions only. A device's plaintext message history lives
+with its owner, reached through a port this module never imports the implementation of: a
+handset's (the phone's own local storage) in the handsets app (:func:`use_handset_history`),
+a business number's in parley.messaging's conversations and messages, written through its
+actions (:func:`use_business_history`). A store whose port is not installed refuses to
+record or read history rather than drop it.
 
 One :class:`DjangoDeviceState` wraps one :class:`e2ee.models.LocalDevice`. Every secret
 (identity private key, pre-key pairs, session records, the relay credential) is stored
@@ -18,12 +21,11 @@ from typing import Any, Protocol
 
 from django.db import transaction
 
-from e2ee.client.state import STATUS_RANK, Health, HistoryItem
+from e2ee.client.state import Health, HistoryItem
 from e2ee.health import do_count_health, get_device_health
 from e2ee.models import (
     IdentityChangeNotice,
     LocalDevice,
-    Message,
     PeerIdentity,
     PreKey,
     Session,
@@ -85,6 +87,36 @@ def _history() -> BusinessHistory:
     if _business_history is None:
         raise RuntimeError("no business history is installed (is parley.messaging installed?)")
     return _business_history
+
+
+class HandsetHistory(Protocol):
+    """Where a simulated handset's own message history lives (the phone's local storage).
+    The handsets app provides it (it builds on this app, so this app never imports it): see
+    :func:`use_handset_history`."""
+
+    def add_item(self, device: LocalDevice, item: HistoryItem) -> None: ...
+
+    def apply_status(self, device: LocalDevice, guid: str, status: str) -> bool: ...
+
+    def list_items(self, device: LocalDevice, peer: str | None = None) -> list[HistoryItem]: ...
+
+
+_handset_history: HandsetHistory | None = None
+
+
+def use_handset_history(port: HandsetHistory) -> None:
+    """Installed once at start-up by the app that owns the handsets' history."""
+    global _handset_history
+    _handset_history = port
+
+
+def _handset() -> HandsetHistory:
+    if _handset_history is None:
+        raise RuntimeError(
+            "no handset history is installed (is e2ee.handsets installed?): "
+            "a handset's messages have nowhere to be kept"
+        )
+    return _handset_history
 
 
 class DjangoDeviceState:
@@ -332,61 +364,19 @@ class DjangoDeviceState:
             if item.direction == "out":
                 self._sent[key] = message_id
             return
-        now = clock.now()
-        Message.objects.create(
-            device=self.device,
-            direction=item.direction,
-            peer=item.peer,
-            peer_device_id=item.peer_device_id,
-            guid=item.guid,
-            kind=item.kind,
-            body=item.body,
-            attachment=item.attachment,
-            status=item.status,
-            client_timestamp=item.client_timestamp,
-            created_at=now,
-            updated_at=now,
-        )
+        _handset().add_item(self.device, item)
 
     def set_message_status(self, guid: str, status: str) -> bool:
         number = self._business_number()
         if number is not None:
             return _history().apply_status(number, guid, status)
-        with transaction.atomic():
-            row = (
-                Message.objects.select_for_update()
-                .filter(device=self.device, guid=guid, direction=Message.Direction.OUT)
-                .first()
-            )
-            if row is None:
-                return False
-            if STATUS_RANK.get(status, 0) >= STATUS_RANK.get(row.status, 0):
-                row.status = status
-                row.updated_at = clock.now()
-                row.save(update_fields=["status", "updated_at"])
-            return True
+        return _handset().apply_status(self.device, guid, status)
 
     def list_messages(self, peer: str | None = None) -> list[HistoryItem]:
         number = self._business_number()
         if number is not None:
             return _history().list_items(number, peer)
-        rows = Message.objects.filter(device=self.device)
-        if peer is not None:
-            rows = rows.filter(peer=peer)
-        return [
-            HistoryItem(
-                direction=m.direction,
-                peer=m.peer,
-                peer_device_id=m.peer_device_id,
-                guid=m.guid,
-                kind=m.kind,
-                body=m.body,
-                status=m.status,
-                client_timestamp=m.client_timestamp,
-                attachment=m.attachment,
-            )
-            for m in rows.order_by("created_at", "id")
-        ]
+        return _handset().list_items(self.device, peer)
 
     def list_identity_changes(self) -> list[IdentityChange]:
         return [

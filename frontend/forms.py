@@ -217,3 +217,41 @@ class ClockSetForm(forms.Form):
         from parley.core.clock_actions import parse_instant
 
         return _clock_field(parse_instant)(self.cleaned_data["time"])
+
+
+class BusinessProfileForm(forms.Form):
+    """A number's business profile; the action checks the values again (the API's rules)."""
+
+    about = forms.CharField(max_length=139, required=False)
+    address = forms.CharField(max_length=256, required=False)
+    description = forms.CharField(
+        max_length=512, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    email = forms.EmailField(max_length=128, required=False)
+    vertical = forms.ChoiceField(required=False)
+    websites = forms.CharField(
+        required=False,
+        max_length=600,
+        help_text="Up to 2 http(s) URLs, one a line.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    remove_picture = forms.BooleanField(required=False, label="Remove the profile picture")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from parley.accounts.models import BusinessProfile
+
+        super().__init__(*args, **kwargs)
+        field = cast(forms.ChoiceField, self.fields["vertical"])
+        field.choices = [("", "— not set —"), *BusinessProfile.Vertical.choices]
+
+    def clean_websites(self) -> list[str]:
+        text = str(self.cleaned_data.get("websites") or "")
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    def changes(self) -> dict[str, Any]:
+        """What the action takes: every field, and the picture's removal when asked."""
+        data = dict(self.cleaned_data)
+        remove = data.pop("remove_picture", False)
+        if remove:
+            data["profile_picture_handle"] = ""
+        return data

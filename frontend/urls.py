@@ -43,6 +43,8 @@ urlpatterns = [
     re_path(r"^numbers/" + ID.format("number_id") + r"/official/$", numbers.request_official),
     re_path(r"^numbers/" + ID.format("number_id") + r"/throughput/$", numbers.set_throughput),
     re_path(r"^numbers/" + ID.format("number_id") + r"/quality/$", numbers.set_quality),
+    re_path(r"^numbers/" + ID.format("number_id") + r"/profile/$", numbers.business_profile),
+    re_path(r"^numbers/" + ID.format("number_id") + r"/profile-picture/$", numbers.profile_picture),
     re_path(
         r"^numbers/" + ID.format("number_id") + r"/messaging-limit/$",
         numbers.set_messaging_limit,

@@ -1,5 +1,6 @@
-"""Writes of the fleet's own state (each in one transaction). Keys, sessions and history
-are the e2ee store's; this is only which phones the fleet runs and how they behave."""
+"""Writes of the fleet's own state (each in one transaction): which phones the fleet runs
+and how they behave, and each phone's own message history (written by the e2ee store
+through the port in e2ee.handsets.history). Keys and sessions are the e2ee store's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
-from e2ee.handsets.models import FleetHandset, PendingRead
+from e2ee.client.state import STATUS_RANK, HistoryItem
+from e2ee.handsets.models import FleetHandset, HandsetMessage, PendingRead
 from e2ee.models import LocalDevice
 from parley.core import clock
 from parley.core.errors import InvalidParameter
@@ -120,3 +122,43 @@ def do_mark_offline_since(handset_pk: int, at: dt.datetime) -> None:
     """The phone (went offline or) went back offline at `at` (simulated time)."""
     with transaction.atomic():
         FleetHandset.objects.filter(pk=handset_pk).update(offline_since=at)
+
+
+def do_record_handset_message(device: LocalDevice, item: HistoryItem) -> HandsetMessage:
+    """A message the phone sent or received, kept in its own history."""
+    if device.owner != LocalDevice.Owner.HANDSET:
+        raise InvalidParameter(f"{device.e164} is a business number, not a handset.")
+    now = clock.now()
+    with transaction.atomic():
+        return HandsetMessage.objects.create(
+            device=device,
+            direction=item.direction,
+            peer=item.peer,
+            peer_device_id=item.peer_device_id,
+            guid=item.guid,
+            kind=item.kind,
+            body=item.body,
+            attachment=item.attachment,
+            status=item.status,
+            client_timestamp=item.client_timestamp,
+            created_at=now,
+            updated_at=now,
+        )
+
+
+def do_apply_handset_receipt(device: LocalDevice, guid: str, status: str) -> bool:
+    """A receipt the phone got for a message it sent ("delivered", "read", "expired"): the
+    message's status moves forward, never back. False when the phone sent no such message."""
+    with transaction.atomic():
+        row = (
+            HandsetMessage.objects.select_for_update()
+            .filter(device=device, guid=guid, direction=HandsetMessage.Direction.OUT)
+            .first()
+        )
+        if row is None:
+            return False
+        if STATUS_RANK.get(status, 0) >= STATUS_RANK.get(row.status, 0):
+            row.status = status
+            row.updated_at = clock.now()
+            row.save(update_fields=["status", "updated_at"])
+        return True

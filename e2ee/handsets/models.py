@@ -1,5 +1,7 @@
 """What the fleet must remember across restarts: which handsets it runs, whether each is
-online, how long its user takes to read a message, and the read receipts still due."""
+online, how long its user takes to read a message, and the read receipts still due; and what
+each simulated phone keeps of its own chats (`HandsetMessage`: the phone is an endpoint, so
+its history is plaintext, and it is the phone's, not the business's)."""
 
 from __future__ import annotations
 
@@ -53,3 +55,41 @@ class PendingRead(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["handset", "guid"], name="handsets_read_unique")
         ]
+
+
+class HandsetMessage(models.Model):
+    """One message of a simulated handset's own history, as its phone shows it (plaintext:
+    the phone is the endpoint). Written and read by the e2ee store through the port this
+    app installs (`e2ee.store.use_handset_history`, see e2ee.handsets.history); a business
+    number's history is parley.messaging's. Never a relay table."""
+
+    class Direction(models.TextChoices):
+        IN = "in"
+        OUT = "out"
+
+    class Status(models.TextChoices):
+        SENT = "sent"
+        DELIVERED = "delivered"
+        READ = "read"
+        EXPIRED = "expired"
+        RECEIVED = "received"
+        FAILED = "failed"  # could not be decrypted
+
+    device = models.ForeignKey(LocalDevice, on_delete=models.CASCADE, related_name="history")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    peer = models.CharField(max_length=20)
+    peer_device_id = models.PositiveSmallIntegerField(default=1)
+    guid = models.CharField(max_length=36, blank=True, db_index=True)
+    kind = models.CharField(max_length=16, default="text")  # text, media, undecryptable
+    body = models.TextField(blank=True)
+    attachment = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    client_timestamp = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} {self.direction} {self.peer} {self.guid}"

@@ -1,10 +1,12 @@
-"""Reads of the fleet's state."""
+"""Reads of the fleet's state and of each phone's own message history."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from e2ee.handsets.models import FleetHandset, PendingRead
+from e2ee.client.state import HistoryItem
+from e2ee.handsets.models import FleetHandset, HandsetMessage, PendingRead
+from e2ee.models import LocalDevice
 from parley.core import clock
 
 
@@ -31,3 +33,24 @@ def list_due_reads(limit: int = 500) -> list[DueRead]:
     """Read receipts whose time (simulated) has come, oldest first."""
     rows = PendingRead.objects.filter(due_at__lte=clock.now()).order_by("due_at", "id")
     return [DueRead(r.pk, r.handset_id, r.guid) for r in rows[:limit]]
+
+
+def list_handset_history(device: LocalDevice, peer: str | None = None) -> list[HistoryItem]:
+    """A phone's own history (with one peer, or all), oldest first."""
+    rows = HandsetMessage.objects.filter(device=device)
+    if peer is not None:
+        rows = rows.filter(peer=peer)
+    return [
+        HistoryItem(
+            direction=m.direction,
+            peer=m.peer,
+            peer_device_id=m.peer_device_id,
+            guid=m.guid,
+            kind=m.kind,
+            body=m.body,
+            status=m.status,
+            client_timestamp=m.client_timestamp,
+            attachment=m.attachment,
+        )
+        for m in rows.order_by("created_at", "id")
+    ]

@@ -15,7 +15,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from frontend.access import console_view, staff
-from frontend.forms import NumberAddForm, RegisterForm, RequestCodeForm, VerifyCodeForm
+from frontend.forms import (
+    BusinessProfileForm,
+    NumberAddForm,
+    RegisterForm,
+    RequestCodeForm,
+    VerifyCodeForm,
+)
 from frontend.selectors import code_awaiting_delivery
 from frontend.views.common import forbidden, not_found, show_error
 from parley.accounts.actions.numbers import (
@@ -29,9 +35,16 @@ from parley.accounts.actions.numbers import (
     do_set_throughput,
     do_verify_code,
 )
-from parley.accounts.models import Business, PhoneNumber
+from parley.accounts.actions.profiles import do_update_business_profile
+from parley.accounts.models import Business, BusinessProfile, PhoneNumber
 from parley.accounts.roles import Capability
-from parley.accounts.selectors import get_number, get_simulated_inbox, list_numbers
+from parley.accounts.selectors import (
+    get_business_profile,
+    get_number,
+    get_simulated_inbox,
+    list_numbers,
+    read_profile_picture,
+)
 from parley.core import clock
 from parley.core.errors import NotFound, ParleyError
 from parley.core.http import client_address
@@ -79,10 +92,12 @@ def _detail(
 ) -> HttpResponse:
     user = staff(request)
     can_manage = user.can(Capability.MANAGE_NUMBERS)
+    profile = get_business_profile(number)
     step_forms: dict[str, Any] = {
         "request_form": RequestCodeForm(),
         "verify_form": VerifyCodeForm(),
         "register_form": RegisterForm(),
+        "profile_form": BusinessProfileForm(initial=_profile_initial(profile)),
     }
     step_forms |= bound or {}
     code_verified = number.code_verification_status == PhoneNumber.CodeStatus.VERIFIED
@@ -114,6 +129,7 @@ def _detail(
         "limit_used": count_reached_customers(number.business_id, clock.now() - LIMIT_PERIOD),
         "tiers": Business.MessagingLimit.values,
         "ratings": PhoneNumber.Quality.values,
+        "profile": profile,
         **(step_forms if can_manage else {}),
     }
     return render(request, "frontend/number_detail.html", context)
@@ -135,6 +151,17 @@ def number_detail(request: HttpRequest, number_id: str) -> HttpResponse:
             {"number": number, "waiting": waiting, "inbox": get_simulated_inbox(number)},
         )
     return _detail(request, number)
+
+
+def _profile_initial(profile: BusinessProfile) -> dict[str, Any]:
+    return {
+        "about": profile.about,
+        "address": profile.address,
+        "description": profile.description,
+        "email": profile.email,
+        "vertical": profile.vertical,
+        "websites": "\n".join(profile.websites or []),
+    }
 
 
 Step = Callable[[HttpRequest, PhoneNumber, dict[str, Any]], str]
@@ -290,3 +317,44 @@ def set_messaging_limit(request: HttpRequest, number_id: str) -> HttpResponse:
         return _detail(request, number, error=exc.message)
     messages.success(request, f"Messaging limit: {business.messaging_limit_tier}.")
     return redirect(f"/numbers/{number.pk}/")
+
+
+def _update_profile(request: HttpRequest, number: PhoneNumber, data: dict[str, Any]) -> str:
+    do_update_business_profile(
+        number.business,
+        number.pk,
+        data,
+        actor_label=staff(request).email,
+        ip_address=client_address(request),
+    )
+    return "Business profile saved."
+
+
+@console_view(Capability.MANAGE_NUMBERS)
+@require_POST
+def business_profile(request: HttpRequest, number_id: str) -> HttpResponse:
+    form = BusinessProfileForm(request.POST)
+    return _step(
+        request,
+        number_id,
+        "profile_form",
+        form,
+        lambda req, number, data: _update_profile(req, number, form.changes()),
+    )
+
+
+@console_view(Capability.VIEW_NUMBERS)
+@require_http_methods(["GET"])
+def profile_picture(request: HttpRequest, number_id: str) -> HttpResponse:
+    """The number's profile picture, for the business profile card."""
+    try:
+        number = get_number(staff(request).business, number_id)
+    except NotFound as exc:
+        return not_found(request, exc)
+    picture = read_profile_picture(get_business_profile(number))
+    if picture is None:
+        return not_found(request, NotFound("This number has no profile picture."))
+    content, mime_type = picture
+    response = HttpResponse(content, content_type=mime_type)
+    response["Cache-Control"] = "private, max-age=300"
+    return response

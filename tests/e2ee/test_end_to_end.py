@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from e2ee.client import SignalClient
-from e2ee.models import Message as DeviceMessage
+from e2ee.handsets.models import HandsetMessage
 from e2ee.models import Session
 from parley.messaging.models import Message
 
@@ -46,7 +46,14 @@ def test_handset_and_business_talk_both_ways_over_pqxdh(
         ("outbound", "dispatched, tracking AB123"),
         ("inbound", "thanks"),
     ]
-    assert not DeviceMessage.objects.filter(device__e164=business_endpoint.e164).exists()
+    assert not HandsetMessage.objects.filter(device__e164=business_endpoint.e164).exists()
+    # The customer's side is her phone's own history (the handsets app's), both directions.
+    phone = HandsetMessage.objects.filter(device__e164=alice.e164)
+    assert [(m.direction, m.peer, m.body) for m in phone] == [
+        ("out", business_endpoint.e164, "where is my order?"),
+        ("in", business_endpoint.e164, "dispatched, tracking AB123"),
+        ("out", business_endpoint.e164, "thanks"),
+    ]
     assert Session.objects.filter(device__e164=alice.e164).count() == 1
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
 
 from parley.accounts.models import (
     ApiToken,
     AuditEntry,
     Business,
+    BusinessProfile,
     NumberVerificationCode,
     PhoneNumber,
     StaffUser,
@@ -61,6 +65,36 @@ def get_number(business: Business, number_id: int | str) -> PhoneNumber:
     if number is None:
         raise NotFound(f"Unsupported request - object '{number_id}' does not exist.")
     return number
+
+
+def get_business_profile(number: PhoneNumber) -> BusinessProfile:
+    """The number's business profile; an empty, unsaved one when it has never been set."""
+    profile = BusinessProfile.objects.filter(number=number).first()
+    return profile if profile is not None else BusinessProfile(number=number)
+
+
+def business_profile_fields(profile: BusinessProfile) -> dict[str, Any]:
+    """The profile's set fields (empty ones left out), without the picture."""
+    values: dict[str, Any] = {
+        "about": profile.about,
+        "address": profile.address,
+        "description": profile.description,
+        "email": profile.email,
+        "vertical": profile.vertical,
+        "websites": list(profile.websites or []),
+    }
+    return {k: v for k, v in values.items() if v}
+
+
+def read_profile_picture(profile: BusinessProfile) -> tuple[bytes, str] | None:
+    """The stored profile picture's bytes and MIME type, or None when there is none."""
+    if not profile.profile_picture_name:
+        return None
+    try:
+        with default_storage.open(profile.profile_picture_name, "rb") as stored:
+            return bytes(stored.read()), profile.profile_picture_mime_type
+    except FileNotFoundError:
+        return None
 
 
 def get_simulated_inbox(number: PhoneNumber) -> list[dict[str, object]]:

@@ -2,7 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.negotiation import DefaultContentNegotiation
 
-from parley.api import media, messages, simulator, templates, views
+from parley.api import media, messages, profiles, simulator, templates, views
 
 # ASCII digits only: `\d` matches other scripts' digits too. The version is checked against
 # the supported range by the views (an unsupported one answers 400, code 2500).
@@ -32,6 +32,14 @@ urlpatterns = [
     re_path(V + "/" + ID.format("number_id") + r"/deregister/?$", views.DeregisterView.as_view()),
     re_path(V + "/" + ID.format("number_id") + r"/messages/?$", messages.MessagesView.as_view()),
     re_path(V + "/" + ID.format("number_id") + r"/media/?$", media.MediaUploadView.as_view()),
+    re_path(
+        V + "/" + ID.format("number_id") + r"/whatsapp_business_profile/?$",
+        profiles.BusinessProfileView.as_view(),
+    ),
+    re_path(
+        r"^parley/v1/numbers/" + ID.format("number_id") + r"/profile_picture$",
+        profiles.ProfilePictureView.as_view(),
+    ),
     re_path(
         r"^parley/v1/media/(?P<media_id>[0-9]{17})/download$", media.MediaDownloadView.as_view()
     ),

@@ -234,7 +234,8 @@ def import_items(number: PhoneNumber, items: list[HistoryItem]) -> int:
 
 def fold_e2ee_history(e2ee_message: Any, models: Any) -> int:
     """Move every business device's history from the e2ee app's table into messaging (copy,
-    then delete); the handsets' own history stays where it is. Returns rows moved."""
+    then delete); the handsets' own history stays where it is (handsets 0004 moves it into
+    that app; e2ee 0004 then drops the table). Returns rows moved."""
     moved = 0
     rows = e2ee_message.objects.filter(
         device__owner="business", device__phone_number__isnull=False

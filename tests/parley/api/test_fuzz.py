@@ -49,6 +49,8 @@ STATE_DEPENDENT = [
     ("POST", "/{version}/{node_id}/"),
     # Media: the file's bytes decide (its type, its size, a sticker's animation).
     ("POST", "/{version}/{number_id}/media/"),
+    # The profile picture's handle must name an image the business uploaded.
+    ("POST", "/{version}/{number_id}/whatsapp_business_profile/"),
     ("POST", "/parley/v1/simulator/templates/{template_id}/review"),
     ("POST", "/parley/v1/billing/estimates"),
     ("POST", "/parley/v1/billing/agents"),

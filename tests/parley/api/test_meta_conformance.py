@@ -42,6 +42,8 @@ IMPLEMENTED = [
     ("POST", "/{Version}/{Phone-Number-ID}/media"),
     ("GET", "/{Version}/{Media-ID}"),
     ("DELETE", "/{Version}/{Media-ID}"),
+    ("GET", "/{Version}/{Phone-Number-ID}/whatsapp_business_profile"),
+    ("POST", "/{Version}/{Phone-Number-ID}/whatsapp_business_profile"),
 ]
 
 pytestmark = [
@@ -103,10 +105,13 @@ def test_parley_answers_as_metas_description_says(
     failures: list[str] = []
     examples = 0
     for operation in operations:
-        # Numbers and registration need an administrator's scopes; the rest a developer's.
+        # Numbers, registration and profile changes need an administrator's scopes; the rest
+        # a developer's (who may read the business profile).
         role = "administrator" if "/register" in operation.path or "code" in operation.path \
             or operation.path.endswith("phone_numbers") or (operation.method.upper() == "GET" \
-            and operation.path == "/{Version}/{Phone-Number-ID}") else "developer"  # fmt: skip
+            and operation.path == "/{Version}/{Phone-Number-ID}") or (operation.method.upper() \
+            == "POST" and operation.path.endswith("whatsapp_business_profile")) \
+            else "developer"  # fmt: skip
         headers = {"Authorization": f"Bearer {scopes[role]}"}
         counter = [0]
         try:

@@ -1,5 +1,5 @@
 from parley.accounts.models.audit import AuditChainHead, AuditEntry
-from parley.accounts.models.numbers import NumberVerificationCode, PhoneNumber
+from parley.accounts.models.numbers import BusinessProfile, NumberVerificationCode, PhoneNumber
 from parley.accounts.models.staff import (
     LoginFailures,
     StaffUser,
@@ -14,6 +14,7 @@ __all__ = [
     "AuditChainHead",
     "AuditEntry",
     "Business",
+    "BusinessProfile",
     "LoginFailures",
     "NumberVerificationCode",
     "PhoneNumber",

@@ -87,3 +87,53 @@ class NumberVerificationCode(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class BusinessProfile(models.Model):
+    """A number's WhatsApp business profile, as customers see it (Meta's
+    `whatsapp_business_profile`). Empty text means "not set". The profile picture is a copy of
+    an uploaded image in Django's storage (`profile_picture_name`), so it outlives the
+    uploaded media object's 30 days."""
+
+    class Vertical(models.TextChoices):
+        # Meta's WhatsAppBusinessVertical enumeration (Graph v23.0), in its order.
+        OTHER = "OTHER"
+        AUTO = "AUTO"
+        BEAUTY = "BEAUTY"
+        APPAREL = "APPAREL"
+        EDU = "EDU"
+        ENTERTAIN = "ENTERTAIN"
+        EVENT_PLAN = "EVENT_PLAN"
+        FINANCE = "FINANCE"
+        GROCERY = "GROCERY"
+        GOVT = "GOVT"
+        HOTEL = "HOTEL"
+        HEALTH = "HEALTH"
+        NONPROFIT = "NONPROFIT"
+        PROF_SERVICES = "PROF_SERVICES"
+        RETAIL = "RETAIL"
+        TRAVEL = "TRAVEL"
+        RESTAURANT = "RESTAURANT"
+        ALCOHOL = "ALCOHOL"
+        ONLINE_GAMBLING = "ONLINE_GAMBLING"
+        PHYSICAL_GAMBLING = "PHYSICAL_GAMBLING"
+        OTC_DRUGS = "OTC_DRUGS"
+
+    number = models.OneToOneField(
+        PhoneNumber, on_delete=models.CASCADE, primary_key=True, related_name="business_profile"
+    )
+    about = models.CharField(max_length=139, blank=True, default="")
+    address = models.CharField(max_length=256, blank=True, default="")
+    description = models.CharField(max_length=512, blank=True, default="")
+    email = models.CharField(max_length=128, blank=True, default="")
+    vertical = models.CharField(max_length=20, choices=Vertical.choices, blank=True, default="")
+    websites = models.JSONField(default=list, blank=True)
+    # The handle the picture was set with (a media id), and the stored copy of its bytes.
+    profile_picture_handle = models.CharField(max_length=200, blank=True, default="")
+    profile_picture_name = models.CharField(max_length=200, blank=True, default="")
+    profile_picture_mime_type = models.CharField(max_length=100, blank=True, default="")
+    profile_picture_sha256 = models.CharField(max_length=64, blank=True, default="")
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"profile of {self.number_id}"
