@@ -123,7 +123,14 @@ def main() -> None:
     bare_port, parley_port = free_port(), free_port()
     procs = [
         serve("bare_app:application", bare_port, env, logs / "bare.log", ROOT / "bench"),
-        serve("parley.asgi:application", parley_port, env, logs / "web.log", ROOT / "platform"),
+        # The web server as deployed: pooled database connections.
+        serve(
+            "parley.asgi:application",
+            parley_port,
+            {**env, "PARLEY_DB_POOL": "1"},
+            logs / "web.log",
+            ROOT / "platform",
+        ),
     ]
     try:
         wait_port(bare_port)
