@@ -12,6 +12,7 @@ is fetched and checked when the send is accepted (parley.media)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from parley.core.errors import MessagingError
@@ -39,6 +40,9 @@ _SEND_KEYS = frozenset({"messaging_product", "recipient_type", "to", "recipient"
 _READ_KEYS = frozenset({"messaging_product", "status", "message_id", "typing_indicator"})
 
 
+_USER_ID = re.compile(r"[A-Z]{2}\.[0-9]{1,30}")
+
+
 @dataclasses.dataclass(frozen=True)
 class SendRequest:
     to: str
@@ -49,6 +53,7 @@ class SendRequest:
     template: dict[str, Any] | None = None
     media: MediaRef | None = None
     reply_to: str = ""  # the wamid in `context.message_id`
+    recipient: str = ""  # a business-scoped user id, when `to` is not given
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,11 +152,20 @@ def _send_request(data: dict[str, Any]) -> SendRequest:
     if recipient_type != "individual":
         got = str(recipient_type)[:40]
         raise structure(f'Param recipient_type must be one of {{INDIVIDUAL}} - got "{got}".')
-    to = data.get("to")
-    if to is None or to == "":
+    to, recipient = data.get("to"), data.get("recipient")
+    if recipient not in (None, ""):
+        # The business-scoped user id, instead of the phone number.
+        if to not in (None, ""):
+            raise structure("Give the parameter to or recipient, not both.")
+        if not isinstance(recipient, str) or not _USER_ID.fullmatch(recipient):
+            raise structure("Param recipient must be a business-scoped user id (e.g. US.1349…).")
+        to = ""
+    elif to is None or to == "":
         raise structure("The parameter to is required.")
-    if not isinstance(to, str) or len(to) > 40:
+    elif not isinstance(to, str) or len(to) > 40:
         raise structure("Param to must be a phone number (a string).")
+    else:
+        recipient = ""
     kind = data.get("type", "text")
     if not isinstance(kind, str) or kind not in SEND_TYPES:
         names = ", ".join(t.upper() for t in SEND_TYPES)
@@ -159,7 +173,7 @@ def _send_request(data: dict[str, Any]) -> SendRequest:
     reply_to = _context(data.get("context"))
     if kind in MEDIA_TYPES:
         return SendRequest(to, kind, None, media=_read_media(kind, _object(data, kind)),
-                           reply_to=reply_to)  # fmt: skip
+                           reply_to=reply_to, recipient=recipient)  # fmt: skip
     if kind == "template":
         template = _object(data, "template")
         for key in ("name", "language"):
@@ -168,7 +182,8 @@ def _send_request(data: dict[str, Any]) -> SendRequest:
         components = template.get("components", [])
         if not isinstance(components, list) or not all(isinstance(c, dict) for c in components):
             raise structure("Param template['components'] must be a list of objects.")
-        return SendRequest(to, kind, None, template=template, reply_to=reply_to)
+        return SendRequest(to, kind, None, template=template, reply_to=reply_to,
+                           recipient=recipient)  # fmt: skip
     try:
         if kind == "contacts":
             content = _contacts_entry(data)
@@ -176,7 +191,7 @@ def _send_request(data: dict[str, Any]) -> SendRequest:
             content = _CONTENT[kind](_object(data, kind))
     except ContentError as exc:
         raise invalid(str(exc)) from exc
-    return SendRequest(to, kind, content, reply_to=reply_to)
+    return SendRequest(to, kind, content, reply_to=reply_to, recipient=recipient)
 
 
 def _context(value: Any) -> str:

@@ -20,6 +20,7 @@ from parley.api.message_wire import ReadRequest, SendRequest, parse_message_requ
 from parley.api.permissions import capability
 from parley.api.views import NUMBER_ID, CloudApiView, _client, _number, _version_parameter
 from parley.core.errors import InvalidParameter, MessagingError
+from parley.core.ids import business_scoped_user_id
 from parley.media.actions import do_prepare_media
 from parley.message_templates.sending import resolve_template_object
 from parley.messaging import limits, selectors
@@ -29,7 +30,8 @@ from parley.messaging.content import Content, Reaction
 
 class _ContactOut(serializers.Serializer[Any]):
     input = serializers.CharField()
-    wa_id = serializers.CharField()
+    wa_id = serializers.CharField(required=False, help_text="When sent by phone number.")
+    user_id = serializers.CharField(help_text="The customer's business-scoped user id.")
 
 
 class _MessageIdOut(serializers.Serializer[Any]):
@@ -48,6 +50,15 @@ def wa_id(e164: str) -> str:
     return e164.lstrip("+")
 
 
+def _contact(parsed: SendRequest, number: PhoneNumber, customer: str) -> dict[str, str]:
+    """Who the message went to: by phone number, its wa_id and user id; by user id, that
+    alone (the phone number stays unknown to the business)."""
+    user_id = business_scoped_user_id(number.business_id, customer)
+    if parsed.recipient:
+        return {"input": parsed.recipient, "user_id": user_id}
+    return {"input": parsed.to, "wa_id": wa_id(customer), "user_id": user_id}
+
+
 def _registered(number: PhoneNumber) -> None:
     if number.status != PhoneNumber.Status.CONNECTED:
         raise MessagingError(
@@ -58,9 +69,18 @@ def _registered(number: PhoneNumber) -> None:
         )
 
 
-def _customer(to: str, number: PhoneNumber) -> str:
+def _customer(parsed: SendRequest, number: PhoneNumber) -> str:
+    if parsed.recipient:
+        found = selectors.get_customer_by_user_id(number.business, parsed.recipient)
+        if found is None:
+            raise MessagingError(
+                100,
+                "Invalid parameter",
+                f"Param recipient {parsed.recipient} is not a user of this business.",
+            )
+        return found
     try:
-        customer, _ = parse_e164(to)
+        customer, _ = parse_e164(parsed.to)
     except InvalidParameter as exc:
         raise structure(f"Param to is not a valid phone number: {exc.message}") from exc
     if customer == number.e164:
@@ -133,7 +153,7 @@ class MessagesView(CloudApiView):
         if isinstance(parsed, ReadRequest):
             return self._mark_read(number, parsed)
         _registered(number)
-        customer = _customer(parsed.to, number)
+        customer = _customer(parsed, number)
         content = _content(parsed, number, customer)
         reply_to = selectors.get_replied_wamid(number, parsed.reply_to)
         limits.take_send(number, customer)
@@ -144,7 +164,7 @@ class MessagesView(CloudApiView):
         return Response(
             {
                 "messaging_product": "whatsapp",
-                "contacts": [{"input": parsed.to, "wa_id": wa_id(customer)}],
+                "contacts": [_contact(parsed, number, customer)],
                 "messages": [sent],
             }
         )

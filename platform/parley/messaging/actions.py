@@ -20,7 +20,7 @@ from parley.core.events import (
     MessageReceived,
     MessageStatusChanged,
 )
-from parley.core.ids import new_wamid
+from parley.core.ids import business_scoped_user_id, new_wamid
 from parley.core.publish import publish
 from parley.messaging import lifecycle, selectors, tiers
 from parley.messaging.content import (
@@ -64,7 +64,12 @@ def _conversation(number: PhoneNumber, customer: str, now: dt.datetime) -> Conve
     conversation, _ = Conversation.objects.select_for_update().get_or_create(
         number=number,
         customer=customer,
-        defaults={"business_id": number.business_id, "created_at": now, "last_message_at": now},
+        defaults={
+            "business_id": number.business_id,
+            "user_id": business_scoped_user_id(number.business_id, customer),
+            "created_at": now,
+            "last_message_at": now,
+        },
     )
     return conversation
 

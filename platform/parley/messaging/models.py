@@ -17,6 +17,8 @@ class Conversation(models.Model):
     business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+")
     number = models.ForeignKey(PhoneNumber, on_delete=models.CASCADE, related_name="+")
     customer = models.CharField(max_length=20)  # E.164
+    # The customer as this business knows them (its business-scoped user id).
+    user_id = models.CharField(max_length=32, default="", db_index=True)
     created_at = models.DateTimeField()
     last_message_at = models.DateTimeField()
     last_inbound_at = models.DateTimeField(null=True, blank=True)

@@ -106,6 +106,15 @@ def get_message(wamid: str) -> Message | None:
     return Message.objects.select_related("conversation").filter(wamid=wamid).first()
 
 
+def get_customer_by_user_id(business: Business, user_id: str) -> str | None:
+    """The customer (E.164) the business knows by this business-scoped user id, if any."""
+    return (
+        Conversation.objects.filter(business=business, user_id=user_id)
+        .values_list("customer", flat=True)
+        .first()
+    )
+
+
 def get_number_message(number: PhoneNumber, wamid: str) -> Message | None:
     """One of the number's messages by its wamid (None for any other number's)."""
     if not wamid:

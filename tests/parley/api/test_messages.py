@@ -4,6 +4,7 @@ message lifecycle, mark-as-read, and every error path in Meta's envelope (nothin
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -55,7 +56,13 @@ def test_a_text_is_accepted_in_the_cloud_api_shape(
     message = Message.objects.get()
     assert body == {
         "messaging_product": "whatsapp",
-        "contacts": [{"input": "91 98200 12345", "wa_id": "919820012345"}],
+        "contacts": [
+            {
+                "input": "91 98200 12345",
+                "wa_id": "919820012345",
+                "user_id": message.conversation.user_id,
+            }
+        ],
         "messages": [{"id": message.wamid}],
     }
     assert message.wamid.startswith("wamid.")
@@ -340,3 +347,37 @@ def test_throughput_is_counted_per_number_on_the_clock(
     bad = api(client, admin, "post", f"/parley/v1/simulator/numbers/{number.pk}/throughput",
               {"level": "LUDICROUS"})  # fmt: skip
     assert_envelope(bad, 400, 100)
+
+
+def test_a_customer_is_reached_by_the_business_scoped_user_id(
+    client: Client, secret: str, number: PhoneNumber, factory: Any
+) -> None:
+    asked = customer_wrote(number)
+    user_id = asked.conversation.user_id
+    assert re.fullmatch(r"IN\.[0-9]{20}", user_id)
+    by_number = send(client, secret, number, text_to(CUSTOMER)).json()
+    assert by_number["contacts"] == [
+        {"input": CUSTOMER, "wa_id": "919820012345", "user_id": user_id}
+    ]
+    body = {"messaging_product": "whatsapp", "recipient": user_id, "type": "text",
+            "text": {"body": "By your user id"}}  # fmt: skip
+    response = send(client, secret, number, body)
+    assert response.status_code == 200, response.content
+    assert response.json()["contacts"] == [{"input": user_id, "user_id": user_id}]
+    message = Message.objects.get(wamid=response.json()["messages"][0]["id"])
+    assert message.conversation_id == asked.conversation_id
+
+    # Another business knows the same person by another id, and cannot use this one.
+    other = factory.business("Other")
+    other_number = PhoneNumber.objects.create(
+        business=other, e164="+14155550999", country="US", display_name="Other",
+        code_verification_status="VERIFIED", status="CONNECTED", created_at=number.created_at,
+    )  # fmt: skip
+    theirs = customer_wrote(other_number).conversation.user_id
+    assert theirs != user_id
+    outsider = do_create_api_token(factory.staff(other, "developer"), name="o").secret
+    error = assert_envelope(send(client, outsider, other_number, body), 400, 100)
+    assert "not a user of this business" in error["error_data"]["details"]
+    for bad in ({**body, "to": CUSTOMER}, {**body, "recipient": "+919820012345"}):
+        assert_envelope(send(client, secret, number, bad), 400, 100)
+    assert Message.objects.filter(direction="outbound").count() == 2
