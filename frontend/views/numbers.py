@@ -256,67 +256,61 @@ def request_official(request: HttpRequest, number_id: str) -> HttpResponse:
     return redirect(f"/numbers/{number.pk}/")
 
 
-@console_view(Capability.MANAGE_NUMBERS)
-@require_POST
-def set_throughput(request: HttpRequest, number_id: str) -> HttpResponse:
+def _change_number(
+    request: HttpRequest, number_id: str, change: Callable[[PhoneNumber], str]
+) -> HttpResponse:
+    """Apply one administrator's change to a number (or its business) from the number's
+    page: back to the page with what changed, or with the action's error."""
     user = staff(request)
     try:
         number = get_number(user.business, number_id)
-        number = do_set_throughput(
-            user.business,
-            number.pk,
-            level=request.POST.get("level", ""),
-            actor_label=user.email,
-            ip_address=client_address(request),
-        )
+        done = change(number)
     except NotFound as exc:
         return not_found(request, exc)
     except ParleyError as exc:
         return _detail(request, number, error=exc.message)
-    messages.success(request, f"Throughput level: {number.throughput_level}.")
+    messages.success(request, done)
     return redirect(f"/numbers/{number.pk}/")
+
+
+def _audit_fields(request: HttpRequest) -> dict[str, Any]:
+    return {"actor_label": staff(request).email, "ip_address": client_address(request)}
+
+
+@console_view(Capability.MANAGE_NUMBERS)
+@require_POST
+def set_throughput(request: HttpRequest, number_id: str) -> HttpResponse:
+    def change(number: PhoneNumber) -> str:
+        level = request.POST.get("level", "")
+        done = do_set_throughput(number.business, number.pk, level=level, **_audit_fields(request))
+        return f"Throughput level: {done.throughput_level}."
+
+    return _change_number(request, number_id, change)
 
 
 @console_view(Capability.MANAGE_NUMBERS)
 @require_POST
 def set_quality(request: HttpRequest, number_id: str) -> HttpResponse:
-    user = staff(request)
-    try:
-        number = get_number(user.business, number_id)
-        number = do_set_quality_rating(
-            user.business,
-            number.pk,
-            rating=request.POST.get("rating", ""),
-            actor_label=user.email,
-            ip_address=client_address(request),
-        )
-    except NotFound as exc:
-        return not_found(request, exc)
-    except ParleyError as exc:
-        return _detail(request, number, error=exc.message)
-    messages.success(request, f"Quality rating: {number.quality_rating}.")
-    return redirect(f"/numbers/{number.pk}/")
+    def change(number: PhoneNumber) -> str:
+        rating = request.POST.get("rating", "")
+        done = do_set_quality_rating(number.business, number.pk, rating=rating,
+                                     **_audit_fields(request))  # fmt: skip
+        return f"Quality rating: {done.quality_rating}."
+
+    return _change_number(request, number_id, change)
 
 
 @console_view(Capability.MANAGE_NUMBERS)
 @require_POST
 def set_messaging_limit(request: HttpRequest, number_id: str) -> HttpResponse:
     """The business's messaging limit tier, from one of its numbers' pages."""
-    user = staff(request)
-    try:
-        number = get_number(user.business, number_id)
-        business = do_set_messaging_limit(
-            user.business,
-            tier=request.POST.get("tier", ""),
-            actor_label=user.email,
-            ip_address=client_address(request),
-        )
-    except NotFound as exc:
-        return not_found(request, exc)
-    except ParleyError as exc:
-        return _detail(request, number, error=exc.message)
-    messages.success(request, f"Messaging limit: {business.messaging_limit_tier}.")
-    return redirect(f"/numbers/{number.pk}/")
+
+    def change(number: PhoneNumber) -> str:
+        tier = request.POST.get("tier", "")
+        business = do_set_messaging_limit(number.business, tier=tier, **_audit_fields(request))
+        return f"Messaging limit: {business.messaging_limit_tier}."
+
+    return _change_number(request, number_id, change)
 
 
 def _update_profile(request: HttpRequest, number: PhoneNumber, data: dict[str, Any]) -> str:
