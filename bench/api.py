@@ -27,8 +27,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("PARLEY_NAMESPACE", f"parley-bench-{os.getpid()}")
-
 from bootstrap import ROOT, free_port, percentile, setup_django, wait_port
 
 setup_django()

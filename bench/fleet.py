@@ -33,9 +33,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-os.environ.setdefault("PARLEY_NAMESPACE", f"parley-bench-{os.getpid()}")
-
-from bootstrap import ROOT, free_port, percentile, setup_django, wait_port
+from bootstrap import ROOT, cpu_seconds, free_port, percentile, rss_kb, setup_django, wait_port
 
 setup_django()
 
@@ -75,25 +73,6 @@ deadline = time.monotonic() + 120
 while len(socks) < len(creds) and time.monotonic() < deadline: time.sleep(0.1)
 time.sleep(1); print(len(socks), rss() - before, flush=True)
 """
-
-
-def rss_kb(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time of a process and its live children (a prefork worker's pool), from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if stat.parent.name == str(pid) or fields[1] == str(pid):
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
 
 
 def main() -> None:

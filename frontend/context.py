@@ -21,6 +21,7 @@ SECTIONS: list[tuple[str, str, Capability | None]] = [
     ("Messages", "/messages/", Capability.VIEW_MESSAGE_LOG),
     ("Customers", "/customers/", Capability.DRIVE_CUSTOMERS),
     ("API tokens", "/tokens/", Capability.MANAGE_API_TOKENS),
+    ("Webhooks", "/webhooks/", Capability.MANAGE_WEBHOOKS),
     ("Billing", "/billing/", Capability.VIEW_BILLING),
     ("Audit log", "/audit/", Capability.VIEW_AUDIT_LOG),
     ("Clock", "/clock/", Capability.MANAGE_CLOCK),

@@ -16,10 +16,12 @@ from frontend.views import (
     security,
     staff,
     tokens,
+    webhooks,
 )
 
 # Ids in console URLs are bounded so a huge number is a 404, never a database overflow.
 ID = r"(?P<{}>\d{{1,18}})"
+WEBHOOK_APP = r"(?P<app_id>[0-9]{1,20})"
 
 urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page says; the icon is the console's SVG.
@@ -35,6 +37,21 @@ urlpatterns = [
     path("staff/new/", staff.staff_create, name="staff-new"),
     path("tokens/", tokens.tokens, name="tokens"),
     re_path(r"^tokens/" + ID.format("token_id") + r"/revoke/$", tokens.revoke_token),
+    path("webhooks/", webhooks.webhooks_page, name="webhooks"),
+    path("webhooks/deliveries/", webhooks.deliveries, name="webhook-deliveries"),
+    path("webhooks/deliveries/replay/", webhooks.replay_deliveries),
+    re_path(r"^webhooks/deliveries/" + ID.format("delivery_id") + r"/$", webhooks.delivery_detail),
+    re_path(
+        r"^webhooks/deliveries/" + ID.format("delivery_id") + r"/replay/$",
+        webhooks.replay_delivery,
+    ),
+    re_path(r"^webhooks/" + WEBHOOK_APP + r"/$", webhooks.webhook_detail),
+    re_path(r"^webhooks/" + WEBHOOK_APP + r"/subscribe/$", webhooks.subscribe),
+    re_path(r"^webhooks/" + WEBHOOK_APP + r"/unsubscribe/$", webhooks.unsubscribe),
+    re_path(r"^webhooks/" + WEBHOOK_APP + r"/verify/$", webhooks.verify),
+    re_path(r"^webhooks/" + WEBHOOK_APP + r"/secret/$", webhooks.rotate_secret),
+    re_path(r"^webhooks/" + WEBHOOK_APP + r"/test/$", webhooks.send_test),
+    re_path(r"^webhooks/" + WEBHOOK_APP + r"/delete/$", webhooks.delete_app),
     path("numbers/", numbers.numbers, name="numbers"),
     re_path(r"^numbers/" + ID.format("number_id") + r"/$", numbers.number_detail),
     re_path(r"^numbers/" + ID.format("number_id") + r"/request-code/$", numbers.request_code),

@@ -129,6 +129,12 @@ def run(port: int) -> int:
             cwd=str(ROOT),
         )
         manager.add_process(
+            "webhooks",
+            f"{PY} {ROOT / 'manage.py'} webhook_worker",
+            env=common,
+            cwd=str(ROOT),
+        )
+        manager.add_process(
             "beat",
             f"{PY} -m celery -A parley beat --loglevel INFO "
             f"--schedule {VAR / 'celerybeat-schedule'}",
@@ -161,7 +167,9 @@ def test(pytest_args: list[str]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="parley")
     sub = parser.add_subparsers(dest="command", required=True)
-    run_p = sub.add_parser("run", help="migrate, seed the demo, serve web, worker, beat, fleet")
+    run_p = sub.add_parser(
+        "run", help="migrate, seed the demo, serve web, worker, beat, fleet, webhooks"
+    )
     run_p.add_argument("--port", type=int, default=int(os.environ.get("PARLEY_PORT", "8000")))
     test_p = sub.add_parser("test", help="lint, type-check and run the whole suite")
     test_p.add_argument("pytest_args", nargs=argparse.REMAINDER)

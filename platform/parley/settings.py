@@ -135,6 +135,7 @@ INSTALLED_APPS = [
     "parley.messaging",
     "parley.message_templates",
     "parley.media",
+    "parley.webhooks",
     "billing",
     "e2ee",
     "e2ee.handsets",
@@ -409,6 +410,24 @@ PARLEY: dict[str, Any] = {
         for m in os.environ.get("PARLEY_STREAM_CONSUMER_MODULES", "").split(",")
         if m.strip()
     ],
+    # Webhook delivery (parley.webhooks.schedule, simulation clock): retries back off from
+    # `base` seconds, doubling up to `max_interval`, with +-`jitter`, until `max_age` after
+    # a round's first attempt (then a dead letter); `breaker_threshold` consecutive failures
+    # open an app's circuit for `breaker_cooldown` seconds, doubling up to the maximum.
+    "WEBHOOK_RETRY": {
+        "base": float(os.environ.get("PARLEY_WEBHOOK_RETRY_BASE_SECONDS", "10")),
+        "max_interval": float(os.environ.get("PARLEY_WEBHOOK_RETRY_MAX_INTERVAL_SECONDS", "3600")),
+        "max_age": float(os.environ.get("PARLEY_WEBHOOK_RETRY_MAX_AGE_SECONDS", str(7 * 86400))),
+        "jitter": 0.2,
+        "breaker_threshold": int(os.environ.get("PARLEY_WEBHOOK_BREAKER_THRESHOLD", "5")),
+        "breaker_cooldown": 30.0,
+        "breaker_max_cooldown": 3600.0,
+    },
+    # A delivery worker's claim lapses after this many real seconds (a killed worker's
+    # deliveries are then sent again by another, with the same webhook-id).
+    "WEBHOOK_LEASE_SECONDS": float(os.environ.get("PARLEY_WEBHOOK_LEASE_SECONDS", "60")),
+    "WEBHOOK_POLL_SECONDS": float(os.environ.get("PARLEY_WEBHOOK_POLL_SECONDS", "1")),
+    "WEBHOOK_MAX_IN_FLIGHT": int(os.environ.get("PARLEY_WEBHOOK_MAX_IN_FLIGHT", "500")),
     # The installation's simulation clock (parley.core.clock): live processes read it; the
     # pytest process keeps a local clock its tests freeze. Moves reach every process at once
     # over Redis, and at the latest after this many seconds.

@@ -195,7 +195,7 @@ def test_nav_shows_exactly_the_pages_the_role_may_open(
 def test_nav_covers_every_console_page() -> None:
     assert [url for _, url, _ in SECTIONS] == [
         "/", "/staff/", "/numbers/", "/templates/", "/conversations/", "/messages/",
-        "/customers/", "/tokens/", "/billing/", "/audit/", "/clock/", "/security/",
+        "/customers/", "/tokens/", "/webhooks/", "/billing/", "/audit/", "/clock/", "/security/",
     ]  # fmt: skip
 
 

@@ -119,6 +119,35 @@ def _template(business: Any) -> Any:
     return do_review_template(business, template.graph_id, decision="REJECTED", reason="SCAM")
 
 
+def _webhook_delivery(business: Any) -> Any:
+    """A webhook app with a long name and URL, and a dead delivery with a long body, long
+    headers and a failed attempt."""
+    from parley.webhooks.actions.apps import do_create_app
+    from parley.webhooks.models import WebhookAttempt, WebhookDelivery
+
+    app, _ = do_create_app(
+        business, "Customer relationship management webhook receiver " + "x" * 40,
+        "https://hooks.acme-retail.test/" + "receiver/" * 25 + "?token=" + "t" * 80,
+        "verify", ["messages"],
+    )  # fmt: skip
+    now = clock.now()
+    delivery = WebhookDelivery.objects.create(
+        app=app, business_id=business.pk, stream_id=1, webhook_id=f"msg_1_{app.app_id}",
+        field="messages", event="message.status_changed",
+        message_id="wamid.HBgLOTE5ODc2NTAwMDA5FQIAERgSMEYyQTc0QjM0RjBDRkY4NzU4AA",
+        body='{"object":"whatsapp_business_account","entry":[' + '{"id":"1"},' * 60 + "{}]}",
+        state=WebhookDelivery.DEAD, attempts=1, created_at=now, next_attempt_at=now,
+        last_status=500, last_error="HTTP 500 " + "e" * 300,
+    )  # fmt: skip
+    WebhookAttempt.objects.create(
+        delivery=delivery, number=1, url=app.callback_url, started_at=now, latency_ms=3.2,
+        request_headers={"X-Hub-Signature-256": "sha256=" + "ab" * 32, "webhook-signature":
+                         " ".join(["v1," + "c" * 44] * 2)},
+        response_status=500, response_excerpt="<html>" + "Internal error " * 40,
+    )  # fmt: skip
+    return delivery
+
+
 def _fits(page: Page, path: str) -> str | None:
     """None when the page is no wider than the viewport, else what overflows."""
     widths = page.evaluate(
@@ -156,6 +185,7 @@ def test_every_console_page_fits_a_phone(
     _billing_usage(business)
     conversation = _conversation(number)
     template = _template(business)
+    delivery = _webhook_delivery(business)
 
     context = browser.new_context(viewport=PHONE)
     context.set_default_timeout(15_000)
@@ -171,6 +201,7 @@ def test_every_console_page_fits_a_phone(
         ids = {"number_id": number.pk, "token_id": token.token.pk, "device_id": device.pk,
                "conversation_id": conversation.pk, "template_id": template.graph_id,
                "wamid": conversation.messages.order_by("-id").first().wamid,
+               "app_id": delivery.app.app_id, "delivery_id": delivery.pk,
                # A simulated customer's page (none here: its not-found page fits too).
                "phone_number": "+919876500009"}  # fmt: skip
         paths = console_paths(ids) + STATES

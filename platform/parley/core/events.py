@@ -379,3 +379,18 @@ class ConversationWindowClosed(Event):
 
     def stream_key(self) -> str:
         return f"conversation:{self.conversation_id}"
+
+
+# --- webhooks ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WebhookTestRequested(Event):
+    """Someone asked for a sample change of one field to be sent to one app (the App
+    Dashboard's "Test" button): it travels the stream like every real event."""
+
+    name: ClassVar[str] = "webhook.test_requested"
+    audience: ClassVar[frozenset[str]] = frozenset({ADMINISTRATOR, DEVELOPER})
+
+    app_id: str  # the app's Graph id
+    field: str

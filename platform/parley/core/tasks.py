@@ -51,7 +51,7 @@ def run_stream() -> bool:
     from parley.core.stream.wake import clear_wake, wake_consumers
 
     clear_wake()
-    done = run_consumers()
+    done = run_consumers(shared_only=True)
     if not done:
         wake_consumers()  # the time budget ran out: another run continues
     return done
@@ -62,7 +62,7 @@ def sweep_stream() -> bool:
     """The beat's safety net: due retries, and anything a lost wake left behind."""
     from parley.core.stream.runner import run_consumers
 
-    return run_consumers()
+    return run_consumers(shared_only=True)
 
 
 @shared_task(name="parley.core.tasks.compact_stream")

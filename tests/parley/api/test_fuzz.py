@@ -52,6 +52,10 @@ STATE_DEPENDENT = [
     # The profile picture's handle must name an image the business uploaded.
     ("POST", "/{version}/{number_id}/whatsapp_business_profile/"),
     ("POST", "/parley/v1/simulator/templates/{template_id}/review"),
+    # Webhooks: subscribing runs the verification handshake against the app's callback (a
+    # receiver no schema describes); a bulk replay's `since` must come before its `until`.
+    ("POST", "/{version}/{waba_id}/subscribed_apps/"),
+    ("POST", "/parley/v1/webhooks/deliveries/replay"),
     ("POST", "/parley/v1/billing/estimates"),
     ("POST", "/parley/v1/billing/agents"),
     ("PATCH", "/parley/v1/billing/agents/{agent_id}"),

@@ -40,6 +40,8 @@ class Consumer:
     events: frozenset[str] | None
     batch_size: int = 500
     max_attempts: int | None = None
+    # Run by a process of its own (which it names), not by the Celery workers' stream runs.
+    dedicated: str = ""
 
 
 _registry: dict[str, Consumer] = {}
@@ -64,6 +66,7 @@ def consumer(
     *,
     batch_size: int = 500,
     max_attempts: int | None = None,
+    dedicated: str = "",
 ) -> Callable[[EventHandler], EventHandler]:
     """Register a handler called with each event and its stream id."""
 
@@ -72,7 +75,7 @@ def consumer(
             for item in items:
                 fn(item.event, item.stream_id)
 
-        register(Consumer(name, each, _names(events), batch_size, max_attempts))
+        register(Consumer(name, each, _names(events), batch_size, max_attempts, dedicated))
         return fn
 
     return decorate
@@ -84,11 +87,14 @@ def batch_consumer(
     *,
     batch_size: int = 500,
     max_attempts: int | None = None,
+    dedicated: str = "",
 ) -> Callable[[BatchHandler], BatchHandler]:
-    """Register a handler called with a list of deliveries (stream order)."""
+    """Register a handler called with a list of deliveries (stream order). A `dedicated`
+    consumer is run by the named process (which wakes on every commit), not by the Celery
+    workers: it stays close behind the log without waiting its turn among the others."""
 
     def decorate(fn: BatchHandler) -> BatchHandler:
-        register(Consumer(name, fn, _names(events), batch_size, max_attempts))
+        register(Consumer(name, fn, _names(events), batch_size, max_attempts, dedicated))
         return fn
 
     return decorate

@@ -196,12 +196,22 @@ def with_work(consumers: list[Consumer]) -> list[Consumer]:
     return [c for c in consumers if positions.get(c.name, 0) < last or c.name in due]
 
 
-def run_consumers(max_seconds: float | None = None, names: list[str] | None = None) -> bool:
-    """Run every registered consumer (or those named) until all are caught up or the time
-    budget is spent; returns True when all are caught up."""
+def run_consumers(
+    max_seconds: float | None = None,
+    names: list[str] | None = None,
+    *,
+    shared_only: bool = False,
+) -> bool:
+    """Run every registered consumer (or those named; with `shared_only`, none that a
+    process of its own runs) until all are caught up or the time budget is spent; returns
+    True when all are caught up."""
     budget = float(settings.PARLEY["STREAM_RUN_SECONDS"]) if max_seconds is None else max_seconds
     deadline = time.monotonic() + budget
-    active = [c for n, c in sorted(registered().items()) if names is None or n in names]
+    active = [
+        c
+        for n, c in sorted(registered().items())
+        if (names is None or n in names) and not (shared_only and c.dedicated)
+    ]
     while active:
         active = [c for c in with_work(active) if run_batch(c)]
         if active and time.monotonic() >= deadline:

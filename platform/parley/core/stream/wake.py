@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 _clients: dict[str, redis.Redis] = {}
 
 
-def _redis() -> redis.Redis:
+def redis_client() -> redis.Redis:
+    """A client of the installation's Redis, short timeouts, one per URL and process."""
     url = settings.REDIS_URL
     client = _clients.get(url)
     if client is None:
@@ -30,11 +31,21 @@ def wake_key() -> str:
     return f"{settings.NAMESPACE}:stream:wake"
 
 
+def commit_channel() -> str:
+    """Where each commit that appended events is announced, for the processes that run a
+    dedicated consumer (they wake on it)."""
+    return f"{settings.NAMESPACE}:stream:commit"
+
+
 def wake_consumers() -> None:
     from parley.core.tasks import run_stream
 
     try:
-        if _redis().set(wake_key(), b"1", nx=True, ex=30):
+        pipe = redis_client().pipeline(transaction=False)
+        pipe.set(wake_key(), b"1", nx=True, ex=30)
+        pipe.publish(commit_channel(), b"1")
+        queued, _ = pipe.execute()
+        if queued:
             run_stream.delay()
     except Exception:
         # The commit stands; the sweep runs the consumers shortly.
@@ -43,6 +54,6 @@ def wake_consumers() -> None:
 
 def clear_wake() -> None:
     try:
-        _redis().delete(wake_key())
+        redis_client().delete(wake_key())
     except redis.RedisError:
         log.warning("could not clear the stream wake mark", exc_info=True)

@@ -1,0 +1,1 @@
+"""Writers: apps and subscriptions (apps), deliveries and replays (deliveries)."""

@@ -1,0 +1,1 @@
+"""Readers: apps and secrets (apps), the delivery log (deliveries)."""
