@@ -13,7 +13,6 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Collate
 
-from billing.bulk import insert_rows, upsert_rows
 from billing.cards import get_rate_card
 from billing.engine import (
     Agent,
@@ -49,6 +48,7 @@ from parley.accounts.actions.audit import do_record_audit
 from parley.accounts.models import Business, StaffUser
 from parley.accounts.roles import Capability
 from parley.core import clock
+from parley.core.bulk import insert_rows, upsert_rows
 from parley.core.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 
 

@@ -100,7 +100,7 @@ class WebhookDelivery(models.Model):
     body = models.TextField()
     state = models.CharField(max_length=10, choices=STATES, default=PENDING)
     attempts = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField()  # simulation clock
+    created_at = models.DateTimeField()  # its event's time (simulation clock)
     # The first attempt of the current round (a replay starts a new one): retries stop
     # once the schedule's maximum age has passed since it.
     round_started_at = models.DateTimeField(null=True, blank=True)

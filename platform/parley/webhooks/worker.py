@@ -31,12 +31,13 @@ from django.db import close_old_connections, connections
 
 from parley.core import clock
 from parley.core.stream import wake as stream_wake
-from parley.webhooks import signing, wake
+from parley.webhooks import handoff, signing, wake
 from parley.webhooks.actions.attempts import (
     Claim,
     Result,
     do_claim_due_deliveries,
     do_record_attempts,
+    handed_over_claims,
 )
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,10 @@ class DeliveryWorker:
         self._flushed = asyncio.Event()
         self._per_app: dict[int, asyncio.Semaphore] = {}
         self.sent = 0
+        self._session: aiohttp.ClientSession | None = None
         self.passes = 0  # claim passes completed
         self._flushing = False
+        self._consuming = False
 
     async def _run_db(self, fn: Callable[..., T], *args: Any, on: Any = None) -> T:
         def call() -> T:
@@ -82,6 +85,7 @@ class DeliveryWorker:
     async def run(self) -> None:
         connector = aiohttp.TCPConnector(limit=self.max_in_flight, limit_per_host=0)
         async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
+            self._session = session
             listener = asyncio.create_task(self._listen())
             flusher = asyncio.create_task(self._flush_forever())
             consumer = asyncio.create_task(self._consume_forever())
@@ -113,27 +117,34 @@ class DeliveryWorker:
                 except Exception:
                     log.exception("webhooks: claiming deliveries failed")
             self.passes += 1
-            for claim in claims:
-                task = asyncio.create_task(self._send(session, claim))
-                self._in_flight.add(task)
-                task.add_done_callback(self._done)
+            self._start(claims)
             if claims and len(claims) == min(free, CLAIM_SIZE):
                 await asyncio.sleep(0)  # more may be due: claim again once these are going
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll)
 
+    def _start(self, claims: list[Claim]) -> None:
+        assert self._session is not None
+        for claim in claims:
+            task = asyncio.create_task(self._send(self._session, claim))
+            self._in_flight.add(task)
+            task.add_done_callback(self._done)
+
     @property
     def idle(self) -> bool:
         """Nothing in flight and every result recorded."""
-        return not self._in_flight and not self._results and not self._flushing
+        return (
+            not self._in_flight and not self._results and not self._flushing and not self._consuming
+        )
 
     def _done(self, task: asyncio.Task[None]) -> None:
+        full = len(self._in_flight) >= self.max_in_flight
         self._in_flight.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("webhooks: a send failed unexpectedly", exc_info=task.exception())
-        # Capacity freed: claim more.
-        self._wake.set()
+        if full:
+            self._wake.set()  # capacity freed: claim what is waiting
 
     def _semaphore(self, claim: Claim) -> asyncio.Semaphore:
         sem = self._per_app.get(claim.app_pk)
@@ -200,7 +211,8 @@ class DeliveryWorker:
             return
         finally:
             self._flushing = False
-        self._wake.set()  # failures may have made retries due at once (a moved clock)
+        if any(r.status is None or not 200 <= r.status < 300 for r in batch):
+            self._wake.set()  # a retry may be due at once (a moved clock, a Retry-After: 0)
 
     async def _consume_forever(self) -> None:
         """Turn new stream entries into deliveries: on every commit, and every poll."""
@@ -208,12 +220,15 @@ class DeliveryWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stream_wake.wait(), timeout=self.poll)
             self._stream_wake.clear()
+            self._consuming = True
             try:
-                done = await self._run_db(_consume, on=self._stream_db)
+                done, claims = await self._run_db(_consume, on=self._stream_db)
             except Exception:
                 log.exception("webhooks: the stream consumer failed")
                 continue
-            self._wake.set()
+            finally:
+                self._consuming = False
+            self._start(claims)
             if not done:
                 self._stream_wake.set()
 
@@ -244,10 +259,18 @@ class DeliveryWorker:
                     await client.aclose()
 
 
-def _consume() -> bool:
+def _consume() -> tuple[bool, list[Claim]]:
+    """One batch of the `webhooks` consumer (so what it leased to this worker goes out as
+    soon as it is committed); whether it caught up, and the claims."""
     from parley.core.stream.runner import run_consumers
 
-    return run_consumers(max_seconds=2, names=["webhooks"])
+    lease = dt.timedelta(seconds=float(settings.PARLEY["WEBHOOK_LEASE_SECONDS"]))
+    with handoff.collecting(clock.real_now() + lease) as taken:
+        try:
+            done = run_consumers(max_seconds=0, names=["webhooks"])
+        finally:
+            claims = handed_over_claims(taken)
+    return done, claims
 
 
 def serve() -> None:

@@ -89,8 +89,19 @@ def delivery_worker(transactional_db: None) -> Iterator[RunningWorker]:
 
 
 def consume() -> None:
-    """Run the webhooks stream consumer until it has caught up."""
+    """Run the webhooks stream consumer until it has caught up (a running delivery worker
+    may be running it at the same time: wait for its position to reach the end)."""
+    from parley.core.models import StreamConsumer
+    from parley.core.stream.log import last_id
+
     assert run_consumers(max_seconds=30, names=["webhooks"])
+    end = last_id()
+
+    def caught_up() -> bool:
+        position = StreamConsumer.objects.filter(name="webhooks").values_list("position")
+        return bool(position) and position[0][0] >= end
+
+    eventually(caught_up)
 
 
 @dataclasses.dataclass

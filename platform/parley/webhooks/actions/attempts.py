@@ -13,8 +13,10 @@ from django.db import transaction
 from django.db.models import F, Q
 
 from parley.core import clock
+from parley.core.bulk import upsert_rows
 from parley.core.events import WebhookTestRequested
 from parley.webhooks import schedule
+from parley.webhooks.handoff import Handoff
 from parley.webhooks.models import WebhookApp, WebhookAttempt, WebhookDelivery
 
 TEST_EVENT = WebhookTestRequested.name
@@ -130,13 +132,45 @@ def do_claim_due_deliveries(limit: int) -> list[Claim]:
     return claims
 
 
-def _attempt_row(r: Result, next_retry_at: dt.datetime | None) -> WebhookAttempt:
-    return WebhookAttempt(
-        delivery_id=r.claim.delivery_id, number=r.claim.number, url=r.claim.url,
-        started_at=r.started_at, latency_ms=r.latency_ms, request_headers=r.headers,
-        response_status=r.status, response_excerpt=r.excerpt[:1000], error=r.error[:500],
-        next_retry_at=next_retry_at,
-    )  # fmt: skip
+ATTEMPT_COLUMNS = ("delivery_id", "number", "url", "started_at", "latency_ms",
+                   "request_headers", "response_status", "response_excerpt", "error",
+                   "next_retry_at")  # fmt: skip
+
+
+def handed_over_claims(handoff: Handoff) -> list[Claim]:
+    """Claims for the deliveries a consumer run in this worker wrote leased to it: those
+    that committed (a batch rolled back took its rows with it)."""
+    from parley.webhooks.selectors.apps import signing_secrets
+
+    if not handoff.taken:
+        return []
+    now = clock.now()
+    real = clock.real_now()
+    apps = {wid: app for wid, app in handoff.taken}
+    rows = WebhookDelivery.objects.filter(
+        webhook_id__in=list(apps), leased_until=handoff.lease_until,
+        state=WebhookDelivery.PENDING, attempts=0,
+    ).values_list("pk", "webhook_id", "body")  # fmt: skip
+    secrets: dict[int, tuple[str, ...]] = {}
+    claims = []
+    for pk, wid, body in rows:
+        app = apps[wid]
+        if app.pk not in secrets:
+            secrets[app.pk] = tuple(signing_secrets(app, now))
+        claims.append(
+            Claim(
+                delivery_id=pk, app_pk=app.pk, url=app.target_url, secrets=secrets[app.pk],
+                timeout=app.timeout_seconds, max_concurrency=app.max_concurrency,
+                webhook_id=wid, body=body.encode(), number=1, round_attempts=0,
+                round_started_at=None, claimed_at=now, claimed_real=real.timestamp(),
+            )
+        )  # fmt: skip
+    return claims
+
+
+def _attempt_row(r: Result, next_retry_at: dt.datetime | None) -> tuple[object, ...]:
+    return (r.claim.delivery_id, r.claim.number, r.claim.url, r.started_at, r.latency_ms,
+            r.headers, r.status, r.excerpt[:1000], r.error[:500], next_retry_at)  # fmt: skip
 
 
 def _failure_text(r: Result) -> str:
@@ -152,7 +186,7 @@ def do_record_attempts(results: list[Result]) -> None:
         return
     now = clock.now()
     p = policy()
-    attempts: list[WebhookAttempt] = []
+    attempts: list[tuple[object, ...]] = []
     delivered: defaultdict[int, list[int]] = defaultdict(list)  # by status code
     changed: list[WebhookDelivery] = []
     per_app: defaultdict[int, list[int]] = defaultdict(lambda: [0, 0])  # successes, failures
@@ -184,7 +218,8 @@ def do_record_attempts(results: list[Result]) -> None:
             )
         )  # fmt: skip
     with transaction.atomic():
-        WebhookAttempt.objects.bulk_create(attempts, ignore_conflicts=True)
+        upsert_rows(WebhookAttempt, ATTEMPT_COLUMNS, attempts, conflict=("delivery_id", "number"),
+                    update=())  # fmt: skip
         for status, ids in delivered.items():
             WebhookDelivery.objects.filter(pk__in=ids, state=WebhookDelivery.PENDING).update(
                 state=WebhookDelivery.DELIVERED, attempts=F("attempts") + 1,
@@ -202,10 +237,11 @@ def do_record_attempts(results: list[Result]) -> None:
 
 def _update_apps(per_app: dict[int, list[int]], gone: dict[int, str], now: dt.datetime,
                  p: schedule.RetryPolicy) -> None:  # fmt: skip
+    """Each app's circuit after its results; a 410 disables it. Most flushes change nothing
+    (a healthy receiver's circuit stays closed): rows are locked only when they change."""
     from parley.accounts.actions.audit import do_record_audit
 
-    apps = WebhookApp.objects.select_for_update().filter(pk__in=sorted(per_app))
-    for app in apps:
+    def changes(app: WebhookApp) -> dict[str, Any]:
         successes, failures = per_app[app.pk]
         before = schedule.Breaker(app.consecutive_failures, app.circuit_open_until)
         after = schedule.after_attempts(before, successes, failures, now, p)
@@ -215,8 +251,20 @@ def _update_apps(per_app: dict[int, list[int]], gone: dict[int, str], now: dt.da
                            circuit_open_until=after.open_until)  # fmt: skip
         if app.pk in gone and app.disabled_at is None:
             updates.update(disabled_at=now, disabled_reason=gone[app.pk])
+        return updates
+
+    fields = ("pk", "business_id", "app_id", "consecutive_failures", "circuit_open_until",
+              "disabled_at")  # fmt: skip
+    seen = WebhookApp.objects.filter(pk__in=sorted(per_app)).only(*fields)
+    changing = sorted(app.pk for app in seen if changes(app))
+    if not changing:
+        return
+    for app in WebhookApp.objects.select_for_update().filter(pk__in=changing).only(*fields):
+        updates = changes(app)
+        if not updates:
+            continue
+        WebhookApp.objects.filter(pk=app.pk).update(**updates)
+        if "disabled_at" in updates:
             do_record_audit("webhooks.app_disabled", business_id=app.business_id,
                             actor_label="webhook delivery", target=f"webhook app {app.app_id}",
                             details={"reason": gone[app.pk]})  # fmt: skip
-        if updates:
-            WebhookApp.objects.filter(pk=app.pk).update(**updates)

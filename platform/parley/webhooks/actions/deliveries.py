@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from django.db import transaction
 
 from parley.core import clock
+from parley.core.bulk import upsert_rows
 from parley.core.errors import InvalidParameter
 from parley.core.events import WebhookTestRequested
 from parley.core.publish import publish
@@ -110,11 +111,27 @@ def do_request_test_event(
     return stream_id
 
 
-def do_enqueue_deliveries(rows: Sequence[WebhookDelivery]) -> int:
-    """Insert new deliveries (the stream consumer's output); one per app and stream entry,
-    so a batch handled twice adds nothing. The worker is woken after commit."""
+# A new delivery's columns, in the order `do_enqueue_deliveries` takes them.
+DELIVERY_COLUMNS = ("app_id", "business_id", "stream_id", "webhook_id", "field", "event",
+                    "message_id", "body", "created_at", "next_attempt_at", "state", "attempts",
+                    "round_attempts", "last_error", "leased_until")  # fmt: skip
+
+
+def new_delivery_row(app_pk: int, business_id: int, stream_id: int, webhook_id: str, field: str,
+                     event: str, message_id: str, body: str, created_at: dt.datetime,
+                     due: dt.datetime,
+                     leased_until: dt.datetime | None = None) -> tuple[object, ...]:  # fmt: skip
+    return (app_pk, business_id, stream_id, webhook_id, field, event, message_id, body,
+            created_at, due, WebhookDelivery.PENDING, 0, 0, "", leased_until)  # fmt: skip
+
+
+def do_enqueue_deliveries(rows: Sequence[tuple[object, ...]]) -> int:
+    """Insert new deliveries (rows from `new_delivery_row`, the stream consumer's output);
+    one per app and stream entry, so a batch handled twice adds nothing. The worker is woken
+    after commit."""
     if not rows:
         return 0
-    created = WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    count = upsert_rows(WebhookDelivery, DELIVERY_COLUMNS, rows,
+                        conflict=("app_id", "stream_id"), update=())  # fmt: skip
     transaction.on_commit(wake.wake_worker)
-    return len(created)
+    return count
