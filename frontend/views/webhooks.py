@@ -9,6 +9,8 @@ made it, on a page never cached."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -175,12 +177,21 @@ def _actor(request: HttpRequest) -> dict[str, Any]:
     return {"actor": user, "actor_label": user.email, "ip_address": client_address(request)}
 
 
-def _app_or_none(request: HttpRequest, app_id: str) -> WebhookApp | None:
-    return app_selectors.get_app(staff(request).business_id, app_id)
+AppView = Callable[[HttpRequest, WebhookApp], HttpResponse]
 
 
-def _app_missing(request: HttpRequest) -> HttpResponse:
-    return not_found(request, ParleyError("No such webhook app."))
+def _with_app(view: AppView) -> Callable[[HttpRequest, str], HttpResponse]:
+    """The view gets the staff member's business's app of the URL's id; any other id (an
+    unknown one, another business's) is a 404."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, app_id: str) -> HttpResponse:
+        app = app_selectors.get_app(staff(request).business_id, app_id)
+        if app is None:
+            return not_found(request, ParleyError("No such webhook app."))
+        return view(request, app)
+
+    return wrapper
 
 
 def _status(app: WebhookApp, now: dt.datetime) -> dict[str, Any]:
@@ -311,10 +322,8 @@ def _api_version() -> str:
 
 @console_view(Capability.MANAGE_WEBHOOKS)
 @require_http_methods(["GET", "POST"])
-def webhook_detail(request: HttpRequest, app_id: str) -> HttpResponse:
-    app = _app_or_none(request, app_id)
-    if app is None:
-        return _app_missing(request)
+@_with_app
+def webhook_detail(request: HttpRequest, app: WebhookApp) -> HttpResponse:
     if request.method == "GET":
         return _detail(request, app)
     form = AppEditForm(request.POST)
@@ -342,10 +351,8 @@ def webhook_detail(request: HttpRequest, app_id: str) -> HttpResponse:
 
 @console_view(Capability.MANAGE_WEBHOOKS)
 @require_POST
-def subscribe(request: HttpRequest, app_id: str) -> HttpResponse:
-    app = _app_or_none(request, app_id)
-    if app is None:
-        return _app_missing(request)
+@_with_app
+def subscribe(request: HttpRequest, app: WebhookApp) -> HttpResponse:
     form = SubscribeForm(request.POST)
     if form.is_valid():
         try:
@@ -369,10 +376,8 @@ def subscribe(request: HttpRequest, app_id: str) -> HttpResponse:
 
 @console_view(Capability.MANAGE_WEBHOOKS)
 @require_POST
-def unsubscribe(request: HttpRequest, app_id: str) -> HttpResponse:
-    app = _app_or_none(request, app_id)
-    if app is None:
-        return _app_missing(request)
+@_with_app
+def unsubscribe(request: HttpRequest, app: WebhookApp) -> HttpResponse:
     app_actions.do_unsubscribe_app(app, **_actor(request))
     messages.success(request, "Unsubscribed: nothing more is sent to this app.")
     return redirect(f"/webhooks/{app.app_id}/")
@@ -380,10 +385,8 @@ def unsubscribe(request: HttpRequest, app_id: str) -> HttpResponse:
 
 @console_view(Capability.MANAGE_WEBHOOKS)
 @require_POST
-def verify(request: HttpRequest, app_id: str) -> HttpResponse:
-    app = _app_or_none(request, app_id)
-    if app is None:
-        return _app_missing(request)
+@_with_app
+def verify(request: HttpRequest, app: WebhookApp) -> HttpResponse:
     result = app_actions.do_verify_callback(app, **_actor(request))
     app.refresh_from_db()
     return _detail(request, app, handshake=result)
@@ -391,10 +394,8 @@ def verify(request: HttpRequest, app_id: str) -> HttpResponse:
 
 @console_view(Capability.MANAGE_WEBHOOKS)
 @require_POST
-def rotate_secret(request: HttpRequest, app_id: str) -> HttpResponse:
-    app = _app_or_none(request, app_id)
-    if app is None:
-        return _app_missing(request)
+@_with_app
+def rotate_secret(request: HttpRequest, app: WebhookApp) -> HttpResponse:
     form = RotateForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose how long the old secret keeps signing.")
@@ -407,12 +408,10 @@ def rotate_secret(request: HttpRequest, app_id: str) -> HttpResponse:
 
 @console_view(Capability.MANAGE_WEBHOOKS)
 @require_POST
-def send_test(request: HttpRequest, app_id: str) -> HttpResponse:
+@_with_app
+def send_test(request: HttpRequest, app: WebhookApp) -> HttpResponse:
     from parley.webhooks.actions.deliveries import do_request_test_event
 
-    app = _app_or_none(request, app_id)
-    if app is None:
-        return _app_missing(request)
     form = TestEventForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a webhook field for the test event.")
@@ -437,10 +436,8 @@ def send_test(request: HttpRequest, app_id: str) -> HttpResponse:
 
 @console_view(Capability.MANAGE_WEBHOOKS)
 @require_POST
-def delete_app(request: HttpRequest, app_id: str) -> HttpResponse:
-    app = _app_or_none(request, app_id)
-    if app is None:
-        return _app_missing(request)
+@_with_app
+def delete_app(request: HttpRequest, app: WebhookApp) -> HttpResponse:
     app_actions.do_delete_app(app, **_actor(request))
     messages.success(request, f"Deleted the webhook app {app.name}.")
     return redirect("/webhooks/")

@@ -319,6 +319,7 @@ CELERY_BEAT_SCHEDULE = {
     "stream-compact": {"task": "parley.core.tasks.compact_stream", "schedule": 3600.0},
     # The simulated template review approves what fell due (moves of the clock run it too).
     "media-purge-expired": {"task": "parley.media.tasks.purge_expired_media", "schedule": 3600.0},
+    "webhooks-purge-log": {"task": "parley.webhooks.tasks.purge_delivery_log", "schedule": 3600.0},
     "templates-approve-due": {
         "task": "parley.message_templates.tasks.approve_due_templates",
         "schedule": 30.0,
@@ -426,6 +427,9 @@ PARLEY: dict[str, Any] = {
     # A delivery worker's claim lapses after this many real seconds (a killed worker's
     # deliveries are then sent again by another, with the same webhook-id).
     "WEBHOOK_LEASE_SECONDS": float(os.environ.get("PARLEY_WEBHOOK_LEASE_SECONDS", "60")),
+    # Settled deliveries (delivered or dead) and their attempts are kept this many days
+    # (simulation clock); pending ones stay until they settle.
+    "WEBHOOK_LOG_DAYS": float(os.environ.get("PARLEY_WEBHOOK_LOG_DAYS", "30")),
     "WEBHOOK_POLL_SECONDS": float(os.environ.get("PARLEY_WEBHOOK_POLL_SECONDS", "1")),
     "WEBHOOK_MAX_IN_FLIGHT": int(os.environ.get("PARLEY_WEBHOOK_MAX_IN_FLIGHT", "500")),
     # The installation's simulation clock (parley.core.clock): live processes read it; the
@@ -475,6 +479,7 @@ PARLEY: dict[str, Any] = {
         "parley.accounts.tasks.expire_verification_codes",
         "parley.accounts.tasks.purge_login_failures",
         "parley.media.tasks.purge_expired_media",
+        "parley.webhooks.tasks.purge_delivery_log",
     ),
     # Uploaded media (parley.media): kept this many days (simulation clock), as Meta's 30.
     # Sends by `link` fetch under parley.media.links' policy: public addresses only unless

@@ -116,6 +116,8 @@ class MetaCursorPagination(BasePagination):
 
     page_size = 100
     max_page_size = 1000
+    # A log read newest first: `after` continues to older rows.
+    newest_first = False
 
     def __init__(self) -> None:
         self.after: str | None = None
@@ -135,9 +137,9 @@ class MetaCursorPagination(BasePagination):
             request, "limit", default=self.page_size, minimum=1, maximum=self.max_page_size
         )
         after = query_int(request, "after", default=-1, minimum=0, maximum=_INT64)
-        qs = queryset.order_by("pk")
+        qs = queryset.order_by("-pk" if self.newest_first else "pk")
         if after >= 0:
-            qs = qs.filter(pk__gt=after)
+            qs = qs.filter(pk__lt=after) if self.newest_first else qs.filter(pk__gt=after)
         rows: list[Model] = list(qs[: limit + 1])
         self.has_next = len(rows) > limit
         rows = rows[:limit]

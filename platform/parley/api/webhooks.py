@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
-from django.db.models import Model, QuerySet
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -38,16 +37,13 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from parley.accounts.models import StaffUser
 from parley.accounts.roles import Capability
 from parley.api.auth import ApiClient, BearerTokenAuthentication
 from parley.api.base import (
-    _INT64,
     ApiView,
     MetaCursorPagination,
-    query_int,
     query_text,
     safe_text,
 )
@@ -681,24 +677,7 @@ class AppTestView(WebhooksView):
 class NewestFirstPagination(MetaCursorPagination):
     """Graph-style cursors over a log read newest first: `after` continues to older rows."""
 
-    def paginate_queryset(
-        self, queryset: QuerySet[Any], request: Request, view: APIView | None = None
-    ) -> list[Any]:
-        self.request = request
-        limit = query_int(
-            request, "limit", default=self.page_size, minimum=1, maximum=self.max_page_size
-        )
-        after = query_int(request, "after", default=-1, minimum=0, maximum=_INT64)
-        qs = queryset.order_by("-pk")
-        if after >= 0:
-            qs = qs.filter(pk__lt=after)
-        rows: list[Model] = list(qs[: limit + 1])
-        self.has_next = len(rows) > limit
-        rows = rows[:limit]
-        if rows:
-            self.before = self.encode(cast(int, rows[0].pk))
-            self.after = self.encode(cast(int, rows[-1].pk))
-        return rows
+    newest_first = True
 
 
 class DeliveriesView(WebhooksView):

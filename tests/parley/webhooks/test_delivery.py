@@ -334,3 +334,26 @@ def test_the_celery_stream_runs_leave_the_webhooks_consumer_to_the_delivery_work
     assert not WebhookDelivery.objects.exists()
     consume()
     assert WebhookDelivery.objects.count() == 1
+
+
+def test_the_log_keeps_settled_deliveries_for_its_retention_then_purges_them(
+    subscribed: Any, frozen_clock: Any
+) -> None:
+    from parley.webhooks.actions.deliveries import do_purge_delivery_log
+    from parley.webhooks.tasks import purge_delivery_log
+
+    s = subscribed()
+    for text in ("delivered", "dead", "pending"):
+        customer_wrote(s.number, CUSTOMER, text)
+    consume()
+    delivered, dead, pending = WebhookDelivery.objects.order_by("id")
+    WebhookDelivery.objects.filter(pk=delivered.pk).update(state=WebhookDelivery.DELIVERED)
+    WebhookDelivery.objects.filter(pk=dead.pk).update(state=WebhookDelivery.DEAD)
+    WebhookAttempt.objects.create(delivery=delivered, number=1, url="http://x/",
+                                  started_at=clock.now(), response_status=200)  # fmt: skip
+    frozen_clock.advance(days=29)
+    assert do_purge_delivery_log() == 0
+    frozen_clock.advance(days=2)
+    assert purge_delivery_log() == 2  # the beat task, run as beat runs it
+    assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == [pending.pk]
+    assert not WebhookAttempt.objects.exists()

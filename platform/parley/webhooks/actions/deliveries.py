@@ -14,7 +14,7 @@ from parley.core.errors import InvalidParameter
 from parley.core.events import WebhookTestRequested
 from parley.core.publish import publish
 from parley.webhooks import wake
-from parley.webhooks.models import FIELDS, WebhookApp, WebhookDelivery
+from parley.webhooks.models import FIELDS, WebhookApp, WebhookAttempt, WebhookDelivery
 
 
 def _audit(action: str, business_id: int, target: str, details: dict[str, object],
@@ -135,3 +135,29 @@ def do_enqueue_deliveries(rows: Sequence[tuple[object, ...]]) -> int:
                         conflict=("app_id", "stream_id"), update=())  # fmt: skip
     transaction.on_commit(wake.wake_worker)
     return count
+
+
+def do_purge_delivery_log(older_than: dt.timedelta | None = None) -> int:
+    """Delete settled deliveries (delivered, dead) whose event is older than the log's
+    retention (simulation clock), with their attempts; pending ones stay. Returns how many
+    deliveries went."""
+    from django.conf import settings
+
+    if older_than is None:
+        older_than = dt.timedelta(days=float(settings.PARLEY["WEBHOOK_LOG_DAYS"]))
+    cutoff = clock.now() - older_than
+    settled = WebhookDelivery.objects.filter(
+        created_at__lt=cutoff, state__in=[WebhookDelivery.DELIVERED, WebhookDelivery.DEAD]
+    )
+    deleted = 0
+    while True:  # in slices, so one purge never holds a huge transaction
+        ids = list(settled.values_list("pk", flat=True)[:5000])
+        if not ids:
+            return deleted
+        with transaction.atomic():
+            WebhookAttempt.objects.filter(delivery_id__in=ids).delete()
+            deleted += (
+                WebhookDelivery.objects.filter(pk__in=ids)
+                .delete()[1]
+                .get(WebhookDelivery._meta.label, 0)
+            )
