@@ -262,12 +262,15 @@ class DeliveryWorker:
 def _consume() -> tuple[bool, list[Claim]]:
     """One batch of the `webhooks` consumer (so what it leased to this worker goes out as
     soon as it is committed); whether it caught up, and the claims."""
-    from parley.core.stream.runner import run_consumers
+    from parley.core.stream.consumers import get
+    from parley.core.stream.runner import run_batch
 
+    consumer = get("webhooks")
     lease = dt.timedelta(seconds=float(settings.PARLEY["WEBHOOK_LEASE_SECONDS"]))
     with handoff.collecting(clock.real_now() + lease) as taken:
         try:
-            done = run_consumers(max_seconds=0, names=["webhooks"])
+            # A full batch means more may be waiting.
+            done = run_batch(consumer) < consumer.batch_size
         finally:
             claims = handed_over_claims(taken)
     return done, claims
