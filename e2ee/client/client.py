@@ -333,15 +333,24 @@ class SignalClient:
         return self.send_one(Outgoing.text(peer, text))
 
     def send_reply(
-        self, peer: str, text: str, *, reply_to: str | None = None, payload: str | None = None
+        self,
+        peer: str,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        payload: str | None = None,
+        referral: dict[str, Any] | None = None,
     ) -> list[str]:
-        """A text answering an earlier message (`reply_to`: its guid), or the tap of a
-        suggested reply (`payload`: the suggestion's id, `text` its title)."""
+        """A text answering an earlier message (`reply_to`: its guid), the tap of a
+        suggested reply (`payload`: the suggestion's id, `text` its title), or the first
+        message after tapping an ad (`referral`: the ad)."""
         context: dict[str, Any] = {}
         if reply_to:
             context["id"] = reply_to
         if payload:
             context["payload"] = payload
+        if referral:
+            context["referral"] = referral
         return self.send_one(
             Outgoing(peer, {"t": "text", "body": text, "context": context}, "text", text)
         )

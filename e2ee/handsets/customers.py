@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from e2ee.handsets.models import FleetHandset
 from parley.accounts.actions.numbers import parse_e164
 from parley.accounts.models import Business, PhoneNumber
 from parley.core.errors import Conflict, InvalidParameter, NotFound, ParleyError
+from parley.messaging.content import ContentError, Referral
 from parley.messaging.models import Envelope, Message
 
 LANGUAGE_PATTERN = r"^[a-z]{2,3}(_[A-Z]{2})?$"
@@ -388,6 +390,13 @@ def _fleet_body(
                 raise _invalid("context must be an object with message_id.", "context")
             wamid = _string(context, "message_id", "context", limit=128)
             body["reply_to"] = _chat_message(business, to, customer, wamid, "context.message_id")
+        referral = message.get("referral")
+        if referral is not None:
+            # The ad the customer tapped to start the chat (a click-to-WhatsApp ad).
+            try:
+                body["referral"] = dataclasses.asdict(Referral.parse(referral))
+            except ContentError as exc:
+                raise _invalid(str(exc), "referral") from None
         return body
     if kind in ("button_reply", "list_reply"):
         tap = _object(message, kind)

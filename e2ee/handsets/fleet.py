@@ -616,9 +616,12 @@ class Fleet:
             if not text:
                 raise FleetError(400, "nothing to send: give a text or a file")
             reply_to, payload = body.get("reply_to"), body.get("payload")
-            if reply_to or payload:
+            referral = body.get("referral")
+            if referral is not None and not isinstance(referral, dict):
+                raise FleetError(400, "`referral` must be an object.")
+            if reply_to or payload or referral:
                 send = functools.partial(_reply, to=to, text=text, reply_to=reply_to,
-                                         payload=payload)  # fmt: skip
+                                         payload=payload, referral=referral)  # fmt: skip
             else:
                 send = functools.partial(_text, to=to, text=text)
         elif kind == "file":
@@ -799,10 +802,11 @@ def _text(client: SignalClient, *, to: str, text: str) -> list[str]:
     return client.send_text(to, text)
 
 
-def _reply(client: SignalClient, *, to: str, text: str, reply_to: Any, payload: Any) -> list[str]:
+def _reply(client: SignalClient, *, to: str, text: str, reply_to: Any, payload: Any,
+           referral: dict[str, Any] | None = None) -> list[str]:  # fmt: skip
     return client.send_reply(
         to, text, reply_to=str(reply_to) if reply_to else None,
-        payload=str(payload) if payload else None,
+        payload=str(payload) if payload else None, referral=referral,
     )  # fmt: skip
 
 

@@ -113,6 +113,13 @@ class _MessageFields(serializers.Serializer[Any]):
     file = serializers.DictField(
         required=False, help_text="{data: base64, file_name, mime_type, caption?}"
     )
+    referral = serializers.DictField(
+        required=False,
+        help_text="With a text: the click-to-WhatsApp ad the customer tapped, in Meta's "
+        "`referral` shape {source_url, source_id, source_type: ad|post, headline?, body?, "
+        "media_type?: image|video, image_url?, video_url?, thumbnail_url?, ctwa_clid?}; the "
+        "business's webhook carries it.",
+    )
 
 
 # `context` and `data` are names the Serializer class uses itself: declared by type().

@@ -138,19 +138,76 @@ class Content:
         return f"[{self.type}]"
 
 
+REFERRAL_SOURCES = ("ad", "post")
+REFERRAL_MEDIA = ("image", "video")
+
+
+@dataclasses.dataclass(frozen=True)
+class Referral:
+    """The ad or post a customer tapped to start the chat (a click-to-WhatsApp ad): it
+    rides on the first message they send, as Meta's `referral` object."""
+
+    source_url: str
+    source_id: str
+    source_type: str = "ad"
+    headline: str = ""
+    body: str = ""
+    media_type: str = ""
+    image_url: str = ""
+    video_url: str = ""
+    thumbnail_url: str = ""
+    ctwa_clid: str = ""
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> Referral:
+        if not isinstance(data, dict):
+            raise ContentError("referral must be an object.")
+        source_type = data.get("source_type", "ad")
+        if source_type not in REFERRAL_SOURCES:
+            raise ContentError(
+                f"referral.source_type must be one of {', '.join(REFERRAL_SOURCES)}."
+            )
+        media_type = data.get("media_type") or ""
+        if media_type and media_type not in REFERRAL_MEDIA:
+            raise ContentError(f"referral.media_type must be one of {', '.join(REFERRAL_MEDIA)}.")
+        url = 2048
+        return cls(
+            source_url=_str(data, "source_url", limit=url),
+            source_id=_str(data, "source_id", limit=64),
+            source_type=source_type,
+            headline=_str(data, "headline", limit=MAX_TITLE, required=False),
+            body=_str(data, "body", limit=MAX_CAPTION, required=False),
+            media_type=media_type,
+            image_url=_str(data, "image_url", limit=url, required=False),
+            video_url=_str(data, "video_url", limit=url, required=False),
+            thumbnail_url=_str(data, "thumbnail_url", limit=url, required=False),
+            ctwa_clid=_str(data, "ctwa_clid", limit=256, required=False),
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class Text(Content):
     type: ClassVar[str] = "text"
     body: str
     preview_url: bool = False
     suggestions: tuple[Suggestion, ...] = ()
+    # A customer's first message from an ad (inbound only).
+    referral: Referral | None = None
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> Text:
         preview = data.get("preview_url", False)
         if not isinstance(preview, bool):
             raise ContentError("preview_url must be true or false.")
-        return cls(_str(data, "body", limit=MAX_TEXT), preview, _suggestions(data))
+        raw = data.get("referral")
+        referral = Referral.parse(raw) if raw is not None else None
+        return cls(_str(data, "body", limit=MAX_TEXT), preview, _suggestions(data), referral)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if self.referral is None:
+            del data["referral"]  # the stored shape of every other text stays as it was
+        return data
 
     def preview(self) -> str:
         return self.body

@@ -6,6 +6,8 @@ place (conversations and messages) and every change goes through an action."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import functools
 from typing import Any
@@ -23,6 +25,7 @@ from parley.messaging.content import (
     ContentError,
     Location,
     Media,
+    Referral,
     Text,
     Unsupported,
     parse_content,
@@ -103,6 +106,11 @@ def record_item(number: PhoneNumber, item: HistoryItem, *, message_id: int | Non
     an envelope it sent (onto `message_id`, or a new message when the client was used
     directly). Returns the message's id."""
     content = content_from_item(item.kind, item.body, item.attachment)
+    referral = (item.context or {}).get("referral")
+    if isinstance(content, Text) and isinstance(referral, dict):
+        # The text stands; a malformed ad reference is dropped.
+        with contextlib.suppress(ContentError):
+            content = dataclasses.replace(content, referral=Referral.parse(referral))
     if item.direction == "in":
         record = functools.partial(
             actions.do_record_inbound_message,

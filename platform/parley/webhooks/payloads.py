@@ -256,6 +256,9 @@ def message_object(customer: Customer, message: Inbound) -> dict[str, Any] | Non
     item["id"] = message.wamid
     item["timestamp"] = str(message.timestamp)
     item.update(part)
+    referral = getattr(message.content, "referral", None)
+    if referral is not None:
+        item["referral"] = {k: v for k, v in dataclasses.asdict(referral).items() if v}
     return item
 
 

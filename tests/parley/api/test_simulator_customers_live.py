@@ -195,3 +195,43 @@ def test_offline_the_message_waits_and_read_moves_it_to_read(
     wait_for(lambda: status_of(ours) == "read", what="read")
     # Nothing left to read: a second look sends no receipt.
     assert api(client, secret, "post", f"{BASE}/{customer}/read").json()["guids"] == []
+
+
+def test_a_customer_who_tapped_an_ad_brings_the_ads_referral(
+    client: Client, driven: str, number: PhoneNumber
+) -> None:
+    secret = driven
+    customer = create(client, secret)
+    wait_for(lambda: api(client, secret, "get", f"{BASE}/{customer}").json()["online"])
+    ad = {
+        "source_url": "https://fb.me/3cr4Wqqkv",
+        "source_id": "120211234567890",
+        "source_type": "ad",
+        "headline": "Winter sale",
+        "media_type": "image",
+        "image_url": "https://example.test/ad.jpg",
+        "ctwa_clid": "ARAkLkA8rmlFeiCktEJQ",
+    }
+    bad = api(
+        client,
+        secret,
+        "post",
+        f"{BASE}/{customer}/messages",
+        {
+            "to": number.e164,
+            "type": "text",
+            "text": {"body": "hi"},
+            "referral": {"source_url": "https://fb.me/x", "source_type": "billboard"},
+        },
+    )
+    assert bad.status_code == 400 and "referral" in bad.json()["error"]["message"]
+    send(
+        client,
+        secret,
+        customer,
+        {"to": number.e164, "type": "text", "text": {"body": "Is the sale on?"}, "referral": ad},
+    )
+    [message] = received(number, customer, 1)
+    assert message.content["body"] == "Is the sale on?"
+    assert message.content["referral"]["ctwa_clid"] == "ARAkLkA8rmlFeiCktEJQ"
+    assert message.content["referral"]["headline"] == "Winter sale"

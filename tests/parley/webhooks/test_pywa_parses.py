@@ -40,6 +40,7 @@ from parley.messaging.content import (
     Location,
     Media,
     Reaction,
+    Referral,
     Text,
     Unsupported,
 )
@@ -132,6 +133,26 @@ def test_text_with_non_ascii_and_slashes() -> None:
     assert isinstance(message, Message) and message.type == MessageType.TEXT
     assert message.text == "Grüße 😀 — see https://example.test/a?b=1 <ok> 50% me@x.test"
     assert message.reply_to_message is None
+
+
+def test_a_first_message_from_an_ad_carries_its_referral() -> None:
+    ad = Referral(
+        source_url="https://fb.me/3cr4Wqqkv",
+        source_id="120211234567890",
+        headline="Winter sale",
+        body="Up to 50% off",
+        media_type="video",
+        video_url="https://example.test/ad.mp4",
+        thumbnail_url="https://example.test/ad.jpg",
+        ctwa_clid="ARAkLkA8rmlF",
+    )
+    message = inbound(Text("Is the sale on?", referral=ad))
+    assert message.text == "Is the sale on?"
+    assert message.referral is not None
+    assert (message.referral.source_type, message.referral.source_id) == ("ad", "120211234567890")
+    assert message.referral.ctwa_clid == "ARAkLkA8rmlF"
+    assert message.referral.video_url == "https://example.test/ad.mp4"
+    assert message.referral.image_url is None  # empty parts are left out, as Meta does
 
 
 def test_a_reply_names_the_quoted_message() -> None:
