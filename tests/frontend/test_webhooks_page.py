@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from django.db import connection
 from playwright.sync_api import Page, expect
-from werkzeug import Request, Response
 
 from parley.accounts.models import AuditEntry
 from parley.accounts.roles import Role
@@ -24,17 +23,13 @@ from parley.webhooks.actions.apps import do_create_app
 from parley.webhooks.models import WebhookApp, WebhookAttempt, WebhookDelivery
 from tests.frontend.helpers import by_testid, field_error
 from tests.frontend.test_browser import _log_in
+from tests.parley.webhooks.conftest import echo as webhook_echo
 
 TOKEN = "console-verify-token"
 
 
 def echo(token: str = TOKEN) -> Any:
-    def handler(request: Request) -> Response:
-        if request.args.get("hub.verify_token") != token:
-            return Response("forbidden", status=403)
-        return Response(request.args.get("hub.challenge", ""))
-
-    return handler
+    return webhook_echo(token)
 
 
 def _create_form(url: str, **extra: Any) -> dict[str, Any]:

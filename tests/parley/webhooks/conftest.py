@@ -19,6 +19,7 @@ from parley.core import clock
 from parley.core.stream.runner import run_consumers
 from parley.webhooks.worker import DeliveryWorker
 
+VERIFY_TOKEN = "let-me-in"
 SECRET_FIELDS = ("messages", "message_template_status_update", "phone_number_quality_update")
 
 
@@ -128,7 +129,7 @@ def subscribed(factory: Any, httpserver: Any) -> Callable[..., Subscribed]:
         )  # fmt: skip
         url = server.url_for(path)
         app, secret = do_create_app(business, name="Receiver", callback_url=url,
-                                    verify_token="let-me-in", fields=list(fields))  # fmt: skip
+                                    verify_token=VERIFY_TOKEN, fields=list(fields))  # fmt: skip
         server.expect_oneshot_request(path, method="GET").respond_with_handler(
             lambda request: _echo_challenge(request)
         )
@@ -140,9 +141,17 @@ def subscribed(factory: Any, httpserver: Any) -> Callable[..., Subscribed]:
     return make
 
 
-def _echo_challenge(request: Any) -> Any:
+def echo(token: str = VERIFY_TOKEN) -> Callable[[Any], Any]:
+    """A receiver's answer to the verification handshake: the challenge, for our token."""
     from werkzeug import Response
 
-    if request.args.get("hub.verify_token") != "let-me-in":
-        return Response("no", status=403)
-    return Response(request.args.get("hub.challenge", ""), status=200)
+    def handler(request: Any) -> Any:
+        if request.args.get("hub.verify_token") != token:
+            return Response("forbidden", status=403)
+        return Response(request.args.get("hub.challenge", ""))
+
+    return handler
+
+
+def _echo_challenge(request: Any) -> Any:
+    return echo()(request)

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test import Client
-from werkzeug import Request, Response
 
 from parley.accounts.actions.tokens import do_create_api_token
 from parley.accounts.models import AuditEntry
 from parley.core import clock
 from parley.webhooks.models import WebhookApp, WebhookAttempt, WebhookDelivery
+from tests.parley.webhooks.conftest import echo as webhook_echo
 
 pytestmark = pytest.mark.django_db
 
@@ -26,12 +26,7 @@ TOKEN = "verify-me-please"
 
 
 def echo(token: str = TOKEN) -> Any:
-    def handler(request: Request) -> Response:
-        if request.args.get("hub.verify_token") != token:
-            return Response("forbidden", status=403)
-        return Response(request.args.get("hub.challenge", ""))
-
-    return handler
+    return webhook_echo(token)
 
 
 class Api:
