@@ -203,11 +203,12 @@ def test_a_customer_who_tapped_an_ad_brings_the_ads_referral(
     secret = driven
     customer = create(client, secret)
     wait_for(lambda: api(client, secret, "get", f"{BASE}/{customer}").json()["online"])
+    headline = "Winter sale " + os.urandom(4).hex()
     ad = {
         "source_url": "https://fb.me/3cr4Wqqkv",
         "source_id": "120211234567890",
         "source_type": "ad",
-        "headline": "Winter sale",
+        "headline": headline,
         "media_type": "image",
         "image_url": "https://example.test/ad.jpg",
         "ctwa_clid": "ARAkLkA8rmlFeiCktEJQ",
@@ -234,4 +235,6 @@ def test_a_customer_who_tapped_an_ad_brings_the_ads_referral(
     [message] = received(number, customer, 1)
     assert message.content["body"] == "Is the sale on?"
     assert message.content["referral"]["ctwa_clid"] == "ARAkLkA8rmlFeiCktEJQ"
-    assert message.content["referral"]["headline"] == "Winter sale"
+    assert message.content["referral"]["headline"] == headline
+    # The ad travelled inside the encrypted message: the relay never held it.
+    assert find_plaintext(headline.encode()) == []

@@ -130,9 +130,7 @@ def subscribed(factory: Any, httpserver: Any) -> Callable[..., Subscribed]:
         url = server.url_for(path)
         app, secret = do_create_app(business, name="Receiver", callback_url=url,
                                     verify_token=VERIFY_TOKEN, fields=list(fields))  # fmt: skip
-        server.expect_oneshot_request(path, method="GET").respond_with_handler(
-            lambda request: _echo_challenge(request)
-        )
+        server.expect_oneshot_request(path, method="GET").respond_with_handler(echo())
         do_subscribe_app(app)
         app.refresh_from_db()
         assert app.is_active
@@ -151,7 +149,3 @@ def echo(token: str = VERIFY_TOKEN) -> Callable[[Any], Any]:
         return Response(request.args.get("hub.challenge", ""))
 
     return handler
-
-
-def _echo_challenge(request: Any) -> Any:
-    return echo()(request)

@@ -137,7 +137,7 @@ def test_410_disables_the_app_until_it_is_verified_again(
     subscribed: Any, httpserver: Any, delivery_worker: RunningWorker, frozen_clock: Any
 ) -> None:
     from parley.webhooks.actions.apps import do_verify_callback
-    from tests.parley.webhooks.conftest import _echo_challenge
+    from tests.parley.webhooks.conftest import echo
 
     s = subscribed()
     receiver = Receiver(httpserver, script=[410])
@@ -150,7 +150,7 @@ def test_410_disables_the_app_until_it_is_verified_again(
     _advance(frozen_clock, delivery_worker, hours=2)
     assert len(receiver.requests) == 1  # nothing more while disabled
     assert WebhookDelivery.objects.filter(state=WebhookDelivery.PENDING).count() == 2
-    httpserver.expect_oneshot_request("/hook", method="GET").respond_with_handler(_echo_challenge)
+    httpserver.expect_oneshot_request("/hook", method="GET").respond_with_handler(echo())
     do_verify_callback(app)
     delivery_worker.wake()
     eventually(lambda: WebhookDelivery.objects.filter(state=WebhookDelivery.DELIVERED).count()

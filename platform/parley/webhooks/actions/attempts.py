@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from parley.core.events import WebhookTestRequested
 from parley.webhooks import schedule
 from parley.webhooks.handoff import Handoff
 from parley.webhooks.models import WebhookApp, WebhookAttempt, WebhookDelivery
+from parley.webhooks.selectors.apps import signing_secrets
 
 TEST_EVENT = WebhookTestRequested.name
 
@@ -70,8 +72,6 @@ def do_claim_due_deliveries(limit: int) -> list[Claim]:
     """Lease up to `limit` due deliveries (oldest due first) to this worker. Other workers
     skip leased rows; a lapsed lease (a killed worker) makes a row claimable again. An app
     whose circuit is half-open gets one delivery, its probe."""
-    from parley.webhooks.selectors.apps import signing_secrets
-
     now = clock.now()
     real = clock.real_now()
     p = policy()
@@ -116,15 +116,29 @@ def do_claim_due_deliveries(limit: int) -> list[Claim]:
             WebhookDelivery.objects.filter(pk__in=[r[0] for r in kept]).update(
                 leased_until=real + lease
             )
-    secrets = {pk: tuple(signing_secrets(apps[pk], now)) for pk in {r[1] for r in kept}}
+    return _claims(
+        ((pk, apps[app_pk], wid, body, attempts, round_attempts, round_started_at)
+         for pk, app_pk, wid, body, attempts, round_attempts, round_started_at in kept),
+        now, real,
+    )  # fmt: skip
+
+
+ClaimRow = tuple[int, WebhookApp, str, str, int, int, dt.datetime | None]
+
+
+def _claims(rows: Iterable[ClaimRow], now: dt.datetime, real: dt.datetime) -> list[Claim]:
+    """Claims of leased rows (pk, app, webhook-id, body, attempts so far, attempts this
+    round, the round's start), each app's live secrets read once."""
+    secrets: dict[int, tuple[str, ...]] = {}
     claims = []
-    for pk, app_pk, webhook_id, body, attempts, round_attempts, round_started_at in kept:
-        app = apps[app_pk]
+    for pk, app, wid, body, attempts, round_attempts, round_started_at in rows:
+        if app.pk not in secrets:
+            secrets[app.pk] = tuple(signing_secrets(app, now))
         claims.append(
             Claim(
-                delivery_id=pk, app_pk=app_pk, url=app.target_url, secrets=secrets[app_pk],
+                delivery_id=pk, app_pk=app.pk, url=app.target_url, secrets=secrets[app.pk],
                 timeout=app.timeout_seconds, max_concurrency=app.max_concurrency,
-                webhook_id=webhook_id, body=body.encode(), number=attempts + 1,
+                webhook_id=wid, body=body.encode(), number=attempts + 1,
                 round_attempts=round_attempts, round_started_at=round_started_at,
                 claimed_at=now, claimed_real=real.timestamp(),
             )
@@ -140,8 +154,6 @@ ATTEMPT_COLUMNS = ("delivery_id", "number", "url", "started_at", "latency_ms",
 def handed_over_claims(handoff: Handoff) -> list[Claim]:
     """Claims for the deliveries a consumer run in this worker wrote leased to it: those
     that committed (a batch rolled back took its rows with it)."""
-    from parley.webhooks.selectors.apps import signing_secrets
-
     if not handoff.taken:
         return []
     now = clock.now()
@@ -151,21 +163,7 @@ def handed_over_claims(handoff: Handoff) -> list[Claim]:
         webhook_id__in=list(apps), leased_until=handoff.lease_until,
         state=WebhookDelivery.PENDING, attempts=0,
     ).values_list("pk", "webhook_id", "body")  # fmt: skip
-    secrets: dict[int, tuple[str, ...]] = {}
-    claims = []
-    for pk, wid, body in rows:
-        app = apps[wid]
-        if app.pk not in secrets:
-            secrets[app.pk] = tuple(signing_secrets(app, now))
-        claims.append(
-            Claim(
-                delivery_id=pk, app_pk=app.pk, url=app.target_url, secrets=secrets[app.pk],
-                timeout=app.timeout_seconds, max_concurrency=app.max_concurrency,
-                webhook_id=wid, body=body.encode(), number=1, round_attempts=0,
-                round_started_at=None, claimed_at=now, claimed_real=real.timestamp(),
-            )
-        )  # fmt: skip
-    return claims
+    return _claims(((pk, apps[wid], wid, body, 0, 0, None) for pk, wid, body in rows), now, real)
 
 
 def _attempt_row(r: Result, next_retry_at: dt.datetime | None) -> tuple[object, ...]:

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from parley.core import clock
 from parley.core.bulk import upsert_rows
@@ -25,11 +26,8 @@ def _audit(action: str, business_id: int, target: str, details: dict[str, object
                     target=target, details=details, ip_address=ip_address)  # fmt: skip
 
 
-def _replay(qs: object) -> int:
+def _replay(qs: QuerySet[WebhookDelivery]) -> int:
     """Make deliveries due now as a new round of attempts (same webhook-id)."""
-    from django.db.models import QuerySet
-
-    assert isinstance(qs, QuerySet)
     return qs.update(
         state=WebhookDelivery.PENDING,
         next_attempt_at=clock.now(),
@@ -127,13 +125,16 @@ def new_delivery_row(app_pk: int, business_id: int, stream_id: int, webhook_id: 
 
 def do_enqueue_deliveries(rows: Sequence[tuple[object, ...]]) -> int:
     """Insert new deliveries (rows from `new_delivery_row`, the stream consumer's output);
-    one per app and stream entry, so a batch handled twice adds nothing. The worker is woken
-    after commit."""
+    one per app and stream entry, so a batch handled twice adds nothing. The workers are
+    woken after commit for rows nobody holds yet."""
     if not rows:
         return 0
     count = upsert_rows(WebhookDelivery, DELIVERY_COLUMNS, rows,
                         conflict=("app_id", "stream_id"), update=())  # fmt: skip
-    transaction.on_commit(wake.wake_worker)
+    # Rows written leased are already on their way (parley.webhooks.handoff): a wake is
+    # for the rest.
+    if any(row[-1] is None for row in rows):
+        transaction.on_commit(wake.wake_worker)
     return count
 
 
