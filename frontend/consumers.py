@@ -10,6 +10,7 @@ the missing events from the log. The browser therefore only needs the highest id
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -24,6 +25,8 @@ from parley.core.stream.selectors import list_missed_events
 # A tab that was away longer than this many events reloads instead of replaying them.
 MAX_REPLAY = 2000
 REPLAY_PAGE = 500
+# Seconds: heartbeats closer together than this are folded into the next one.
+MIN_BEAT_INTERVAL = 5.0
 
 
 def _after(query_string: bytes) -> int | None:
@@ -33,9 +36,20 @@ def _after(query_string: bytes) -> int | None:
     return int(values[0])
 
 
+def _record_heartbeat(user: Any, active: bool) -> dict[str, Any] | None:
+    from routing.actions.agents import do_record_heartbeat
+
+    agent = do_record_heartbeat(user, active=active)
+    if agent is None:
+        return None  # not a role that is routed conversations
+    return {"status": agent.status, "load": agent.load, "capacity": agent.capacity}
+
+
 class StaffEventsConsumer(AsyncJsonWebsocketConsumer):
     joined: list[str]
     last_id = 0
+    last_beat = float("-inf")
+    beat_active = False
 
     async def connect(self) -> None:
         self.joined = []
@@ -87,6 +101,21 @@ class StaffEventsConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"event": "pong"})
+        elif isinstance(content, dict) and content.get("type") == "heartbeat":
+            await self._heartbeat(content.get("active") is True)
+
+    async def _heartbeat(self, active: bool) -> None:
+        """Presence (the agents' workspace beats every 20 s): the tab is open and, when
+        `active`, was used since its last beat. Beats closer together than
+        MIN_BEAT_INTERVAL are folded into the next one."""
+        self.beat_active = self.beat_active or active
+        now = time.monotonic()
+        if now - self.last_beat < MIN_BEAT_INTERVAL:
+            return
+        self.last_beat = now
+        active, self.beat_active = self.beat_active, False
+        agent = await database_sync_to_async(_record_heartbeat)(self.scope["user"], active)
+        await self.send_json({"event": "heartbeat.recorded", "data": {"agent": agent}})
 
     async def staff_event(self, message: dict[str, Any]) -> None:
         event = message["event"]

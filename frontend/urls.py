@@ -13,10 +13,13 @@ from frontend.views import (
     message_templates,
     messages,
     numbers,
+    routing_setup,
     security,
     staff,
+    supervision,
     tokens,
     webhooks,
+    workspace,
 )
 
 # Ids in console URLs are bounded so a huge number is a 404, never a database overflow.
@@ -52,6 +55,28 @@ urlpatterns = [
     re_path(r"^webhooks/" + WEBHOOK_APP + r"/secret/$", webhooks.rotate_secret),
     re_path(r"^webhooks/" + WEBHOOK_APP + r"/test/$", webhooks.send_test),
     re_path(r"^webhooks/" + WEBHOOK_APP + r"/delete/$", webhooks.delete_app),
+    # Supervisors: live queues, agents and service levels; sessions and transfers.
+    path("supervision/", supervision.supervision, name="supervision"),
+    re_path(
+        r"^supervision/agents/" + ID.format("agent_user_id") + r"/status/$",
+        supervision.agent_status,
+    ),
+    path("supervision/sessions/", supervision.sessions, name="supervision-sessions"),
+    re_path(
+        r"^supervision/sessions/" + ID.format("session_id") + r"/$", supervision.session_detail
+    ),
+    # The contact centre's set-up: queues, SLA policies, rules, canned responses, agents.
+    path("routing/", routing_setup.queues_page, name="routing"),
+    path("routing/queues/new/", routing_setup.queue_new, name="routing-queue-new"),
+    re_path(r"^routing/queues/" + ID.format("queue_id") + r"/$", routing_setup.queue_edit),
+    path("routing/sla/", routing_setup.sla_page, name="routing-sla"),
+    re_path(r"^routing/sla/" + ID.format("policy_id") + r"/$", routing_setup.sla_edit),
+    path("routing/rules/", routing_setup.rules_page, name="routing-rules"),
+    re_path(r"^routing/rules/" + ID.format("rule_id") + r"/delete/$", routing_setup.rule_delete),
+    path("routing/canned/", routing_setup.canned_page, name="routing-canned"),
+    re_path(r"^routing/canned/" + ID.format("canned_id") + r"/$", routing_setup.canned_edit),
+    path("routing/agents/", routing_setup.agents_page, name="routing-agents"),
+    re_path(r"^routing/agents/" + ID.format("agent_user_id") + r"/$", routing_setup.agent_edit),
     path("numbers/", numbers.numbers, name="numbers"),
     re_path(r"^numbers/" + ID.format("number_id") + r"/$", numbers.number_detail),
     re_path(r"^numbers/" + ID.format("number_id") + r"/request-code/$", numbers.request_code),
@@ -68,6 +93,21 @@ urlpatterns = [
     ),
     path("conversations/", conversations.conversations, name="conversations"),
     re_path(r"^conversations/" + ID.format("conversation_id") + r"/$", conversations.conversation),
+    # The agents' workspace: the list, a conversation's thread and the forms it posts.
+    path("workspace/", workspace.workspace, name="workspace"),
+    path("workspace/status/", workspace.set_status, name="workspace-status"),
+    re_path(r"^workspace/" + ID.format("conversation_id") + r"/$", workspace.thread),
+    re_path(r"^workspace/" + ID.format("conversation_id") + r"/reply/$", workspace.reply),
+    re_path(
+        r"^workspace/" + ID.format("conversation_id") + r"/template/$", workspace.reply_template
+    ),
+    re_path(r"^workspace/" + ID.format("conversation_id") + r"/attach/$", workspace.attach),
+    re_path(r"^workspace/" + ID.format("conversation_id") + r"/note/$", workspace.add_note),
+    re_path(r"^workspace/" + ID.format("conversation_id") + r"/accept/$", workspace.accept),
+    re_path(r"^workspace/" + ID.format("conversation_id") + r"/take/$", workspace.take),
+    re_path(r"^workspace/" + ID.format("conversation_id") + r"/transfer/$", workspace.transfer),
+    re_path(r"^workspace/" + ID.format("conversation_id") + r"/snooze/$", workspace.snooze),
+    re_path(r"^workspace/" + ID.format("conversation_id") + r"/resolve/$", workspace.resolve),
     path("messages/", messages.message_log, name="messages"),
     # A wamid is "wamid." and base64 (which may hold "/" and "+"); at most 128 characters.
     # A media message's file: before the detail, whose wamid pattern would take "/media".

@@ -81,14 +81,17 @@ def run(port: int) -> int:
     with embedded_redis(int(os.environ.get("PARLEY_EMBEDDED_REDIS_PORT", "6389"))) as redis_url:
         env = {**os.environ, "REDIS_URL": redis_url}
         _manage("migrate", "--no-input", "-v", "0", env=env)
-        seed = subprocess.run(
-            [PY, str(ROOT / "manage.py"), "seed_demo"],
-            check=True,
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout
+        seed = "".join(
+            subprocess.run(
+                [PY, str(ROOT / "manage.py"), command],
+                check=True,
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            ).stdout
+            for command in ("seed_demo", "seed_routing_demo")
+        )
         banner = "\n".join(
             [
                 "",

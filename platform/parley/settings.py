@@ -137,6 +137,7 @@ INSTALLED_APPS = [
     "parley.media",
     "parley.webhooks",
     "billing",
+    "routing",
     "e2ee",
     "e2ee.handsets",
     "frontend",
@@ -320,6 +321,8 @@ CELERY_BEAT_SCHEDULE = {
     # The simulated template review approves what fell due (moves of the clock run it too).
     "media-purge-expired": {"task": "parley.media.tasks.purge_expired_media", "schedule": 3600.0},
     "webhooks-purge-log": {"task": "parley.webhooks.tasks.purge_delivery_log", "schedule": 3600.0},
+    # Routing: lapsed offers, idle agents, snoozes, priority ageing and SLA breaches.
+    "routing-sweep": {"task": "routing.tasks.sweep", "schedule": 5.0},
     "templates-approve-due": {
         "task": "parley.message_templates.tasks.approve_due_templates",
         "schedule": 30.0,
@@ -432,6 +435,12 @@ PARLEY: dict[str, Any] = {
     "WEBHOOK_LOG_DAYS": float(os.environ.get("PARLEY_WEBHOOK_LOG_DAYS", "30")),
     "WEBHOOK_POLL_SECONDS": float(os.environ.get("PARLEY_WEBHOOK_POLL_SECONDS", "1")),
     "WEBHOOK_MAX_IN_FLIGHT": int(os.environ.get("PARLEY_WEBHOOK_MAX_IN_FLIGHT", "500")),
+    # Routing (simulated seconds): no console activity this long makes an agent idle (set
+    # away, unanswered conversations back to the queue); no heartbeat this long, offline.
+    "ROUTING_IDLE_AFTER_S": int(os.environ.get("PARLEY_ROUTING_IDLE_AFTER_S", "60")),
+    "ROUTING_OFFLINE_AFTER_S": int(os.environ.get("PARLEY_ROUTING_OFFLINE_AFTER_S", "120")),
+    # least_loaded (by load ratio, ties to the longest since last assignment) or round_robin.
+    "ROUTING_STRATEGY": os.environ.get("PARLEY_ROUTING_STRATEGY", "least_loaded"),
     # The installation's simulation clock (parley.core.clock): live processes read it; the
     # pytest process keeps a local clock its tests freeze. Moves reach every process at once
     # over Redis, and at the latest after this many seconds.
@@ -480,6 +489,7 @@ PARLEY: dict[str, Any] = {
         "parley.accounts.tasks.purge_login_failures",
         "parley.media.tasks.purge_expired_media",
         "parley.webhooks.tasks.purge_delivery_log",
+        "routing.tasks.sweep",
     ),
     # Uploaded media (parley.media): kept this many days (simulation clock), as Meta's 30.
     # Sends by `link` fetch under parley.media.links' policy: public addresses only unless

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("parley.api.urls")),
     path("", include("parley.relay.urls")),
     path("", include("billing.urls")),
+    path("", include("routing.urls")),
     path("", include("e2ee.urls")),
     path("", include("parley.core.urls")),
     path("", include("frontend.urls")),

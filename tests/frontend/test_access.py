@@ -74,6 +74,15 @@ ROUTES = [
                 "parameter_format": "POSITIONAL", "body_text": "Hello there."}),
     Route("GET", "/conversations/", (C.READ_CONVERSATIONS,)),
     Route("GET", "/conversations/{conversation}/", (C.READ_CONVERSATIONS,)),
+    Route("GET", "/workspace/", (C.READ_CONVERSATIONS, C.SEND_MESSAGES)),
+    Route("GET", "/workspace/?tab=all", (C.READ_CONVERSATIONS, C.SEND_MESSAGES)),
+    Route("GET", "/workspace/{conversation}/", (C.READ_CONVERSATIONS, C.SEND_MESSAGES)),
+    Route("POST", "/workspace/status/", (C.READ_CONVERSATIONS, C.SEND_MESSAGES),
+          data={"status": "busy"}),
+    Route("POST", "/workspace/{conversation}/reply/", (C.READ_CONVERSATIONS, C.SEND_MESSAGES),
+          data={"text": "hello"}),
+    Route("POST", "/workspace/{conversation}/note/", (C.READ_CONVERSATIONS, C.SEND_MESSAGES),
+          data={"text": "a private note"}),
     Route("GET", "/customers/", (C.DRIVE_CUSTOMERS,)),
     Route("POST", "/customers/", (C.DRIVE_CUSTOMERS,),
           data={"phone_number": "not a number", "language": "en_US"}),
@@ -194,8 +203,9 @@ def test_nav_shows_exactly_the_pages_the_role_may_open(
 
 def test_nav_covers_every_console_page() -> None:
     assert [url for _, url, _ in SECTIONS] == [
-        "/", "/staff/", "/numbers/", "/templates/", "/conversations/", "/messages/",
-        "/customers/", "/tokens/", "/webhooks/", "/billing/", "/audit/", "/clock/", "/security/",
+        "/", "/staff/", "/numbers/", "/templates/", "/conversations/", "/workspace/",
+        "/supervision/", "/routing/", "/messages/", "/customers/", "/tokens/", "/webhooks/",
+        "/billing/", "/audit/", "/clock/", "/security/",
     ]  # fmt: skip
 
 

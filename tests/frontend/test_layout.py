@@ -148,6 +148,36 @@ def _webhook_delivery(business: Any) -> Any:
     return delivery
 
 
+def _routing(admin: Any, agent: Any) -> dict[str, int]:
+    """Routing's set-up with long names and a session (of the conversation above): the ids
+    of the supervision and routing pages."""
+    from parley.core.stream.runner import run_consumers
+    from routing.actions.agents import do_update_agent
+    from routing.actions.setup import (
+        do_save_canned_response,
+        do_save_queue,
+        do_save_rule,
+        do_save_sla_policy,
+    )
+    from routing.models import Session
+
+    policy = do_save_sla_policy(admin, name="Premium customers' first response " + "x" * 40,
+                                first_response_s=30)  # fmt: skip
+    queue = do_save_queue(admin, name="Priority customers in the north-eastern region " + "y" * 30,
+                          skills={"billing-and-refunds-" + "z" * 19: 3}, sla_policy_id=policy.pk,
+                          is_default=True)  # fmt: skip
+    rule = do_save_rule(admin, kind="keyword", value="refund" * 16, queue_id=queue.pk)
+    canned = do_save_canned_response(admin, shortcut="thanks-" + "t" * 30, text="Thanks " * 500)
+    team = "North-eastern escalations " + "w" * 50
+    do_update_agent(admin, agent, capacity=20, skills={"billing": 4}, languages=["en"], team=team)
+    run_consumers(max_seconds=60, names=["routing"])
+    session = Session.objects.filter(business_id=admin.business_id).first()
+    assert session is not None
+    return {"queue_id": queue.pk, "policy_id": policy.pk, "rule_id": rule.pk,
+            "canned_id": canned.pk, "agent_user_id": agent.pk,
+            "session_id": session.pk}  # fmt: skip
+
+
 def _fits(page: Page, path: str) -> str | None:
     """None when the page is no wider than the viewport, else what overflows."""
     widths = page.evaluate(
@@ -186,6 +216,7 @@ def test_every_console_page_fits_a_phone(
     conversation = _conversation(number)
     template = _template(business)
     delivery = _webhook_delivery(business)
+    routing_ids = _routing(admin, factory.staff(business, "agent", enrolled=False))
 
     context = browser.new_context(viewport=PHONE)
     context.set_default_timeout(15_000)
@@ -203,7 +234,7 @@ def test_every_console_page_fits_a_phone(
                "wamid": conversation.messages.order_by("-id").first().wamid,
                "app_id": delivery.app.app_id, "delivery_id": delivery.pk,
                # A simulated customer's page (none here: its not-found page fits too).
-               "phone_number": "+919876500009"}  # fmt: skip
+               "phone_number": "+919876500009", **routing_ids}  # fmt: skip
         paths = console_paths(ids) + STATES
         nav = page.get_by_role("navigation", name="Console sections").get_by_role("link")
         sections = {str(a.get_attribute("href")) for a in nav.all()}

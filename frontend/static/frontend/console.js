@@ -27,38 +27,6 @@
     while (feed.children.length > 50) feed.removeChild(feed.lastChild);
   }
 
-  // The last stream id shown: a reconnect asks for what came after it, so nothing is missed,
-  // and an event seen twice (a batch run again) is shown once. The server relays a tab's
-  // events in stream order without gaps (a lost push is read from the log), so the highest
-  // id seen is all a tab needs to remember.
-  var lastId = null;
-
-  function connect(delay) {
-    var state = document.getElementById("stream-state");
-    if (!state) return;
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var query = lastId === null ? "" : "?after=" + encodeURIComponent(lastId);
-    var ws = new WebSocket(scheme + location.host + "/ws/events/" + query);
-    ws.onmessage = function (e) {
-      var msg = JSON.parse(e.data);
-      if (msg.event === "stream.ready") {
-        if (typeof msg.stream_id === "number" && (lastId === null || msg.stream_id > lastId)) lastId = msg.stream_id;
-        state.textContent = "live"; state.className = "stream live"; delay = 1000; return;
-      }
-      if (msg.event === "pong") return;
-      if (msg.event === "stream.gap") { lastId = null; location.reload(); return; }
-      if (typeof msg.stream_id === "number") {
-        if (lastId !== null && msg.stream_id <= lastId) return;
-        lastId = msg.stream_id;
-      }
-      addToFeed(msg);
-    };
-    ws.onclose = function () {
-      state.textContent = "reconnecting…"; state.className = "stream";
-      setTimeout(function () { connect(Math.min((delay || 1000) * 2, 15000)); }, delay || 1000);
-    };
-  }
-
   function health() {
     var list = document.getElementById("health");
     if (!list) return;
@@ -79,5 +47,9 @@
 
   health();
   setInterval(health, 30000);
-  connect(1000);
+  var state = document.getElementById("stream-state");
+  if (state) {
+    // A tab away too long to replay what it missed starts afresh.
+    ParleyStream.connect({ state: state, onEvent: addToFeed, onGap: function () { location.reload(); } });
+  }
 })();

@@ -142,36 +142,12 @@
     }
   }
 
-  // As the dashboard: remember the last stream id, resume after it on a reconnect.
-  var lastId = null;
-
-  function connect(delay) {
-    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    var query = lastId === null ? "" : "?after=" + encodeURIComponent(lastId);
-    var ws = new WebSocket(scheme + location.host + "/ws/events/" + query);
-    ws.onmessage = function (e) {
-      var msg = JSON.parse(e.data);
-      if (msg.event === "stream.ready") {
-        if (typeof msg.stream_id === "number" && (lastId === null || msg.stream_id > lastId)) lastId = msg.stream_id;
-        state.textContent = "live"; state.className = "stream live"; delay = 1000; return;
-      }
-      if (msg.event === "pong") return;
-      if (msg.event === "stream.gap") {
-        if (typeof msg.stream_id === "number") lastId = msg.stream_id;
-        notice(); return;
-      }
-      if (typeof msg.stream_id === "number") {
-        if (lastId !== null && msg.stream_id <= lastId) return;
-        lastId = msg.stream_id;
-      }
+  ParleyStream.connect({
+    state: state,
+    onEvent: function (msg) {
       if (log) onLog(msg);
       if (detail) onDetail(msg);
-    };
-    ws.onclose = function () {
-      state.textContent = "reconnecting…"; state.className = "stream";
-      setTimeout(function () { connect(Math.min((delay || 1000) * 2, 15000)); }, delay || 1000);
-    };
-  }
-
-  connect(1000);
+    },
+    onGap: notice
+  });
 })();

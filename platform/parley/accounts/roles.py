@@ -139,6 +139,9 @@ TOKEN_SCOPES: tuple[Capability, ...] = (
     Capability.SEND_MESSAGES,
     Capability.MANAGE_TEMPLATES,
     Capability.DRIVE_CUSTOMERS,
+    # /parley/v1/routing/…: queues, sessions, statistics; agents' routing profiles.
+    Capability.SUPERVISE_QUEUES,
+    Capability.MANAGE_AGENTS,
 )
 
 

@@ -10,11 +10,13 @@ differs (its authentication, its permissions, its serializers)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any, ClassVar, cast
 
 from django.conf import settings
 from django.db.models import Model, QuerySet
+from django.utils.dateparse import parse_datetime
 from rest_framework import exceptions as drf
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
@@ -57,6 +59,26 @@ def query_int(
     if raw is None:
         return default
     return ascii_int(raw, name, minimum=minimum, maximum=maximum)
+
+
+def query_time(request: Request, name: str) -> dt.datetime | None:
+    """A query parameter that is a Unix timestamp in seconds, or an ISO 8601 date-time (UTC
+    when it names no offset); None when absent."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if re.fullmatch(r"[0-9]{1,11}", raw, flags=re.ASCII):
+        return dt.datetime.fromtimestamp(int(raw), tz=dt.UTC)
+    try:
+        parsed = parse_datetime(raw) if len(raw) <= 40 else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise InvalidParameter(
+            f"(#100) Invalid parameter: {name} must be a Unix timestamp or an ISO 8601 date-time.",
+            field=name,
+        )
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
 
 
 def query_text(request: Request, name: str, pattern: str, *, hint: str, default: str = "") -> str:

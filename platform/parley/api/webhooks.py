@@ -29,7 +29,6 @@ import datetime as dt
 import re
 from typing import Any, ClassVar
 
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -45,6 +44,7 @@ from parley.api.base import (
     ApiView,
     MetaCursorPagination,
     query_text,
+    query_time,
     safe_text,
 )
 from parley.api.permissions import business_of, capability
@@ -409,26 +409,6 @@ def _chosen_app(request: Request, app_id: str) -> WebhookApp:
     return app
 
 
-def _time(request: Request, name: str) -> dt.datetime | None:
-    """A query parameter that is a Unix timestamp (or, beyond the documented shape, an ISO
-    8601 date-time; UTC when it names no offset)."""
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    if re.fullmatch(r"[0-9]{1,11}", raw, flags=re.ASCII):
-        return dt.datetime.fromtimestamp(int(raw), tz=dt.UTC)
-    try:
-        parsed = parse_datetime(raw) if len(raw) <= 40 else None
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise InvalidParameter(
-            f"(#100) Invalid parameter: {name} must be a Unix timestamp or an ISO 8601 date-time.",
-            field=name,
-        )
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
-
-
 def _unix(value: int | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(value, tz=dt.UTC) if value is not None else None
 
@@ -709,8 +689,8 @@ class DeliveriesView(WebhooksView):
                 request, "message_id", r"[A-Za-z0-9._=+/-]{1,128}", hint="must be a message id"
             ),
             state=query_text(request, "state", states, hint=f"must be one of {states}"),
-            since=_time(request, "since"),
-            until=_time(request, "until"),
+            since=query_time(request, "since"),
+            until=query_time(request, "until"),
         )
         page, paginator = self.paginate(rows, request)
         return paginator.get_paginated_response([delivery_node(d) for d in page])

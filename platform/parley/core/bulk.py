@@ -165,3 +165,38 @@ def upsert_rows(
         cursor.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {staging} {on_conflict}")
         cursor.execute(f"DELETE FROM {staging}")
     return len(batch)
+
+
+def update_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Row]) -> int:
+    """Update many rows by primary key, each row `(pk, *values of columns)`, in one
+    statement on PostgreSQL (`UPDATE … FROM unnest(arrays)`) and one executemany elsewhere;
+    the ORM's bulk_update builds a CASE expression per row and value, far slower."""
+    batch = list(rows)
+    if not batch:
+        return 0
+    quote = connection.ops.quote_name
+    table, pk = _table(model), quote(model._meta.pk.column)
+    if connection.vendor != "postgresql":
+        adapt = _sqlite_adapter(model, columns)
+        sets = ", ".join(f"{quote(c)} = %s" for c in columns)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {table} SET {sets} WHERE {pk} = %s",
+                [[*adapt(row[1:]), row[0]] for row in batch],
+            )
+        return len(batch)
+    types = ["int8", *(_PG_TYPES[_internal_type(model, c)] for c in columns)]
+    arrays = [list(values) for values in zip(*batch, strict=True)]
+    for i, kind in enumerate(types):
+        if kind == "jsonb":
+            arrays[i] = [None if v is None else Jsonb(v) for v in arrays[i]]
+    names = ["id_", *(f"v{i}" for i in range(len(columns)))]
+    sets = ", ".join(f"{quote(c)} = v.{n}" for c, n in zip(columns, names[1:], strict=True))
+    unnest = ", ".join(f"%s::{kind}[]" for kind in types)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {sets} FROM unnest({unnest}) AS v({', '.join(names)}) "
+            f"WHERE {table}.{pk} = v.id_",
+            arrays,
+        )
+    return len(batch)

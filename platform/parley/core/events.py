@@ -394,3 +394,98 @@ class WebhookTestRequested(Event):
 
     app_id: str  # the app's Graph id
     field: str
+
+
+# --- routing: who serves a conversation (metadata only, never content) -----------------
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SessionRouted(Event):
+    """A conversation's service session moved: queued, offered to an agent, accepted,
+    returned to its queue, transferred, snoozed, resolved or abandoned. What supervisors'
+    live views follow; no content, so administrators see it too."""
+
+    name: ClassVar[str] = "routing.session_changed"
+    audience: ClassVar[frozenset[str]] = frozenset({ADMINISTRATOR, SUPERVISOR})
+
+    session_id: int
+    conversation_id: int
+    customer: str
+    queue_id: int
+    queue: str
+    state: str
+    change: str  # queued, offered, accepted, returned, transferred, snoozed, resolved, …
+    agent_user_id: int | None = None
+    previous_agent_user_id: int | None = None
+    reason: str = ""
+
+    def stream_key(self) -> str:
+        return f"conversation:{self.conversation_id}"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConversationAssigned(Event):
+    """A conversation was offered to one agent (addressed to that agent's user): it appears
+    in their list at once."""
+
+    name: ClassVar[str] = "conversation.assigned"
+    audience: ClassVar[frozenset[str]] = frozenset({AGENT, SUPERVISOR})
+
+    session_id: int
+    conversation_id: int
+    customer: str
+    queue: str
+    reason: str  # new, transfer, requeue
+    offer_expires_at: dt.datetime | None = None
+    note: str = ""
+
+    def stream_key(self) -> str:
+        return f"conversation:{self.conversation_id}"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConversationUnassigned(Event):
+    """A conversation left an agent (addressed to that agent's user): resolved, transferred,
+    returned after an offer timed out or the agent went idle or offline."""
+
+    name: ClassVar[str] = "conversation.unassigned"
+    audience: ClassVar[frozenset[str]] = frozenset({AGENT, SUPERVISOR})
+
+    session_id: int
+    conversation_id: int
+    reason: str
+
+    def stream_key(self) -> str:
+        return f"conversation:{self.conversation_id}"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SlaBreached(Event):
+    """A session missed a target of its queue's SLA policy."""
+
+    name: ClassVar[str] = "routing.sla_breached"
+    audience: ClassVar[frozenset[str]] = frozenset({ADMINISTRATOR, SUPERVISOR})
+
+    session_id: int
+    conversation_id: int
+    queue: str
+    kind: str  # first_response, next_response, resolution
+    due_at: dt.datetime
+    agent_user_id: int | None = None
+
+    def stream_key(self) -> str:
+        return f"conversation:{self.conversation_id}"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AgentStatusChanged(Event):
+    """An agent's status, load or presence changed."""
+
+    name: ClassVar[str] = "routing.agent_changed"
+    audience: ClassVar[frozenset[str]] = frozenset({ADMINISTRATOR, SUPERVISOR})
+
+    agent_user_id: int
+    status: str
+    reason: str = ""
+    load: int = 0
+    capacity: int = 0

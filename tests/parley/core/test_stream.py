@@ -396,7 +396,7 @@ def test_compaction_keeps_what_a_lagging_consumer_has_not_passed(probes, frozen_
     flaky.failing.add("thread:held")
     old = [publish(_staff_event(str(n))) for n in range(4)]
     held = publish(_note("held", 1))
-    names = ["console", "billing", "endpoints", "webhooks"]
+    names = ["console", "billing", "endpoints", "webhooks", "routing"]
     run_consumers(max_seconds=30, names=[*names, "pending"])
     run_batch(lagging.consumer)  # two entries in
     assert do_compact_stream() == 0  # nothing is old enough yet
@@ -441,3 +441,19 @@ def test_only_consumers_behind_the_log_or_with_a_retry_due_are_run(probes, froze
     run_consumers(max_seconds=30, names=["behind", "retrying"])
     assert with_work(consumers) == []
     assert len(behind.seen) == 2 and len(retrying.seen) == 2
+
+
+@pytest.mark.django_db
+def test_publish_many_appends_in_order_and_a_consumer_reads_them_so(probes) -> None:
+    from parley.core.publish import publish_many
+
+    probes.append(reader := Probe("reader"))
+    before = publish(_staff_event("before"))
+    batch = [_staff_event(str(n)) for n in range(250)]  # more than one INSERT's chunk
+    ids = publish_many(batch)
+    assert len(ids) == 250 and ids == sorted(ids) and ids[0] > before
+    stored = StreamEntry.objects.filter(id__in=ids).order_by("id")
+    assert [e.payload["change"] for e in stored] == [str(n) for n in range(250)]
+    assert publish_many([]) == []
+    reader.run()
+    assert reader.seen == [before, *ids]
