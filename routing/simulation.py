@@ -483,20 +483,13 @@ def _lognormal(rnd: random.Random, median: float, sigma: float) -> float:
 @contextlib.contextmanager
 def _running(strategy: str) -> Iterator[None]:
     """The routing strategy of this run, and no stream wake-ups (see the module docstring)."""
-    original_wake = wake.wake_consumers
     original_parley = settings.PARLEY
-    wake.wake_consumers = _no_wake
     settings.PARLEY = {**original_parley, "ROUTING_STRATEGY": strategy}
     try:
-        yield
+        with wake.suspended():
+            yield
     finally:
-        wake.wake_consumers = original_wake
         settings.PARLEY = original_parley
-
-
-def _no_wake() -> None:
-    """This process runs the routing consumer itself; the other consumers catch up when
-    the workers next sweep the stream."""
 
 
 def shift_start(now: dt.datetime) -> dt.datetime:

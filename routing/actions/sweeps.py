@@ -14,7 +14,7 @@ from parley.core import clock
 from routing.actions.agents import do_sweep_presence, return_unanswered, set_status
 from routing.actions.sessions import _wake, do_route_waiting, return_to_queue
 from routing.actions.sla import do_check_sla
-from routing.models import Agent, Queue, Session
+from routing.models import Agent, Session
 
 BATCH = 1000
 State = Session.State
@@ -80,24 +80,24 @@ def do_wake_snoozed(now: dt.datetime | None = None) -> int:
 
 
 def do_escalate(now: dt.datetime | None = None) -> int:
-    """Priority ageing: a waiting session gains a step for each `escalate_after_s` it has
-    waited, up to its queue's maximum."""
+    """Priority ageing: a waiting session gains a step for each `escalate_after_s` of its
+    queue it has waited, up to the queue's maximum. One read of the waiting sessions whose
+    queues age, whatever the number of queues."""
     now = now or clock.now()
     changed = 0
-    for queue in Queue.objects.filter(escalate_after_s__gt=0):
-        step = dt.timedelta(seconds=queue.escalate_after_s)
-        rows = Session.objects.filter(
-            queue=queue, state=State.WAITING, waiting_since__lte=now - step
-        ).values_list("pk", "base_priority", "priority", "waiting_since")
-        for pk, base, priority, since in rows[:BATCH]:
-            if since is None:
-                continue
-            steps = int((now - since) / step)
-            target = min(base + steps, max(queue.max_priority, base))
-            if target != priority:
-                changed += Session.objects.filter(pk=pk, state=State.WAITING).update(
-                    priority=target
-                )
+    rows = Session.objects.filter(
+        state=State.WAITING, queue__escalate_after_s__gt=0, waiting_since__isnull=False
+    ).values_list(
+        "pk", "base_priority", "priority", "waiting_since", "queue__escalate_after_s",
+        "queue__max_priority",
+    )  # fmt: skip
+    for pk, base, priority, since, every, highest in rows[: BATCH * 10]:
+        if since is None:
+            continue
+        steps = int((now - since).total_seconds() // every)
+        target = min(base + steps, max(highest, base))
+        if target != priority:
+            changed += Session.objects.filter(pk=pk, state=State.WAITING).update(priority=target)
     return changed
 
 
