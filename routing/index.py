@@ -17,7 +17,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from routing.models import Agent, AgentSkill
-from routing.strategy import AgentState, Requirement, Strategy, make_strategy
+from routing.strategy import AgentState, Strategy, make_strategy
 
 FULL_REBUILD_S = 300.0
 # Writes committed a little after their touched_at stamp must still be seen.
@@ -166,7 +166,3 @@ def user_of(agent_id: int | None) -> int | None:
         if found is not None:
             _users[agent_id] = found
     return found
-
-
-def requirement(skills: frozenset[tuple[str, int]], language: str) -> Requirement:
-    return Requirement(skills=skills, language=language)

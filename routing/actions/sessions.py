@@ -11,12 +11,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Iterable
 from typing import Any
 
 import phonenumbers
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from parley.accounts.models import StaffUser
@@ -296,50 +295,10 @@ def _rules(business_id: int) -> list[Rule]:
     ]
 
 
-def default_queue(business_id: int, number_id: int | None = None) -> Queue:
-    return Context.load(business_id).default(number_id)
-
-
 def _queue_for(event: MessageReceived, decision: Decision, ctx: Context) -> Queue:
     if decision.queue_id is not None and decision.queue_id in ctx.queues:
         return ctx.queues[decision.queue_id]
     return ctx.default(event.number_id)
-
-
-def open_session(event: MessageReceived, ctx: Context | None = None) -> Session:
-    """A customer wrote and no session of the conversation is open: queue a new one."""
-    ctx = ctx or Context.load(event.business_id)
-    session = _new_session(event, ctx)
-    session.save()
-    at = session.opened_at
-    _log(session, "queued", at)
-    _routed(
-        session, "queued", at=at, customer=event.customer, queue=ctx.queue(session.queue_id).name
-    )
-    return session
-
-
-def record_inbound(event: MessageReceived, ctx: Context | None = None) -> Session:
-    """A customer's message: open a session, or count it on the open one (waking it from a
-    snooze)."""
-    session = (
-        Session.objects.select_for_update()
-        .filter(conversation_id=event.conversation_id, state__in=Session.OPEN_STATES)
-        .first()
-    )
-    if session is None:
-        return open_session(event, ctx)
-    at = event.occurred_at
-    session.unread += 1
-    session.last_inbound_at = at
-    if session.awaiting_since is None:
-        session.awaiting_since = at
-    fields = ["unread", "last_inbound_at", "awaiting_since"]
-    if session.state == State.SNOOZED:
-        _wake(session, at, customer=event.customer)
-        fields += ["state", "waiting_since", "snoozed_until", "agent"]
-    session.save(update_fields=fields)
-    return session
 
 
 def record_inbound_batch(events: list[MessageReceived], ctx: Context) -> int:
@@ -846,16 +805,3 @@ def do_transfer_session(
         business_id = session.business_id
     do_route_waiting(business_id)
     return session
-
-
-def open_sessions_of(conversation_ids: Iterable[int]) -> dict[int, Session]:
-    return {
-        s.conversation_id: s
-        for s in Session.objects.filter(
-            conversation_id__in=list(conversation_ids), state__in=Session.OPEN_STATES
-        )
-    }
-
-
-def session_filter_for_agent(agent_id: int) -> Q:
-    return Q(agent_id=agent_id, state__in=Session.OPEN_STATES)
