@@ -7,14 +7,16 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 
 from parley.accounts.middleware import VERIFIED_KEY
 from parley.accounts.models import StaffUser
 from parley.accounts.roles import Capability
 
-View = TypeVar("View", bound=Callable[..., HttpResponse])
+# Views return a page, a redirect or a streamed file.
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 
 def staff(request: HttpRequest) -> StaffUser:
@@ -26,7 +28,7 @@ def console_view(*capabilities: Capability) -> Callable[[View], View]:
 
     def decorate(view: View) -> View:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             user = request.user
             if not user.is_authenticated or not request.session.get(VERIFIED_KEY):
                 return redirect(f"/login/?next={request.path}")

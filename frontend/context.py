@@ -26,6 +26,9 @@ SECTIONS: list[tuple[str, str, Capability | None]] = [
     ("API tokens", "/tokens/", Capability.MANAGE_API_TOKENS),
     ("Webhooks", "/webhooks/", Capability.MANAGE_WEBHOOKS),
     ("Billing", "/billing/", Capability.VIEW_BILLING),
+    # The compliance workspace opens on what every role that may see it may open (the
+    # archive's retention and files); its tabs lead compliance officers to search.
+    ("Compliance", "/compliance/retention/", Capability.VIEW_ARCHIVE_STATUS),
     ("Audit log", "/audit/", Capability.VIEW_AUDIT_LOG),
     ("Clock", "/clock/", Capability.MANAGE_CLOCK),
     ("Security", "/security/", None),
@@ -59,4 +62,8 @@ def _simulated() -> ClockView | None:
 
 
 def _active(path: str, url: str) -> bool:
-    return path == url if url == "/" else path.startswith(url)
+    if url == "/":
+        return path == url
+    # A section is its first path segment: /compliance/retention/ stands for /compliance/….
+    section = "/" + url.strip("/").split("/", 1)[0] + "/"
+    return path.startswith(section)

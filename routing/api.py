@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import BasePagination
@@ -47,6 +47,7 @@ from parley.api.base import (
     query_time,
     safe_text,
 )
+from parley.api.fields import StrictString, named_choice
 from parley.api.permissions import business_of, capability
 from parley.api.views import _id_parameter
 from parley.core import clock
@@ -86,28 +87,6 @@ MAX_SPAN = dt.timedelta(days=31)
 ID_PATTERN = r"[0-9]{1,18}"
 
 
-def _enum(values: list[str], name: str) -> type[serializers.ChoiceField]:
-    """A choice field documented as its own named component (not an enum named after the
-    field, which would collide with other endpoints' `status` or `state`)."""
-
-    @extend_schema_field({"type": "string", "enum": values}, component_name=name)
-    class Inline(serializers.ChoiceField):
-        pass
-
-    return Inline
-
-
-class Strict(serializers.CharField):
-    """A string: a number or a boolean is refused, not turned into text."""
-
-    default_error_messages = {"not_a_string": "must be a string."}
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("not_a_string")
-        return str(super().to_internal_value(data))
-
-
 # -- request and response shapes -------------------------------------------------------------
 
 
@@ -120,9 +99,9 @@ def _skills_field(low: int, help_text: str) -> serializers.DictField:
 
 
 class QueueIn(serializers.Serializer[Any]):
-    name = Strict(max_length=80)
+    name = StrictString(max_length=80)
     priority = serializers.IntegerField(min_value=-100, max_value=100, required=False)
-    language = Strict(max_length=8, allow_blank=True, required=False, help_text="'' = any.")
+    language = StrictString(max_length=8, allow_blank=True, required=False, help_text="'' = any.")
     skills = _skills_field(1, "Required skills: name → minimum proficiency (1 to 5).")
     number_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1),
@@ -143,7 +122,7 @@ class QueueIn(serializers.Serializer[Any]):
 
 
 class QueueUpdateIn(QueueIn):
-    name = Strict(max_length=80, required=False)
+    name = StrictString(max_length=80, required=False)
 
 
 class QueueOut(serializers.Serializer[Any]):
@@ -168,9 +147,9 @@ class AgentOut(serializers.Serializer[Any]):
     team = serializers.CharField(allow_blank=True)
     capacity = serializers.IntegerField()
     load = serializers.IntegerField(help_text="Offered and active sessions held.")
-    status = _enum(STATUSES, "RoutingAgentStatus")(choices=STATUSES)
+    status = named_choice(STATUSES, "RoutingAgentStatus")(choices=STATUSES)
     status_reason = serializers.CharField(allow_blank=True)
-    presence = _enum(PRESENCES, "RoutingPresence")(choices=PRESENCES)
+    presence = named_choice(PRESENCES, "RoutingPresence")(choices=PRESENCES)
     languages = serializers.ListField(child=serializers.CharField())
     skills = serializers.DictField(child=serializers.IntegerField())
     open_sessions = serializers.IntegerField()
@@ -185,10 +164,13 @@ class AgentUpdateIn(serializers.Serializer[Any]):
     )
     skills = _skills_field(1, "name → proficiency (1 to 5); replaces the agent's skills.")
     languages = serializers.ListField(
-        child=Strict(max_length=8), max_length=20, required=False, help_text="e.g. ['en', 'hi']"
+        child=StrictString(max_length=8),
+        max_length=20,
+        required=False,
+        help_text="e.g. ['en', 'hi']",
     )
-    team = Strict(max_length=80, allow_blank=True, required=False)
-    status = _enum(STATUSES, "RoutingAgentStatus")(
+    team = StrictString(max_length=80, allow_blank=True, required=False)
+    status = named_choice(STATUSES, "RoutingAgentStatus")(
         choices=STATUSES,
         required=False,
         help_text="Another agent may be set away or offline (their unanswered conversations "
@@ -207,7 +189,7 @@ class SessionOut(serializers.Serializer[Any]):
     customer = serializers.CharField(help_text="The customer's number (E.164).")
     queue_id = serializers.IntegerField()
     queue = serializers.CharField()
-    state = _enum(STATES, "RoutingSessionState")(choices=STATES)
+    state = named_choice(STATES, "RoutingSessionState")(choices=STATES)
     agent_id = serializers.IntegerField(allow_null=True, help_text="The holder's user id.")
     priority = serializers.IntegerField()
     language = serializers.CharField(allow_blank=True)
@@ -226,7 +208,7 @@ class SessionOut(serializers.Serializer[Any]):
 class TransferIn(serializers.Serializer[Any]):
     to_agent_id = serializers.IntegerField(min_value=1, required=False, help_text="A user id.")
     to_queue_id = serializers.IntegerField(min_value=1, required=False)
-    note = Strict(
+    note = StrictString(
         max_length=1000, allow_blank=True, required=False, trim_whitespace=False, default=""
     )
 
@@ -282,7 +264,7 @@ class ServiceLevelOut(serializers.Serializer[Any]):
 class ServiceLevelsOut(serializers.Serializer[Any]):
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
-    by = _enum(GROUPS, "RoutingGroup")(choices=GROUPS)
+    by = named_choice(GROUPS, "RoutingGroup")(choices=GROUPS)
     target_s = serializers.IntegerField()
     data = ServiceLevelOut(many=True)  # type: ignore[assignment]
 

@@ -185,6 +185,13 @@ def _database_url() -> str:
     return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _archive_root(tmp_path_factory: Any) -> None:
+    """The archive's local store lives in this run's temporary folder (for the live
+    processes too, through live_env), never in the checkout's var folder."""
+    settings.PARLEY["ARCHIVE_ROOT"] = str(tmp_path_factory.mktemp("archive-store"))
+
+
 @pytest.fixture(scope="session")
 def live_env(django_db_setup: None, django_db_blocker: Any) -> dict[str, str]:
     """Environment for child processes: the test database, the test Redis, this run's
@@ -196,6 +203,7 @@ def live_env(django_db_setup: None, django_db_blocker: Any) -> dict[str, str]:
         "DATABASE_URL": url,
         "REDIS_URL": settings.REDIS_URL,
         "PARLEY_NAMESPACE": settings.NAMESPACE,
+        "PARLEY_ARCHIVE_ROOT": settings.PARLEY["ARCHIVE_ROOT"],
         "PARLEY_TESTING": "1",
         "PYTHONUNBUFFERED": "1",
     }

@@ -138,6 +138,7 @@ INSTALLED_APPS = [
     "parley.webhooks",
     "billing",
     "routing",
+    "archive",
     "e2ee",
     "e2ee.handsets",
     "frontend",
@@ -323,6 +324,7 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-purge-log": {"task": "parley.webhooks.tasks.purge_delivery_log", "schedule": 3600.0},
     # Routing: lapsed offers, idle agents, snoozes, priority ageing and SLA breaches.
     "routing-sweep": {"task": "routing.tasks.sweep", "schedule": 5.0},
+    "archive-maintain": {"task": "archive.tasks.maintain", "schedule": 30.0},
     "templates-approve-due": {
         "task": "parley.message_templates.tasks.approve_due_templates",
         "schedule": 30.0,
@@ -490,6 +492,20 @@ PARLEY: dict[str, Any] = {
         "parley.media.tasks.purge_expired_media",
         "parley.webhooks.tasks.purge_delivery_log",
         "routing.tasks.sweep",
+        "archive.tasks.maintain",
+    ),
+    # The compliance archive (archive/): WARC files go to the local store under
+    # ARCHIVE_ROOT, or to an S3-compatible bucket with Object Lock (ARCHIVE_STORE=s3, the
+    # endpoint and keys of PARLEY_S3_*). A file is closed at this size or after this many
+    # seconds of simulated time open, whichever comes first, and at the end of its month.
+    "ARCHIVE_STORE": os.environ.get("PARLEY_ARCHIVE_STORE", "local"),
+    "ARCHIVE_ROOT": os.environ.get("PARLEY_ARCHIVE_ROOT", str(VAR_DIR / "archive")),
+    "ARCHIVE_S3_BUCKET": os.environ.get("PARLEY_ARCHIVE_S3_BUCKET", "parley-archive"),
+    "ARCHIVE_FILE_MAX_BYTES": int(
+        os.environ.get("PARLEY_ARCHIVE_FILE_MAX_BYTES", str(64 * 1024 * 1024))
+    ),
+    "ARCHIVE_FILE_MAX_AGE_SECONDS": float(
+        os.environ.get("PARLEY_ARCHIVE_FILE_MAX_AGE_SECONDS", "3600")
     ),
     # Uploaded media (parley.media): kept this many days (simulation clock), as Meta's 30.
     # Sends by `link` fetch under parley.media.links' policy: public addresses only unless

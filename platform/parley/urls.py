@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("parley.relay.urls")),
     path("", include("billing.urls")),
     path("", include("routing.urls")),
+    path("", include("archive.urls")),
     path("", include("e2ee.urls")),
     path("", include("parley.core.urls")),
     path("", include("frontend.urls")),

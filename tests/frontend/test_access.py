@@ -205,7 +205,7 @@ def test_nav_covers_every_console_page() -> None:
     assert [url for _, url, _ in SECTIONS] == [
         "/", "/staff/", "/numbers/", "/templates/", "/conversations/", "/workspace/",
         "/supervision/", "/routing/", "/messages/", "/customers/", "/tokens/", "/webhooks/",
-        "/billing/", "/audit/", "/clock/", "/security/",
+        "/billing/", "/compliance/retention/", "/audit/", "/clock/", "/security/",
     ]  # fmt: skip
 
 

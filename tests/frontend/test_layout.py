@@ -6,6 +6,7 @@ this file (a new kind of id in a URL asks for an example below)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from typing import Any
 
@@ -178,6 +179,49 @@ def _routing(admin: Any, agent: Any) -> dict[str, int]:
             "session_id": session.pk}  # fmt: skip
 
 
+def _archive(business: Any, number: Any, conversation: Any) -> dict[str, int]:
+    """The compliance archive with long values: records of the conversation above in a
+    closed file, a legal hold, a finished export and a verification report (the ids of the
+    compliance pages)."""
+    from archive.actions.capture import do_capture
+    from archive.actions.exports import do_request_export, do_run_export
+    from archive.actions.files import do_roll_files, do_sign_digests
+    from archive.actions.holds import do_place_hold
+    from archive.actions.verify import do_verify_archive
+    from archive.models import ArchiveRecord
+    from archive.selectors import Criteria
+    from parley.core.events import MessageReceived
+    from parley.messaging.content import Text
+
+    officer = business.staff.filter(role="compliance_officer").first() or business.staff.first()
+    now = clock.now()
+    text = "Where is my order? " * 30 + "x" * 120
+    do_capture(
+        [
+            MessageReceived(
+                business_id=business.pk, occurred_at=now, message_id=f"wamid.layout-{i}",
+                conversation_id=conversation.pk, number_id=number.pk,
+                customer=conversation.customer, content_type="text",
+                content_json=json.dumps(Text(text).to_dict()), text=text,
+            )
+            for i in range(3)
+        ],
+        now=now,
+    )  # fmt: skip
+    do_roll_files(force=True, now=now)
+    do_sign_digests(now=now)
+    criteria = Criteria(customer=conversation.customer, q=("Where is my order? " * 8).strip())
+    hold = do_place_hold(business.pk, name="Litigation hold for the north-eastern region " * 2,
+                         criteria=criteria, reason="Regulator's request " * 20,
+                         actor=officer)  # fmt: skip
+    export = do_request_export(business.pk, criteria=criteria, format="wacz", actor=officer)
+    do_run_export(export.pk)
+    do_verify_archive(business.pk, requested_by=officer)
+    record = ArchiveRecord.objects.filter(business_id=business.pk).order_by("pk").first()
+    assert record is not None
+    return {"record_id": record.pk, "hold_id": hold.pk, "export_id": export.pk}
+
+
 def _fits(page: Page, path: str) -> str | None:
     """None when the page is no wider than the viewport, else what overflows."""
     widths = page.evaluate(
@@ -217,6 +261,9 @@ def test_every_console_page_fits_a_phone(
     template = _template(business)
     delivery = _webhook_delivery(business)
     routing_ids = _routing(admin, factory.staff(business, "agent", enrolled=False))
+    if role != Role.COMPLIANCE_OFFICER:
+        factory.staff(business, "compliance_officer", enrolled=False)
+    archive_ids = _archive(business, number, conversation)
 
     context = browser.new_context(viewport=PHONE)
     context.set_default_timeout(15_000)
@@ -234,7 +281,7 @@ def test_every_console_page_fits_a_phone(
                "wamid": conversation.messages.order_by("-id").first().wamid,
                "app_id": delivery.app.app_id, "delivery_id": delivery.pk,
                # A simulated customer's page (none here: its not-found page fits too).
-               "phone_number": "+919876500009", **routing_ids}  # fmt: skip
+               "phone_number": "+919876500009", **routing_ids, **archive_ids}  # fmt: skip
         paths = console_paths(ids) + STATES
         nav = page.get_by_role("navigation", name="Console sections").get_by_role("link")
         sections = {str(a.get_attribute("href")) for a in nav.all()}

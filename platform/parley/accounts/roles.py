@@ -38,6 +38,7 @@ class Capability(enum.StrEnum):
     VIEW_STAFF = "view_staff"
     VIEW_ARCHIVE = "view_archive"
     MANAGE_RETENTION = "manage_retention"
+    VIEW_ARCHIVE_STATUS = "view_archive_status"
     MANAGE_API_TOKENS = "manage_api_tokens"
     MANAGE_WEBHOOKS = "manage_webhooks"
     VIEW_BILLING = "view_billing"
@@ -65,6 +66,7 @@ _LABELS: dict[Capability, str] = {
     Capability.VIEW_STAFF: "See the staff directory",
     Capability.VIEW_ARCHIVE: "Search and export the archive",
     Capability.MANAGE_RETENTION: "Set retention and legal holds",
+    Capability.VIEW_ARCHIVE_STATUS: "See the archive's files, retention and verification",
     Capability.MANAGE_API_TOKENS: "Create and revoke API tokens",
     Capability.MANAGE_WEBHOOKS: "Manage webhooks",
     Capability.VIEW_BILLING: "See billing",
@@ -98,6 +100,8 @@ MATRIX: dict[Capability, frozenset[Role]] = {
     Capability.VIEW_STAFF: frozenset({_A, _S}),
     Capability.VIEW_ARCHIVE: frozenset({_C}),
     Capability.MANAGE_RETENTION: frozenset({_C}),
+    # The archive's metadata and settings (files, policies, verification), never content.
+    Capability.VIEW_ARCHIVE_STATUS: frozenset({_A, _C}),
     Capability.MANAGE_API_TOKENS: frozenset({_A, _D}),
     Capability.MANAGE_WEBHOOKS: frozenset({_A, _D}),
     Capability.VIEW_BILLING: frozenset({_A, _D}),
@@ -142,6 +146,12 @@ TOKEN_SCOPES: tuple[Capability, ...] = (
     # /parley/v1/routing/…: queues, sessions, statistics; agents' routing profiles.
     Capability.SUPERVISE_QUEUES,
     Capability.MANAGE_AGENTS,
+    # /parley/v1/archive/…: files, policies and verification (administrators' tokens may
+    # carry it); content and retention, only ever from a role that holds them (compliance
+    # officers, who may not make tokens: they use the archive API with their console session).
+    Capability.VIEW_ARCHIVE_STATUS,
+    Capability.VIEW_ARCHIVE,
+    Capability.MANAGE_RETENTION,
 )
 
 

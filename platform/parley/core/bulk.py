@@ -92,6 +92,8 @@ _PG_TYPES = {
     "BigIntegerField": "int8",
     "PositiveIntegerField": "int4",
     "PositiveSmallIntegerField": "int2",
+    "PositiveBigIntegerField": "int8",
+    "BinaryField": "bytea",
     "FloatField": "float8",
     "JSONField": "jsonb",
     "IntegerField": "int4",

@@ -489,3 +489,34 @@ class AgentStatusChanged(Event):
     reason: str = ""
     load: int = 0
     capacity: int = 0
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LegalHoldChanged(Event):
+    """A legal hold was placed or released. The archive records it as a metadata record;
+    compliance officers' views follow it."""
+
+    name: ClassVar[str] = "archive.legal_hold_changed"
+    audience: ClassVar[frozenset[str]] = frozenset({COMPLIANCE})
+
+    hold_id: int
+    hold_name: str
+    change: str  # placed | released
+    scope: str
+    criteria_json: str
+    actor: str
+    reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ArchiveExportProgressed(Event):
+    """An export job moved on (addressed to the officer who asked for it)."""
+
+    name: ClassVar[str] = "archive.export_progressed"
+    audience: ClassVar[frozenset[str]] = frozenset({COMPLIANCE})
+
+    job_id: int
+    state: str
+    done: int
+    total: int
+    progress: int
