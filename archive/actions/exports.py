@@ -8,6 +8,7 @@ import hashlib
 import io
 from collections import defaultdict
 
+from celery import current_app
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -25,6 +26,7 @@ from parley.core.events import ArchiveExportProgressed
 from parley.core.publish import publish
 
 MAX_RECORDS = 200_000
+RUN_EXPORT = "archive.tasks.run_export"
 # Above this many selected records of one file, read the whole file once.
 WHOLE_FILE_AFTER = 16
 PROGRESS_STEP = 500
@@ -60,10 +62,9 @@ def do_request_export(
             target=f"export {job.pk}",
             details={"criteria": job.criteria, "format": format, "records": total},
         )
-        from archive.tasks import run_export
-
+        # By name: the task module imports this one.
         job_id = job.pk
-        transaction.on_commit(lambda: run_export.delay(job_id))
+        transaction.on_commit(lambda: current_app.send_task(RUN_EXPORT, args=[job_id]))
     return job
 
 

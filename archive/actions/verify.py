@@ -11,7 +11,8 @@ from archive.actions.files import digest_of, manifest_of, public_key_of
 from archive.models import ArchiveFile, Digest, Manifest, VerificationReport
 from archive.storage import ObjectMissing, get_store
 from archive.warc import manifest as manifests
-from archive.warc.verify import Problem, check_file
+from archive.warc.problems import Problem
+from archive.warc.verify import check_file
 from parley.accounts.actions.audit import do_record_audit
 from parley.accounts.models import StaffUser
 from parley.core import clock

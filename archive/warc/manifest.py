@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from archive.warc.verify import Problem
+from archive.warc.problems import Problem
 
 
 def _utc_iso(value: datetime) -> str:

@@ -17,17 +17,11 @@ import base64
 import hashlib
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, BinaryIO, Literal
+from typing import BinaryIO
 
-if TYPE_CHECKING:  # manifest.py imports Problem from here
-    from archive.warc.manifest import Manifest
-
-ProblemKind = Literal[
-    "missing", "truncated", "modified", "corrupt", "count_mismatch", "chain_broken",
-    "signature_invalid",
-]  # fmt: skip
+from archive.warc.manifest import Manifest
+from archive.warc.problems import Problem
 
 CHUNK = 1 << 20  # read from a stream at a time
 # Input handed to zlib at a time. At a member's end zlib copies the rest of its input into
@@ -35,13 +29,6 @@ CHUNK = 1 << 20  # read from a stream at a time
 _STEP = 16 << 10
 MAX_RECORD_PROBLEMS = 10  # per file; a systematic fault would otherwise list every record
 _DIGESTS = {"sha256": hashlib.sha256, "sha1": hashlib.sha1}
-
-
-@dataclass(frozen=True)
-class Problem:
-    file_name: str
-    kind: ProblemKind
-    detail: str
 
 
 def _digest_matches(value: bytes, block: memoryview) -> bool:

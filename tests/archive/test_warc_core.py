@@ -32,6 +32,7 @@ from archive.warc.manifest import (
     sign_digest,
     verify_digest,
 )
+from archive.warc.problems import Problem
 from archive.warc.reader import ArchiveError, iter_records, read_member
 from archive.warc.records import (
     RecordSpec,
@@ -260,7 +261,7 @@ def closed_file(tmp_path: Path) -> tuple[Manifest, bytes]:
     return manifest, path.read_bytes()
 
 
-def kinds(problems: list[verify.Problem]) -> list[str]:
+def kinds(problems: list[Problem]) -> list[str]:
     return [p.kind for p in problems]
 
 
