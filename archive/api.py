@@ -56,6 +56,7 @@ from archive.actions.exports import (
     open_export,
 )
 from archive.actions.holds import HoldError, do_place_hold, do_release_hold
+from archive.actions.reads import do_read_record
 from archive.actions.retention import PolicyError, do_set_retention_policy
 from archive.actions.verify import do_verify_archive
 from archive.models import (
@@ -81,7 +82,6 @@ from archive.selectors import (
     list_reports,
     search_records,
     summary,
-    view_record,
 )
 from archive.storage import ObjectMissing
 from archive.warc.reader import ArchiveError
@@ -728,8 +728,14 @@ class RecordView(ArchiveView):
         record = get_record(business_of(request).pk, _id(record_id, "record"))
         if record is None:
             raise _missing("record", record_id)
+        token = request.user if isinstance(request.user, ApiClient) else None
         try:
-            view = view_record(record)
+            view = do_read_record(
+                record,
+                actor=acting_user(request, VIEW),
+                via=token.label if token else "",
+                ip_address=client_address(request),
+            )
         except ObjectMissing:
             raise Unreadable(
                 f"(#100) The file of record {record.pk} is missing from the archive store; "

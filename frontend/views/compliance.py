@@ -27,6 +27,7 @@ from archive.actions.exports import (
     do_request_export,
 )
 from archive.actions.holds import HoldError, do_place_hold, do_release_hold
+from archive.actions.reads import do_read_record
 from archive.actions.retention import PolicyError, do_set_retention_policy
 from archive.actions.verify import do_verify_archive
 from archive.models import ArchiveRecord, ExportJob, LegalHold, RetentionMode, RetentionPolicy
@@ -44,7 +45,6 @@ from archive.selectors import (
     list_reports,
     search_records,
     summary,
-    view_record,
 )
 from frontend.access import console_view, staff
 from frontend.compliance_forms import (
@@ -211,7 +211,7 @@ def record_detail(request: HttpRequest, record_id: str) -> HttpResponse:
     headers: list[tuple[str, str]] = []
     payload = ""
     try:
-        view = view_record(record)
+        view = do_read_record(record, actor=user, ip_address=client_address(request))
     except (ParleyError, OSError, ValueError) as exc:
         # The file is missing or damaged in the store: say so (verification will too).
         read_error = str(exc) or exc.__class__.__name__

@@ -890,3 +890,16 @@ def test_an_end_date_at_the_end_of_the_calendar_means_everything(
     api = as_(officer)
     everything = api.all(f"{BASE}/records")
     assert everything and api.all(f"{BASE}/records?end=9999-12-31") == everything
+
+
+def test_reading_a_record_is_audited_with_who_and_which(
+    archived: Archive, officer: StaffUser
+) -> None:
+    record = archived.record("alice1")
+    before = AuditEntry.objects.filter(action="archive.record_read").count()
+    assert as_(officer).get(f"{BASE}/records/{record.pk}").status_code == 200
+    entries = AuditEntry.objects.filter(action="archive.record_read")
+    assert entries.count() == before + 1
+    entry = entries.latest("id")
+    assert entry.actor_ref == officer.pk and entry.target == f"record {record.pk}"
+    assert entry.details["record_id"] == record.record_id
