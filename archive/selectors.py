@@ -8,7 +8,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from archive.models import (
     ArchiveFile,
@@ -174,17 +174,20 @@ def list_holds(business_id: int) -> QuerySet[LegalHold]:
     )
 
 
+def files_matching(business_id: int, criteria: Criteria) -> QuerySet[ArchiveRecord, int]:
+    """The ids of the (live) files holding a record the criteria match."""
+    records = filter_records(ArchiveRecord.objects.filter(business_id=business_id), criteria)
+    return records.values_list("file_id", flat=True).distinct()
+
+
 def held_file_ids(business_id: int, file_ids: list[int] | None = None) -> set[int]:
     """Files holding at least one record an active hold matches."""
     held: set[int] = set()
     for hold in active_holds(business_id):
-        qs = filter_records(
-            ArchiveRecord.objects.filter(business_id=business_id),
-            Criteria.from_json(hold.criteria),
-        )
+        matching = files_matching(business_id, Criteria.from_json(hold.criteria))
         if file_ids is not None:
-            qs = qs.filter(file_id__in=file_ids)
-        held.update(qs.values_list("file_id", flat=True).distinct())
+            matching = matching.filter(file_id__in=file_ids)
+        held.update(matching)
     return held
 
 
@@ -219,13 +222,19 @@ class ArchiveSummary:
 
 
 def summary(business_id: int) -> ArchiveSummary:
-    files = ArchiveFile.objects.filter(business_id=business_id)
-    counts = {s: files.filter(state=s).count() for s in ArchiveFile.State.values}
+    closed, purged = Q(state=ArchiveFile.State.CLOSED), Q(state=ArchiveFile.State.PURGED)
+    files = ArchiveFile.objects.filter(business_id=business_id).aggregate(
+        open=Count("pk", filter=Q(state=ArchiveFile.State.OPEN)),
+        closed=Count("pk", filter=closed),
+        purged=Count("pk", filter=purged),
+        held=Count("pk", filter=Q(legal_hold=True) & ~purged),
+        size=Sum("size", filter=closed),
+    )
     return ArchiveSummary(
-        files_open=counts["open"],
-        files_closed=counts["closed"],
-        files_purged=counts["purged"],
-        files_held=files.filter(legal_hold=True).exclude(state="purged").count(),
+        files_open=files["open"],
+        files_closed=files["closed"],
+        files_purged=files["purged"],
+        files_held=files["held"],
         records=ArchiveRecord.objects.filter(business_id=business_id).count(),
-        bytes_stored=sum(files.filter(state="closed").values_list("size", flat=True)),
+        bytes_stored=files["size"] or 0,
     )

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from archive.models import ArchiveFile, ArchiveRecord, ConversationAgent, RetentionPolicy
@@ -28,6 +29,7 @@ from parley.core.events import (
     SessionRouted,
 )
 from parley.messaging.content import ContentError, parse_content
+from parley.messaging.models import Message
 
 OUTBOUND = "outbound"
 MAX_TEXT = 4096
@@ -158,8 +160,6 @@ class Capture:
             and e.direction == OUTBOUND
             and not e.previous_status
         ]
-        from parley.messaging.models import Message
-
         self.outbound = {
             m["wamid"]: m
             for m in Message.objects.filter(wamid__in=first_outbound).values(
@@ -355,7 +355,5 @@ def do_capture(events: Sequence[Event], *, now: dt.datetime) -> list[int]:
         bulk.insert_rows(ArchiveRecord, RECORD_COLUMNS, rows)
         for file in files.values():
             file.save(update_fields=["record_count", "pending_bytes", "last_record_at"])
-    from django.conf import settings
-
     limit = int(settings.PARLEY["ARCHIVE_FILE_MAX_BYTES"])
     return [f.pk for f in files.values() if f.pending_bytes >= limit]

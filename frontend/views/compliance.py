@@ -35,7 +35,7 @@ from archive.retention import CUSTOM, DEFAULT_PRESET, PRESETS
 from archive.selectors import (
     Criteria,
     CriteriaError,
-    filter_records,
+    files_matching,
     get_export,
     get_record,
     list_exports,
@@ -349,8 +349,7 @@ def _files_held(business_id: int, hold: LegalHold) -> int:
         criteria = Criteria.from_json(hold.criteria)
     except CriteriaError:
         return 0
-    matched = filter_records(ArchiveRecord.objects.filter(business_id=business_id), criteria)
-    return matched.values("file_id").distinct().count()
+    return files_matching(business_id, criteria).count()
 
 
 def _holds_page(
