@@ -27,6 +27,9 @@ MAX_REPLAY = 2000
 REPLAY_PAGE = 500
 # Seconds: heartbeats closer together than this are folded into the next one.
 MIN_BEAT_INTERVAL = 5.0
+# Seconds: typing indicators from one tab closer together than this are dropped (the page
+# sends one every 10 s while its user writes; an indicator shows for 25 s).
+MIN_TYPING_INTERVAL = 5.0
 
 
 def _after(query_string: bytes) -> int | None:
@@ -45,11 +48,23 @@ def _record_heartbeat(user: Any, active: bool) -> dict[str, Any] | None:
     return {"status": agent.status, "load": agent.load, "capacity": agent.capacity}
 
 
+def _record_typing(user: Any, conversation_id: int) -> bool:
+    from parley.core.errors import ParleyError
+    from routing.actions.typing import do_indicate_typing
+
+    try:
+        do_indicate_typing(user, conversation_id)
+    except ParleyError:
+        return False  # not a conversation this user may answer: nothing to show
+    return True
+
+
 class StaffEventsConsumer(AsyncJsonWebsocketConsumer):
     joined: list[str]
     last_id = 0
     last_beat = float("-inf")
     beat_active = False
+    last_typing: tuple[int, float] = (0, float("-inf"))
 
     async def connect(self) -> None:
         self.joined = []
@@ -103,6 +118,20 @@ class StaffEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"event": "pong"})
         elif isinstance(content, dict) and content.get("type") == "heartbeat":
             await self._heartbeat(content.get("active") is True)
+        elif isinstance(content, dict) and content.get("type") == "typing":
+            conversation = content.get("conversation")
+            if type(conversation) is int and 0 < conversation < 2**53:
+                await self._typing(conversation)
+
+    async def _typing(self, conversation_id: int) -> None:
+        """The user is writing an answer in the conversation (see routing.actions.typing);
+        repeats within MIN_TYPING_INTERVAL are dropped."""
+        now = time.monotonic()
+        last_conversation, last_at = self.last_typing
+        if last_conversation == conversation_id and now - last_at < MIN_TYPING_INTERVAL:
+            return
+        self.last_typing = (conversation_id, now)
+        await database_sync_to_async(_record_typing)(self.scope["user"], conversation_id)
 
     async def _heartbeat(self, active: bool) -> None:
         """Presence (the agents' workspace beats every 20 s): the tab is open and, when

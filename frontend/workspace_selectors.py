@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from typing import Any
 
 import phonenumbers
@@ -181,23 +182,76 @@ def list_canned_responses(business_id: int) -> list[CannedResponse]:
 
 
 @dataclasses.dataclass(frozen=True)
+class TemplateField:
+    """One value the agent types for a template: a variable of its header, body or a URL
+    button, by number ({{1}}) or by name ({{first_name}})."""
+
+    kind: str  # header, body, button
+    name: str
+    index: int = 0  # the button's position
+
+    @property
+    def label(self) -> str:
+        where = {"header": "Header", "body": "Body"}.get(self.kind, f"Button {self.index + 1} URL")
+        return f"{where} {{{{{self.name}}}}}"
+
+
+@dataclasses.dataclass(frozen=True)
 class ReplyTemplate:
-    """An approved template the reply box can send: its body's parameters are text."""
+    """An approved template the reply box can send: every variable takes text."""
 
     name: str
     language: str
     category: str
     body: str
-    parameters: int
+    fields: tuple[TemplateField, ...]
+    named: bool
 
     @property
     def key(self) -> str:
         return f"{self.name}|{self.language}"
 
+    @property
+    def parameters(self) -> int:
+        return len(self.fields)
+
+    @property
+    def labels_json(self) -> str:
+        return json.dumps([f.label for f in self.fields])
+
+    def components(self, values: list[str]) -> list[dict[str, Any]]:
+        """The Cloud API's `components` of a send with these values, in field order."""
+        grouped: dict[tuple[str, int], list[dict[str, str]]] = {}
+        for field, value in zip(self.fields, values, strict=True):
+            parameter = {"type": "text", "text": value}
+            if self.named and field.kind != "button":
+                parameter["parameter_name"] = field.name
+            grouped.setdefault((field.kind, field.index), []).append(parameter)
+        out: list[dict[str, Any]] = []
+        for (kind, index), parameters in grouped.items():
+            component: dict[str, Any] = {"type": kind, "parameters": parameters}
+            if kind == "button":
+                component |= {"sub_type": "url", "index": str(index)}
+            out.append(component)
+        return out
+
+
+def _fields(slots: list[rules.Slot]) -> tuple[TemplateField, ...] | None:
+    """The values to type for these slots, or None when one takes something other than
+    text (a media header, a one-time password or a coupon code)."""
+    fields: list[TemplateField] = []
+    for slot in slots:
+        url_button = slot.kind == "button" and slot.sub_type == "url" and bool(slot.text)
+        if slot.media or (slot.kind == "button" and not url_button):
+            return None
+        fields += [TemplateField(slot.kind, name, slot.index) for name in slot.names]
+    return tuple(fields)
+
 
 def list_reply_templates(business_id: int) -> list[ReplyTemplate]:
-    """Approved templates whose only variables are the body's, numbered ({{1}}, {{2}}, …):
-    what an agent sends outside the service window by filling in the body's values."""
+    """Approved templates whose variables all take text (header, body, URL buttons;
+    numbered or named): what an agent sends outside the service window by typing the
+    values."""
     out: list[ReplyTemplate] = []
     rows = MessageTemplate.objects.filter(
         business_id=business_id, status=MessageTemplate.Status.APPROVED
@@ -207,11 +261,8 @@ def list_reply_templates(business_id: int) -> list[ReplyTemplate]:
             slots = rules.slots_of(template.components, template.parameter_format)
         except (rules.RuleError, TypeError, AttributeError):
             continue
-        counts = [len(s.names) for s in slots if s.kind == "body"]
-        others = [s for s in slots if s.kind != "body" and s.names]
-        named = template.parameter_format == MessageTemplate.ParameterFormat.NAMED
-        count = counts[0] if counts else 0
-        if others or (named and count) or count > MAX_TEMPLATE_PARAMETERS:
+        fields = _fields(slots)
+        if fields is None or len(fields) > MAX_TEMPLATE_PARAMETERS:
             continue
         out.append(
             ReplyTemplate(
@@ -219,7 +270,8 @@ def list_reply_templates(business_id: int) -> list[ReplyTemplate]:
                 language=template.language,
                 category=template.category,
                 body=rules.text_of(template.components, "BODY"),
-                parameters=count,
+                fields=fields,
+                named=template.parameter_format == MessageTemplate.ParameterFormat.NAMED,
             )
         )
     return out

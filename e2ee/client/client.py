@@ -602,9 +602,10 @@ class SignalClient:
         }
         receipt = envelope.get("receipt")
         if receipt:
-            with self.state.atomic():
-                status = _RECEIPT_STATUS.get(str(receipt["kind"]), str(receipt["kind"]))
-                self.state.set_message_status(str(receipt["guid"]), status)
+            status = _RECEIPT_STATUS.get(str(receipt["kind"]))
+            if status is not None:  # a typing indicator moves no message's status
+                with self.state.atomic():
+                    self.state.set_message_status(str(receipt["guid"]), status)
             return Received(
                 kind="receipt",
                 receipt_kind=str(receipt["kind"]),

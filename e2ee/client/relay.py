@@ -167,6 +167,10 @@ class RelayHttp:
     def read_receipt(self, guid: str) -> None:
         self.call("POST", f"/relay/v1/receipts/{guid}", {"kind": "read"})
 
+    def typing_indicator(self, guid: str) -> None:
+        """Tell the sender of a received message that an answer is being written."""
+        self.call("POST", f"/relay/v1/receipts/{guid}", {"kind": "typing"})
+
     def identity(self, number: str, since_ms: int = 0) -> dict[str, Any]:
         path = f"/relay/v1/identity/{urllib.parse.quote(number)}?since={since_ms}"
         return dict(self.call("GET", path)[1])

@@ -10,12 +10,14 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from e2ee.client.state import STATUS_RANK, HistoryItem
-from e2ee.handsets.models import FleetHandset, HandsetMessage, PendingRead
+from e2ee.handsets.models import FleetHandset, HandsetMessage, HandsetTyping, PendingRead
 from e2ee.models import LocalDevice
 from parley.core import clock
 from parley.core.errors import InvalidParameter
 
 MAX_READ_DELAY_SECONDS = 30 * 24 * 3600.0
+# How long a phone shows "typing…" after an indicator (WhatsApp's 25 s).
+TYPING_SHOWN = dt.timedelta(seconds=25)
 
 
 def _delay(value: float | None) -> float | None:
@@ -162,3 +164,13 @@ def do_apply_handset_receipt(device: LocalDevice, guid: str, status: str) -> boo
             row.updated_at = clock.now()
             row.save(update_fields=["status", "updated_at"])
         return True
+
+
+def do_note_typing(handset_id: int, peer: str, at: dt.datetime) -> None:
+    """A typing indicator from `peer` arrived at `at` (simulated time): the phone shows
+    "typing…" in that chat for a while."""
+    HandsetTyping.objects.update_or_create(
+        handset_id=handset_id,
+        peer=peer,
+        defaults={"since": at, "until": at + TYPING_SHOWN},
+    )

@@ -24,6 +24,7 @@ from django.db.models import QuerySet
 from e2ee.handsets import faults
 from e2ee.handsets.control import FleetControl, FleetRefused, FleetUnavailable
 from e2ee.handsets.models import FleetHandset
+from e2ee.handsets.selectors import list_typing_peers
 from parley.accounts.actions.numbers import parse_e164
 from parley.accounts.models import Business, PhoneNumber
 from parley.core.errors import Conflict, InvalidParameter, NotFound, ParleyError
@@ -72,6 +73,8 @@ class Customer:
     online: bool
     read_delay_seconds: float | None
     created_at: str
+    # The business numbers whose typing indicator the phone shows now.
+    typing: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +85,7 @@ class Customer:
             "online": self.online,
             "read_delay_seconds": self.read_delay_seconds,
             "created_at": self.created_at,
+            "typing": list(self.typing),
         }
 
 
@@ -99,7 +103,16 @@ def _country(e164: str) -> str:
 # -- selectors ---------------------------------------------------------------------------
 
 
-def customer_of(row: FleetHandset) -> Customer:
+def customers_of(rows: list[FleetHandset]) -> list[Customer]:
+    typing = list_typing_peers(r.pk for r in rows)
+    return [customer_of(r, typing=typing.get(r.pk, ())) for r in rows]
+
+
+def customer_of(row: FleetHandset, *, typing: Any = None) -> Customer:
+    """The customer as its business sees it; `typing`: the peers shown typing, when the
+    caller read them for many rows at once."""
+    if typing is None:
+        typing = list_typing_peers([row.pk]).get(row.pk, ())
     e164 = row.device.e164
     return Customer(
         id=row.pk,
@@ -110,6 +123,7 @@ def customer_of(row: FleetHandset) -> Customer:
         online=row.online,
         read_delay_seconds=row.read_delay_seconds,
         created_at=row.created_at.isoformat(),
+        typing=tuple(typing),
     )
 
 

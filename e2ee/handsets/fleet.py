@@ -316,7 +316,18 @@ class Fleet:
         received = client.process_envelope(envelope)
         if received.kind in SHOWN_KINDS and handset.read_delay is not None:
             actions.do_schedule_read(handset.pk, received.guid, handset.read_delay)
+        _note_typing(handset, [received])
         return received
+
+    def _fetch(self, handset: Handset) -> Awaitable[list[Received]]:
+        """An offline phone fetches its queue (the user opened the app)."""
+
+        def fetch(client: SignalClient) -> list[Received]:
+            fetched = client.receive()
+            _note_typing(handset, fetched)
+            return fetched
+
+        return self.locked(handset, fetch)
 
     async def _replenish(self, handset: Handset) -> None:
         try:
@@ -412,7 +423,7 @@ class Fleet:
         since = handset.offline_since
         woke = since is not None and now - since >= faults.OFFLINE_STRETCH
         if woke:
-            await self.locked(handset, lambda c: c.receive())
+            await self._fetch(handset)
             await self.db(actions.do_mark_offline_since, handset.pk, now)
             handset.offline_since = now
         self.fault_checked_at = now
@@ -662,7 +673,7 @@ class Fleet:
         self._built_in(number)
         handset = await self.enlist(number)
         if not handset.online:
-            await self.locked(handset, lambda c: c.receive())
+            await self._fetch(handset)
         guids = await self.db(self._unread, handset)
         for guid in guids:
             await self.relay.read_receipt(handset.credential, guid)
@@ -696,7 +707,7 @@ class Fleet:
         handset = await self.enlist(number)
         fetched: list[Received] = []
         if not handset.online:
-            fetched = await self.locked(handset, lambda c: c.receive())
+            fetched = await self._fetch(handset)
         items = await self.db(self._unseen, handset)
         receipts = [_received_out(r) for r in fetched if r.kind == "receipt"]
         if read:
@@ -827,6 +838,14 @@ def _location(
     client: SignalClient, *, to: str, lat: float, lng: float, name: str, address: str
 ) -> list[str]:
     return client.send_location(to, lat, lng, name=name, address=address)
+
+
+def _note_typing(handset: Handset, received: list[Received]) -> None:
+    """Typing indicators among what arrived: the phone shows "typing…" in those chats."""
+    for item in received:
+        if item.kind == "receipt" and item.receipt_kind == "typing" and item.sender:
+            at = dt.datetime.fromtimestamp(item.server_timestamp / 1000, tz=dt.UTC)
+            actions.do_note_typing(handset.pk, str(item.sender), at)
 
 
 def _received_out(item: Received) -> dict[str, Any]:

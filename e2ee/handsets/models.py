@@ -93,3 +93,19 @@ class HandsetMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device_id} {self.direction} {self.peer} {self.guid}"
+
+
+class HandsetTyping(models.Model):
+    """A business writing an answer to this phone's user, as the phone shows it
+    ("typing…"): from the indicator's arrival until `until` (simulated time), or until the
+    business's next message arrives."""
+
+    handset = models.ForeignKey(FleetHandset, on_delete=models.CASCADE, related_name="typing")
+    peer = models.CharField(max_length=20)
+    since = models.DateTimeField()
+    until = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["handset", "peer"], name="handsets_typing_unique")
+        ]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db.models import Exists, OuterRef
+
 from e2ee.client.state import HistoryItem
-from e2ee.handsets.models import FleetHandset, HandsetMessage, PendingRead
+from e2ee.handsets.models import FleetHandset, HandsetMessage, HandsetTyping, PendingRead
 from e2ee.models import LocalDevice
 from parley.core import clock
 
@@ -54,3 +58,24 @@ def list_handset_history(device: LocalDevice, peer: str | None = None) -> list[H
         )
         for m in rows.order_by("created_at", "id")
     ]
+
+
+def list_typing_peers(handset_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The chats in which each phone shows "typing…" now: an indicator that has not run out
+    (simulated time) and no message from that peer since it came."""
+    answered = HandsetMessage.objects.filter(
+        device_id=OuterRef("handset__device_id"),
+        direction=HandsetMessage.Direction.IN,
+        peer=OuterRef("peer"),
+        created_at__gte=OuterRef("since"),
+    )
+    rows = (
+        HandsetTyping.objects.filter(handset_id__in=list(handset_ids), until__gt=clock.now())
+        .exclude(Exists(answered))
+        .order_by("peer")
+        .values_list("handset_id", "peer")
+    )
+    out: dict[int, list[str]] = defaultdict(list)
+    for handset_id, peer in rows:
+        out[handset_id].append(peer)
+    return out

@@ -49,7 +49,7 @@ def customers_page(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Created the customer {row.device.e164}.")
             return redirect(f"/customers/{row.device.e164}/")
-    rows = [customers.customer_of(r) for r in customers.list_customers(business)]
+    rows = customers.customers_of(list(customers.list_customers(business)))
     return render(
         request,
         "frontend/customers.html",

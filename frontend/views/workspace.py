@@ -198,8 +198,8 @@ def _thread_context(
 def _parameter_slots(
     request: HttpRequest, templates: list[ws.ReplyTemplate]
 ) -> list[dict[str, Any]]:
-    """One input per body value the most demanding template needs, refilled after an
-    error."""
+    """One input per value the most demanding template needs, refilled after an error (the
+    page labels them for the chosen template)."""
     count = max((t.parameters for t in templates), default=0)
     typed = request.POST.getlist("parameter") if request.method == "POST" else []
     return [{"index": i + 1, "value": typed[i] if i < len(typed) else ""} for i in range(count)]
@@ -249,6 +249,10 @@ def thread(request: HttpRequest, conversation_id: str) -> HttpResponse:
             return not_found(request)
         item = ws.ThreadItem("message", message.created_at, message=message)
         return render(request, "frontend/_workspace_item.html", {"entry": _item(item)})
+    if part == "reply":
+        # The service window and the reply box, after the window closed or reopened.
+        return render(request, "frontend/_workspace_reply_part.html",
+                      _thread_context(request, conversation))  # fmt: skip
     if part == "session":
         # The session's state and buttons, after it changed live.
         return render(request, "frontend/_workspace_session.html",
@@ -315,7 +319,7 @@ def reply_template(request: HttpRequest, conversation_id: str) -> HttpResponse:
     def act(user: StaffUser, conversation: Conversation, form: TemplateReplyForm) -> str:
         chosen = form.chosen()
         do_reply(user, conversation.pk, template=chosen.name, language=chosen.language,
-                 parameters=form.parameters)  # fmt: skip
+                 components=chosen.components(form.parameters))  # fmt: skip
         return f"Template {chosen.name} sent."
 
     return _submit(request, conversation_id, make, "template_form", act)

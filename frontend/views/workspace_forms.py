@@ -60,7 +60,8 @@ class ReplyForm(forms.Form):
 
 
 class TemplateReplyForm(forms.Form):
-    """An approved template, its body's values given in order (`parameter`, repeated)."""
+    """An approved template, its values given in the order of its fields (`parameter`,
+    repeated)."""
 
     template = forms.ChoiceField(label="Approved template")
 
@@ -86,7 +87,9 @@ class TemplateReplyForm(forms.Form):
             if len(values) < template.parameters or not all(values):
                 self.add_error(
                     "template",
-                    f"This template needs {template.parameters} value(s) for its body.",
+                    f"This template needs {template.parameters} value(s): "
+                    + ", ".join(f.label for f in template.fields)
+                    + ".",
                 )
         if any(len(v) > 1024 for v in values):
             raise ValidationError("A value is at most 1024 characters.")

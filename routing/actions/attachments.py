@@ -17,7 +17,7 @@ from parley.messaging.actions import do_send_message
 from parley.messaging.content import MAX_CAPTION
 from parley.messaging.models import Message
 from parley.messaging.selectors import is_window_open
-from routing.actions.replies import _check_holder, _conversation
+from routing.actions.replies import check_holder, conversation_of
 from routing.actions.sessions import _accept
 from routing.models import Session
 
@@ -31,7 +31,7 @@ def do_reply_with_attachment(
     file_name: str = "",
     caption: str = "",
 ) -> Message:
-    conversation = _conversation(actor, conversation_id)
+    conversation = conversation_of(actor, conversation_id)
     number: PhoneNumber = conversation.number
     if number.status != PhoneNumber.Status.CONNECTED:
         raise Conflict("The business number is not registered.", field="number")
@@ -46,7 +46,7 @@ def do_reply_with_attachment(
     if not data:
         raise InvalidParameter("Choose a file to send.", field="file")
     with transaction.atomic():
-        _check_holder(actor, conversation)  # before anything is stored
+        check_holder(actor, conversation)  # before anything is stored
     media = do_upload_media(number, data, mime_type=mime_type, file_name=file_name)
     content = do_prepare_media(
         number.business,
@@ -54,7 +54,7 @@ def do_reply_with_attachment(
                  filename=media.file_name),
     )  # fmt: skip
     with transaction.atomic():
-        session = _check_holder(actor, conversation)
+        session = check_holder(actor, conversation)
         message = do_send_message(number, conversation.customer, content)
         if session is not None and session.state == Session.State.OFFERED:
             _accept(session, clock.now(), actor=actor)

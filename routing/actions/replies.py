@@ -5,6 +5,8 @@ outside. Answering an offered conversation accepts it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 
 from parley.accounts.models import PhoneNumber, StaffUser
@@ -22,7 +24,7 @@ from routing.models import Agent, Session
 MAX_TEXT = 4096
 
 
-def _conversation(actor: StaffUser, conversation_id: int) -> Conversation:
+def conversation_of(actor: StaffUser, conversation_id: int) -> Conversation:
     found = (
         Conversation.objects.filter(pk=conversation_id, business_id=actor.business_id)
         .select_related("number")
@@ -33,7 +35,7 @@ def _conversation(actor: StaffUser, conversation_id: int) -> Conversation:
     return found
 
 
-def _check_holder(actor: StaffUser, conversation: Conversation) -> Session | None:
+def check_holder(actor: StaffUser, conversation: Conversation) -> Session | None:
     """Agents answer only the conversations they hold; supervisors any."""
     session = (
         Session.objects.select_for_update()
@@ -56,13 +58,13 @@ def reply_content(
     buttons: list[str] | None = None,
     template: str = "",
     language: str = "",
-    parameters: list[str] | None = None,
+    components: list[dict[str, Any]] | None = None,
 ) -> Content:
     """What the reply box asked for, checked against the service window."""
     if template:
-        body = [{"type": "text", "text": p} for p in (parameters or [])]
-        components = [{"type": "body", "parameters": body}] if body else []
-        return resolve_template_send(actor.business, template, language or "en_US", components)
+        return resolve_template_send(
+            actor.business, template, language or "en_US", components or []
+        )
     if not is_window_open(conversation):
         raise InvalidParameter(
             "The customer's 24-hour service window is closed: send an approved template.",
@@ -97,18 +99,18 @@ def do_reply(
     buttons: list[str] | None = None,
     template: str = "",
     language: str = "",
-    parameters: list[str] | None = None,
+    components: list[dict[str, Any]] | None = None,
 ) -> Message:
-    conversation = _conversation(actor, conversation_id)
+    conversation = conversation_of(actor, conversation_id)
     number: PhoneNumber = conversation.number
     if number.status != PhoneNumber.Status.CONNECTED:
         raise Conflict("The business number is not registered.", field="number")
     content = reply_content(
         actor, conversation, text=text, buttons=buttons, template=template,
-        language=language, parameters=parameters,
+        language=language, components=components,
     )  # fmt: skip
     with transaction.atomic():
-        session = _check_holder(actor, conversation)
+        session = check_holder(actor, conversation)
         message = do_send_message(number, conversation.customer, content)
         if session is not None and session.state == Session.State.OFFERED:
             _accept(session, clock.now(), actor=actor)

@@ -204,9 +204,11 @@ def do_save_canned_response(actor: StaffUser, *, shortcut: str, text: str) -> Ca
     if not text or len(text) > 4096:
         raise InvalidParameter("The text is 1 to 4096 characters.", field="text")
     with transaction.atomic():
-        canned, _ = CannedResponse.objects.update_or_create(
+        canned, created = CannedResponse.objects.update_or_create(
             business_id=actor.business_id, shortcut=slug, defaults={"text": text}
         )
+        do_record_audit("routing.canned_saved", business_id=actor.business_id, actor=actor,
+                        target=f"/{slug}", details={"created": created})  # fmt: skip
     return canned
 
 

@@ -566,3 +566,120 @@ async def _next(ws: Any, name: str) -> dict[str, Any]:
                 return message
 
     return await asyncio.wait_for(wait(), 15)
+
+
+# -- typing, named templates, the reply box's live swap ----------------------------------
+
+
+def test_an_agent_writing_an_answer_marks_read_and_tells_the_phone_and_the_others(
+    factory: Any, number: PhoneNumber, frozen_clock: FrozenClock
+) -> None:
+    from parley.core.errors import PermissionDenied
+    from parley.core.models import StreamEntry
+    from routing.actions.typing import do_indicate_typing
+
+    alice = agent(factory, number)
+    bob = agent(factory, number)
+    supervisor = factory.staff(number.business, "supervisor")
+    first = offered(number, "Hello?")
+    offered_to = session_of(first).agent
+    assert offered_to is not None
+    holder = alice if offered_to.user_id == alice.pk else bob
+    other = bob if holder is alice else alice
+    second = write(number, first.conversation.customer, "Anyone there?")
+    consume()
+
+    event = do_indicate_typing(holder, first.conversation_id)
+    assert (event.typist_user_id, event.typist_name) == (holder.pk, holder.full_name)
+    assert event.until - frozen_clock.now() == dt.timedelta(seconds=25)
+    # As the platform counts it, writing an answer means the customer's messages were read.
+    assert [m.status for m in Message.objects.filter(pk__in=[first.pk, second.pk])] == [
+        "read", "read",
+    ]  # fmt: skip
+
+    def logged() -> list[Any]:
+        return list(StreamEntry.objects.filter(name="conversation.typing").order_by("id"))
+
+    assert [(e.payload["conversation_id"], e.payload["typist_user_id"]) for e in logged()] == [
+        (first.conversation_id, holder.pk)
+    ]
+
+    # Only who may answer indicates typing: not another agent; a supervisor may.
+    with pytest.raises(PermissionDenied):
+        do_indicate_typing(other, first.conversation_id)
+    assert len(logged()) == 1
+    do_indicate_typing(supervisor, first.conversation_id)
+    assert logged()[-1].payload["typist_user_id"] == supervisor.pk
+
+
+def test_a_template_with_named_header_and_url_values_is_sent_from_the_picker(
+    factory: Any, number: PhoneNumber, console_client: Any, frozen_clock: FrozenClock
+) -> None:
+    alice = agent(factory, number)
+    message = offered(number)
+    created = do_create_template(
+        number.business, name="parcel_named", language="en_US", category="UTILITY",
+        parameter_format="NAMED",
+        components=[
+            {"type": "HEADER", "format": "TEXT", "text": "Parcel {{parcel}}",
+             "example": {"header_text_named_params": [{"param_name": "parcel",
+                                                       "example": "P1"}]}},
+            {"type": "BODY", "text": "Hi {{first_name}}, it arrives {{day}}.",
+             "example": {"body_text_named_params": [
+                 {"param_name": "first_name", "example": "Ana"},
+                 {"param_name": "day", "example": "today"}]}},
+            {"type": "BUTTONS", "buttons": [
+                {"type": "URL", "text": "Track", "url": "https://acme.test/t/{{1}}",
+                 "example": ["https://acme.test/t/P1"]}]},
+        ],
+    )  # fmt: skip
+    do_review_template(number.business, created.graph_id, decision="APPROVED")
+    client = console_client.as_(alice)
+    url = f"/workspace/{message.conversation_id}/"
+    frozen_clock.advance(hours=25)
+
+    body = page(client.get(url))
+    labels = ["Header {{parcel}}", "Body {{first_name}}", "Body {{day}}", "Button 1 URL {{1}}"]
+    assert f'data-labels="{json.dumps(labels)}"' in body
+    assert len(by_testid(body, "template-parameter")) == 4  # as many as it takes
+
+    response = client.post(url + "template/", {"template": "parcel_named|en_US",
+                                               "parameter": ["P7", "Asha"]})  # fmt: skip
+    error = field_error(page(response), "template")
+    assert "needs 4 value(s): Header {{parcel}}, Body {{first_name}}" in error
+    assert not Message.objects.filter(direction="outbound").exists()
+    response = client.post(url + "template/", {
+        "template": "parcel_named|en_US", "parameter": ["P7", "Asha", "on Friday", "P7"],
+    })  # fmt: skip
+    assert response.status_code == 302
+    sent = Message.objects.get(direction="outbound")
+    assert sent.content["header"] == "Parcel P7"
+    assert sent.content["body"] == "Hi Asha, it arrives on Friday."
+    assert list(sent.content["parameters"]) == ["P7", "Asha", "on Friday", "P7"]
+
+
+def test_the_reply_box_part_follows_the_service_window(
+    factory: Any, number: PhoneNumber, console_client: Any, frozen_clock: FrozenClock
+) -> None:
+    alice = agent(factory, number)
+    message = offered(number)
+    client = console_client.as_(alice)
+    part = f"/workspace/{message.conversation_id}/?part=reply"
+
+    def box() -> str:
+        return page(client.get(part))
+
+    open_box = box()
+    assert 'data-window="open"' in open_box and 'data-testid="reply-form"' in open_box
+    assert "service window open until" in open_box
+    frozen_clock.advance(hours=25)
+    closed = box()
+    assert 'data-window="closed"' in closed and 'data-testid="reply-form"' not in closed
+    assert by_testid(closed, "window-closed") and "only approved templates" in closed
+    write(number, message.conversation.customer, "Still there?")  # the customer reopens it
+    consume()
+    assert 'data-window="open"' in box()
+    # Someone else's conversation: not found, as the thread itself.
+    rival = factory.business("Rival")
+    other = factory.staff(rival, "agent")
+    assert console_client.as_(other).get(part).status_code == 404

@@ -15,12 +15,16 @@ import re
 from typing import Any
 
 import pytest
+import requests
 from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from e2ee.handsets.control import FleetControl
+from e2ee.handsets.selectors import get_fleet_handset, list_typing_peers
+from parley.accounts.actions.tokens import do_create_api_token
 from parley.accounts.models import PhoneNumber
 from parley.core import clock
+from parley.message_templates.actions import do_create_template, do_review_template
 from parley.messaging.models import Message
 from routing.actions.agents import do_set_agent_status
 from routing.actions.setup import do_save_canned_response
@@ -86,6 +90,7 @@ def test_a_customer_writes_the_agent_answers_live_and_the_handset_decrypts_it(
     asgi_server: str,
     number: PhoneNumber,
     factory: Any,
+    shared_clock: None,
 ) -> None:
     serve(number, factory, asgi_server)
     business = number.business
@@ -100,6 +105,12 @@ def test_a_customer_writes_the_agent_answers_live_and_the_handset_decrypts_it(
     question = "PARCEL-" + os.urandom(4).hex() + " where is my parcel?"
     answer = "SHIPS-" + os.urandom(4).hex() + " it ships today"
     do_save_canned_response(supervisor, shortcut="ships", text=answer)
+    template = do_create_template(
+        business, name="still_there", language="en_US", category="UTILITY",
+        components=[{"type": "BODY", "text": "Hi {{1}}, can we help with anything else?",
+                     "example": {"body_text": [["Ana"]]}}],
+    )  # fmt: skip
+    do_review_template(business, template.graph_id, decision="APPROVED")
 
     problems = _open(page, asgi_server, alice, "/workspace/")
     _live(page)
@@ -146,8 +157,28 @@ def test_a_customer_writes_the_agent_answers_live_and_the_handset_decrypts_it(
         expect(page.get_by_test_id("ws-session-state")).to_have_text("offered")
         _live(page)
 
+        # The supervisor opens the same conversation beside her.
+        thread_url = page.url.removeprefix(asgi_server)
+        beside = boss.new_page()
+        beside_problems = _open(beside, asgi_server, supervisor, thread_url)
+        _live(beside)
+        expect(beside.get_by_test_id("ws-typing")).to_be_hidden()
+
         page.keyboard.press("r")  # to the reply box
         page.keyboard.type("/ships")
+        # Writing an answer: the customer's phone shows "typing…" (and her messages are
+        # read, as the platform counts it); the supervisor sees who is writing.
+        expect(beside.get_by_test_id("ws-typing")).to_have_text(
+            f"{alice.full_name} is typing…", timeout=LIVE
+        )
+        phone = get_fleet_handset(customer)
+        assert phone is not None
+        wait_for(
+            lambda: list_typing_peers([phone.pk]).get(phone.pk) == [number.e164],
+            timeout=LIVE / 1000, what="typing… on the customer's phone",
+        )  # fmt: skip
+        inbound = Message.objects.filter(conversation__customer=customer, direction="inbound")
+        assert {m.status for m in inbound} == {"read"}
         page.keyboard.press("Tab")  # the canned response by its shortcut
         expect(page.locator("[data-reply-text]")).to_have_value(answer)
         page.keyboard.press("Control+Enter")
@@ -156,6 +187,15 @@ def test_a_customer_writes_the_agent_answers_live_and_the_handset_decrypts_it(
         sent = page.locator("li.ws-msg.outbound").filter(has_text=answer)
         expect(sent).to_have_count(1)
         expect(page.get_by_test_id("ws-session-state")).to_have_text("active")
+        # The answer went out: nobody is shown typing any more, here or on the phone.
+        expect(beside.get_by_test_id("ws-typing")).to_be_hidden(timeout=LIVE)
+        expect(beside.locator("li.ws-msg.outbound").filter(has_text=answer)).to_have_count(
+            1, timeout=LIVE
+        )
+        wait_for(
+            lambda: not list_typing_peers([phone.pk]),
+            timeout=LIVE / 1000, what="the answer on the phone ending typing…",
+        )  # fmt: skip
 
         # The handset is online: it decrypts the reply and acknowledges it; the tick moves.
         inbox = wait_for(
@@ -183,7 +223,25 @@ def test_a_customer_writes_the_agent_answers_live_and_the_handset_decrypts_it(
         expect(page.locator(".flash")).to_contain_text("Conversation resolved.")
         expect(page.get_by_test_id("ws-load")).to_have_text("0 / 15")
         expect(load).to_have_text("0 / 15", timeout=LIVE)
-        assert problems == [] and boss_problems == []
+
+        # A day later the service window closes: the supervisor's open thread swaps the
+        # reply box for the template picker without a reload.
+        expect(beside.get_by_test_id("reply-form")).to_be_visible()
+        developer = factory.staff(business, "developer")
+        token = do_create_api_token(developer, name="ops", scopes=["manage_clock"]).secret
+        moved = requests.post(
+            f"{asgi_server}/parley/v1/clock/advance", json={"duration": "25h"},
+            headers={"Authorization": f"Bearer {token}"}, timeout=30,
+        )  # fmt: skip
+        assert moved.status_code == 200, moved.text
+        expect(beside.get_by_test_id("window-closed")).to_be_visible(timeout=LIVE)
+        expect(beside.get_by_test_id("reply-form")).to_have_count(0)
+        expect(beside.get_by_test_id("ws-window")).to_contain_text("service window closed")
+        expect(beside.get_by_test_id("template-select")).to_be_visible()
+        beside.get_by_test_id("template-select").select_option("still_there|en_US")
+        expect(beside.locator("[data-parameter-label]").first).to_have_text("Body {{1}}")
+        assert bool(beside.evaluate("window.stillTheSamePage === true"))
+        assert problems == [] and boss_problems == [] and beside_problems == []
     finally:
         boss.close()
 

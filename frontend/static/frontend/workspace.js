@@ -3,7 +3,11 @@
 //   conversation.unassigned takes it away; both refresh the load in the header;
 // - message.received bumps a listed conversation's unread count and appends the message to
 //   the open thread; message.status_changed moves the ticks of the open thread's messages;
-// - routing.session_changed (supervisors) refreshes the rows it names.
+// - routing.session_changed (supervisors) refreshes the rows it names;
+// - conversation.window_closed swaps the reply box for the template picker (and a customer's
+//   message swaps it back); conversation.typing shows who else is writing an answer.
+// The reply box tells the server, at most every 10 s while its user writes, that an answer
+// is being written: the customer's phone shows "typing…".
 // Rows, messages, the header and the session's buttons are fragments the server renders
 // (`?part=`). The page beats every 20 s over the same socket (presence: was there input?),
 // and the list answers the keyboard (j/k or arrows, Enter, 1-3, r, n).
@@ -212,6 +216,58 @@
     }
   }
 
+  // -- the reply box: swapped live when the window closes or reopens ---------------------
+
+  function replyWindow() {
+    var box = document.getElementById("ws-reply-box");
+    return box ? box.getAttribute("data-window") : null;
+  }
+
+  // Re-render the window's line and the reply box; what was being typed stays.
+  function refreshReply() {
+    var box = document.getElementById("ws-reply-box");
+    if (!box || !openConversation) return;
+    get("/workspace/" + encodeURIComponent(openConversation) + "/?part=reply&tab=" + encodeURIComponent(tab))
+      .then(function (html) {
+        if (html === null) return;
+        var fresh = element(html, "#ws-reply-box");
+        var line = element(html, "#ws-window");
+        var oldLine = document.getElementById("ws-window");
+        if (line && oldLine) oldLine.parentNode.replaceChild(line, oldLine);
+        if (!fresh) return;
+        var typed = box.querySelector("[data-reply-text]");
+        var focused = typed && document.activeElement === typed;
+        box.parentNode.replaceChild(fresh, box);
+        var again = fresh.querySelector("[data-reply-text]");
+        if (typed && again) {
+          again.value = typed.value;
+          if (focused) again.focus();
+        }
+        bindReply();
+      })
+      .catch(notice);
+  }
+
+  // -- who else is writing an answer ------------------------------------------------------
+
+  var TYPING_MS = 25000;
+  var typingShown = null;
+
+  function showTyping(name) {
+    var line = document.getElementById("ws-typing");
+    if (!line) return;
+    line.textContent = (name || "Someone") + " is typing…";
+    line.hidden = false;
+    if (typingShown) clearTimeout(typingShown);
+    typingShown = setTimeout(hideTyping, TYPING_MS);
+  }
+
+  function hideTyping() {
+    var line = document.getElementById("ws-typing");
+    if (line) line.hidden = true;
+    if (typingShown) { clearTimeout(typingShown); typingShown = null; }
+  }
+
   // -- events -----------------------------------------------------------------------------
 
   function isOpen(conversationId) {
@@ -225,13 +281,13 @@
         if (tab === "unassigned") removeRow("session", d.session_id);
         else refreshRow("session", d.session_id);
         refreshStatus();
-        if (isOpen(d.conversation_id)) refreshSession();
+        if (isOpen(d.conversation_id)) { refreshSession(); refreshReply(); }
         break;
       case "conversation.unassigned":
         if (tab === "mine") removeRow("session", d.session_id);
         else refreshRow("session", d.session_id);
         refreshStatus();
-        if (isOpen(d.conversation_id)) refreshSession();
+        if (isOpen(d.conversation_id)) { refreshSession(); refreshReply(); }
         break;
       case "routing.session_changed":
         if (tab !== "mine" || rowBy("session", d.session_id) || String(d.agent_user_id) === me) {
@@ -243,7 +299,10 @@
         var row = rowBy("conversation", d.conversation_id);
         if (row) bumpUnread(row, d.occurred_at);
         else lookForConversation(d.conversation_id);
-        if (isOpen(d.conversation_id)) appendMessage(d.message_id);
+        if (isOpen(d.conversation_id)) {
+          appendMessage(d.message_id);
+          if (replyWindow() === "closed") refreshReply();  // the customer reopened it
+        }
         break;
       }
       case "message.status_changed": {
@@ -251,6 +310,7 @@
         if (d.direction === "outbound" && (!d.previous_status || d.previous_status === "accepted")) {
           var answeredRow = rowBy("conversation", d.conversation_id);
           if (answeredRow) answered(answeredRow);
+          if (isOpen(d.conversation_id)) hideTyping();
         }
         if (!isOpen(d.conversation_id)) break;
         var item = messageBy(d.message_id);
@@ -259,10 +319,10 @@
         break;
       }
       case "conversation.window_closed":
-        if (isOpen(d.conversation_id)) {
-          var closed = document.getElementById("ws-window-closed");
-          if (closed) closed.hidden = false;
-        }
+        if (isOpen(d.conversation_id)) refreshReply();
+        break;
+      case "conversation.typing":
+        if (isOpen(d.conversation_id) && String(d.typist_user_id) !== me) showTyping(d.typist_name);
         break;
       case "heartbeat.recorded":
         if (d.agent) showLoad(d.agent.status, d.agent.load, d.agent.capacity);
@@ -321,12 +381,14 @@
   // -- the stream ---------------------------------------------------------------------------
 
   var beating = null;
+  var socket = null;
 
   ParleyStream.connect({
     state: state,
     onEvent: onEvent,
     onGap: notice,
     onOpen: function (ws) {
+      socket = ws;
       beat(ws);
       if (beating) clearInterval(beating);
       beating = setInterval(function () { beat(ws); }, BEAT_MS);
@@ -410,30 +472,51 @@
     }
   });
 
-  // -- canned responses: the picker, or /shortcut then Tab in the reply ------------------
+  // -- the reply box's helpers (bound again whenever the box is swapped) -----------------
 
-  var reply = document.querySelector("[data-reply-text]");
-  var canned = document.querySelector("[data-canned-select]");
+  var TYPING_EVERY_MS = 10000;
+  var typingSentAt = 0;
 
-  function cannedText(shortcut) {
-    if (!canned) return null;
-    for (var i = 0; i < canned.options.length; i++) {
-      if (canned.options[i].value === shortcut) return canned.options[i].getAttribute("data-text");
-    }
-    return null;
+  // Tell the server an answer is being written (it shows on the customer's phone).
+  function sendTyping() {
+    var now = Date.now();
+    if (!openConversation || !socket || socket.readyState !== WebSocket.OPEN) return;
+    if (now - typingSentAt < TYPING_EVERY_MS) return;
+    typingSentAt = now;
+    socket.send(JSON.stringify({ type: "typing", conversation: Number(openConversation) }));
   }
 
-  function insert(text, replaceFrom) {
-    var start = replaceFrom == null ? reply.selectionStart : replaceFrom;
-    var before = reply.value.slice(0, start);
-    var after = reply.value.slice(reply.selectionEnd);
-    reply.value = before + text + after;
-    var caret = before.length + text.length;
-    reply.setSelectionRange(caret, caret);
-    reply.focus();
+  function bindReply() {
+    bindCanned();
+    bindTemplates();
+    var text = document.querySelector("[data-reply-text]");
+    if (text) text.addEventListener("input", sendTyping);
   }
 
-  if (reply && canned) {
+  // Canned responses: the picker, or /shortcut then Tab in the reply.
+  function bindCanned() {
+    var reply = document.querySelector("[data-reply-text]");
+    var canned = document.querySelector("[data-canned-select]");
+    if (!reply || !canned) return;
+
+    var cannedText = function (shortcut) {
+      for (var i = 0; i < canned.options.length; i++) {
+        if (canned.options[i].value === shortcut) return canned.options[i].getAttribute("data-text");
+      }
+      return null;
+    };
+
+    var insert = function (text, replaceFrom) {
+      var start = replaceFrom == null ? reply.selectionStart : replaceFrom;
+      var before = reply.value.slice(0, start);
+      var after = reply.value.slice(reply.selectionEnd);
+      reply.value = before + text + after;
+      var caret = before.length + text.length;
+      reply.setSelectionRange(caret, caret);
+      reply.focus();
+      sendTyping();
+    };
+
     canned.addEventListener("change", function () {
       var text = cannedText(canned.value);
       if (text !== null) insert(text);
@@ -450,22 +533,28 @@
     });
   }
 
-  // -- the template picker: as many values as the chosen template's body has -------------
-
-  var picker = document.querySelector("[data-template-select]");
-  if (picker) {
+  // The template picker: one labelled field per value the chosen template takes.
+  function bindTemplates() {
+    var picker = document.querySelector("[data-template-select]");
+    if (!picker) return;
     var showFields = function () {
       var option = picker.options[picker.selectedIndex];
       var count = option ? parseInt(option.getAttribute("data-parameters") || "0", 10) : 0;
+      var labels = [];
+      try { labels = JSON.parse((option && option.getAttribute("data-labels")) || "[]"); } catch (e) { labels = []; }
       var body = document.querySelector("[data-template-body]");
       if (body) body.textContent = option && option.value ? option.getAttribute("data-body") : "";
       document.querySelectorAll("[data-parameter]").forEach(function (field) {
         var index = parseInt(field.getAttribute("data-parameter"), 10);
         field.hidden = index > count;
         field.querySelector("input").disabled = index > count;
+        var label = field.querySelector("[data-parameter-label]");
+        if (label) label.textContent = labels[index - 1] || "Value " + index;
       });
     };
     picker.addEventListener("change", showFields);
     showFields();
   }
+
+  bindReply();
 })();

@@ -177,5 +177,5 @@ class MessagesView(CloudApiView):
                 "Invalid parameter",
                 f"Message {parsed.message_id[:128]} is not a message this number received.",
             )
-        do_mark_read_through(message)
+        do_mark_read_through(message, typing=parsed.typing)
         return Response({"success": True})

@@ -61,6 +61,12 @@ class CustomerOut(serializers.Serializer[Any]):
         allow_null=True, help_text="Simulated seconds before the user reads a message by itself."
     )
     created_at = serializers.DateTimeField()
+    typing = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Business numbers whose typing indicator the phone shows now (25 s of "
+        "simulated time after a mark-as-read with `typing_indicator`, or until their message "
+        "arrives).",
+    )
 
 
 class CustomerCreateIn(serializers.Serializer[Any]):
@@ -196,7 +202,7 @@ class CustomersView(SimulatorView):
     def get(self, request: Request) -> Response:
         page, paginator = self.paginate(customers.list_customers(business_of(request)), request)
         return paginator.get_paginated_response(
-            [customers.customer_of(row).to_dict() for row in page]
+            [c.to_dict() for c in customers.customers_of(list(page))]
         )
 
     @extend_schema(

@@ -460,6 +460,23 @@ class ConversationUnassigned(Event):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class ConversationTyping(Event):
+    """Someone of the business is writing an answer in a conversation (the console shows it
+    to the others who have it open; the customer's phone got the typing indicator)."""
+
+    name: ClassVar[str] = "conversation.typing"
+    audience: ClassVar[frozenset[str]] = frozenset({AGENT, SUPERVISOR})
+
+    conversation_id: int
+    typist_user_id: int
+    typist_name: str
+    until: dt.datetime
+
+    def stream_key(self) -> str:
+        return f"conversation:{self.conversation_id}"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class SlaBreached(Event):
     """A session missed a target of its queue's SLA policy."""
 

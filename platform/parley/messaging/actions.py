@@ -444,10 +444,11 @@ def do_mark_inbound_read(message_id: int) -> bool:
         return _move(_locked(message_id), lifecycle.READ, at=clock.now())
 
 
-def do_mark_read_through(message: Message) -> list[str]:
+def do_mark_read_through(message: Message, *, typing: bool = False) -> list[str]:
     """The business read a customer's message and, as the platform counts it, every earlier
     one of the conversation. Once committed, the customer's phone gets a read receipt for
-    each envelope that carried them. Returns those envelopes' guids."""
+    each envelope that carried them and, with `typing`, the typing indicator (the business
+    is writing an answer). Returns the guids of the envelopes newly read."""
     now = clock.now()
     with transaction.atomic():
         unread = list(
@@ -468,11 +469,16 @@ def do_mark_read_through(message: Message) -> list[str]:
             .order_by("id")
             .values_list("guid", flat=True)
         )
-        if guids:
+        shown = (
+            Envelope.objects.filter(message=message).values_list("guid", flat=True).first()
+            if typing
+            else None
+        )
+        if guids or shown:
             from parley.messaging.tasks import send_read_receipts
 
             e164 = message.conversation.number.e164
-            transaction.on_commit(lambda: send_read_receipts.delay(e164, guids))
+            transaction.on_commit(lambda: send_read_receipts.delay(e164, guids, shown))
     return guids
 
 

@@ -323,13 +323,16 @@ def pull(e164: str, *, relay_url: str | None = None, wait: float = 0) -> int:
     return service(e164, relay_url=relay_url, wait=wait, send=False)[1]
 
 
-def send_read_receipts(e164: str, guids: list[str]) -> int:
-    """Read receipts for envelopes the number received (metadata the relay carries: no
-    session is touched, so no device lock). Returns how many went out."""
+def send_read_receipts(e164: str, guids: list[str], typing: str | None = None) -> int:
+    """Read receipts for envelopes the number received, then, with `typing` (an envelope's
+    guid), the typing indicator about it (metadata the relay carries: no session is
+    touched, so no device lock). Returns how many read receipts went out."""
     device = business_device(e164)
     if device is None:
         return 0
     relay = endpoint_client(device).relay
     for guid in guids:
         relay.read_receipt(guid)
+    if typing:
+        relay.typing_indicator(typing)
     return len(guids)

@@ -56,10 +56,11 @@ def pull_inbox(e164: str) -> int:
 
 
 @shared_task(name="parley.messaging.tasks.send_read_receipts", bind=True, max_retries=MAX_RETRIES)
-def send_read_receipts(self: Any, e164: str, guids: list[str]) -> int:
-    """Tell the customer's phone that the business read what these envelopes carried."""
+def send_read_receipts(self: Any, e164: str, guids: list[str], typing: str | None = None) -> int:
+    """Tell the customer's phone that the business read what these envelopes carried (and,
+    with `typing`, that an answer is being written)."""
     try:
-        return endpoint.send_read_receipts(e164, guids)
+        return endpoint.send_read_receipts(e164, guids, typing)
     except RelayError as exc:
         if self.request.retries >= MAX_RETRIES:
             return 0

@@ -30,6 +30,9 @@ class ReceiptKind(models.TextChoices):
     DELIVERY = "delivery"
     READ = "read"
     EXPIRED = "expired"
+    # The recipient is writing an answer (shown for 25 s of simulated time, or until it
+    # arrives); carried as metadata like the other receipts, never a message of its own.
+    TYPING = "typing"
 
 
 class RelayAccount(models.Model):

@@ -259,7 +259,7 @@ def outgoing(data: dict[str, Any]) -> list[OutgoingMessage]:
 
 
 class ReceiptIn(serializers.Serializer[Any]):
-    kind = serializers.ChoiceField(choices=["read"], default="read")
+    kind = serializers.ChoiceField(choices=["read", "typing"], default="read")
 
 
 def envelope_out(e: Envelope) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from parley.relay.actions.mailbox import (
     do_send_batch,
     do_send_messages,
     do_send_read_receipt,
+    do_send_typing_indicator,
 )
 from parley.relay.actions.verification import (
     do_create_verification_session,
@@ -534,7 +535,8 @@ class AckView(RelayView):
 
 
 class ReceiptView(RelayView):
-    """POST /relay/v1/receipts/{guid}: the message was read (body `{"kind": "read"}`)."""
+    """POST /relay/v1/receipts/{guid}: the message was read (body `{"kind": "read"}`), or
+    its recipient is writing an answer (`{"kind": "typing"}`)."""
 
     @extend_schema(
         request=s.ReceiptIn,
@@ -543,9 +545,11 @@ class ReceiptView(RelayView):
         parameters=[GUID],
     )
     def post(self, request: Request, guid: str) -> Response:
-        if request.data:
-            valid(s.ReceiptIn, request)
-        do_send_read_receipt(self.device(request), _guid(guid))
+        kind = valid(s.ReceiptIn, request)["kind"] if request.data else "read"
+        if kind == "typing":
+            do_send_typing_indicator(self.device(request), _guid(guid))
+        else:
+            do_send_read_receipt(self.device(request), _guid(guid))
         return Response({"success": True})
 
 

@@ -3,6 +3,8 @@ store through its port; the e2ee app keeps key material and sessions only."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import e2ee.models
@@ -100,3 +102,27 @@ def test_a_backup_round_trips_a_handsets_history_onto_a_new_device() -> None:
     assert set(HandsetMessage.objects.values_list("device", flat=True)) == {restored.pk}
     sent[0].status = "delivered"
     assert DjangoDeviceState(restored).list_messages() == sent
+
+
+def test_a_phone_shows_typing_until_the_indicator_runs_out_or_the_answer_arrives(
+    frozen_clock: Any,
+) -> None:
+    from e2ee.handsets.actions import do_enlist_handset, do_note_typing
+    from e2ee.handsets.selectors import list_typing_peers
+
+    device = do_create_device("+919876500011")
+    phone = do_enlist_handset(device)
+    state = DjangoDeviceState(device)
+    start = frozen_clock.now()
+    do_note_typing(phone.pk, SHOP, start)
+    do_note_typing(phone.pk, OTHER, start)
+    assert list_typing_peers([phone.pk]) == {phone.pk: [SHOP, OTHER]}
+
+    frozen_clock.advance(seconds=5)
+    state.add_message(item(7, "in", peer=OTHER))  # OTHER's answer arrived: no more typing
+    assert list_typing_peers([phone.pk]) == {phone.pk: [SHOP]}
+    frozen_clock.advance(seconds=20)  # 25 s after it came, the indicator runs out
+    assert list_typing_peers([phone.pk]) == {}
+
+    do_note_typing(phone.pk, SHOP, frozen_clock.now())  # a new one shows again
+    assert list_typing_peers([phone.pk]) == {phone.pk: [SHOP]}

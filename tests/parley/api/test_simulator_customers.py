@@ -113,7 +113,7 @@ def test_a_business_lists_and_reads_only_its_own_customers(
     assert listed["data"] == [{
         "phone_number": CUSTOMER, "wa_id": "919820012345", "country": "IN",
         "language": "hi_IN", "online": True, "read_delay_seconds": 5.0,
-        "created_at": listed["data"][0]["created_at"],
+        "created_at": listed["data"][0]["created_at"], "typing": [],
     }]  # fmt: skip
     assert "cursors" in listed["paging"]
     rival = api(client, rival_secret, "get", BASE).json()["data"]

@@ -61,6 +61,30 @@ def test_send_fetch_ack_and_receipts_flow_back(
     assert alice.call("post", f"/relay/v1/receipts/{guid}", {}).status_code == 404
 
 
+def test_a_typing_indicator_reaches_the_sender_and_records_nothing(
+    handset: Any, events: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    alice, bob = handset(), handset()
+    (item,) = alice.send(bob, b"\x11" * 32).json()["messages"]
+    guid = item["guid"]
+    bob.fetch()
+    with django_capture_on_commit_callbacks(execute=True):
+        typing = bob.call("post", f"/relay/v1/receipts/{guid}", {"kind": "typing"})
+    assert typing.status_code == 200, typing.content
+    (receipt,) = alice.fetch()
+    assert receipt["type"] == 5 and receipt["content"] is None
+    assert receipt["receipt"]["kind"] == "typing" and receipt["receipt"]["guid"] == guid
+    assert receipt["source"] == bob.number
+    # Not a read: the record is unchanged and no delivery event was published.
+    assert DeliveryRecord.objects.get(guid=guid).read_at is None
+    assert not [e for e in events if isinstance(e, EnvelopeDelivered)]
+    # Only the message's recipient may indicate typing about it; unknown kinds are refused.
+    assert alice.call("post", f"/relay/v1/receipts/{guid}", {"kind": "typing"}).status_code == 404
+    bad = bob.call("post", f"/relay/v1/receipts/{guid}", {"kind": "writing"})
+    assert bad.status_code == 400, bad.content
+    assert alice.fetch() == [receipt]  # nothing more was queued
+
+
 def test_multi_device_send_and_device_list_mismatch(client: Any, handset: Any) -> None:
     alice, bob = handset(), handset()
     bob2 = Handset(client, bob.number,

@@ -316,22 +316,43 @@ def do_ack_envelopes(device: Device, guids: list[str]) -> int:
     return acked
 
 
+def _received_record(device: Device, guid: uuid.UUID | str) -> DeliveryRecord:
+    """The delivery record of a message this device received, locked; NotFound otherwise."""
+    record = (
+        DeliveryRecord.objects.select_for_update(of=("self",))
+        .select_related("sender_account", "sender_account__phone_number")
+        .filter(
+            guid=guid,
+            recipient_account_id=device.account_id,
+            recipient_device_id=device.device_id,
+        )
+        .first()
+    )
+    if record is None:
+        raise NotFound("No such message was delivered to this device.")
+    return record
+
+
+def do_send_typing_indicator(device: Device, guid: uuid.UUID | str) -> None:
+    """The recipient of the message is writing an answer: tell the sender's device (a
+    receipt about that message; the phone shows it for a while). Nothing is recorded."""
+    now = clock.now()
+    with transaction.atomic():
+        record = _received_record(device, guid)
+        queue_receipt(
+            record,
+            ReceiptKind.TYPING,
+            at=now,
+            from_account=device.account,
+            from_device_id=device.device_id,
+        )
+
+
 def do_send_read_receipt(device: Device, guid: uuid.UUID | str) -> None:
     """The recipient read the message: tell the sender's device. Idempotent."""
     now = clock.now()
     with transaction.atomic():
-        record = (
-            DeliveryRecord.objects.select_for_update(of=("self",))
-            .select_related("sender_account", "sender_account__phone_number")
-            .filter(
-                guid=guid,
-                recipient_account_id=device.account_id,
-                recipient_device_id=device.device_id,
-            )
-            .first()
-        )
-        if record is None:
-            raise NotFound("No such message was delivered to this device.")
+        record = _received_record(device, guid)
         if record.read_at is not None:
             return
         record.read_at = now
