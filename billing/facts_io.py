@@ -54,6 +54,7 @@ def fact_from_json(data: dict[str, Any], business_id: int) -> MessageFact:
         url_preview=bool(data.get("url_preview", False)),
         template_category=WaCategory(template) if template else None,
         size_bytes=int(data.get("size_bytes", 0)),
+        entry_point=data.get("entry_point", False) is True,
     )
 
 
@@ -92,4 +93,5 @@ def fact_to_json(fact: MessageFact) -> dict[str, Any]:
         "suggestions": fact.suggestions.value,
         "url_preview": fact.url_preview,
         "template_category": fact.template_category.value if fact.template_category else None,
+        "entry_point": fact.entry_point,
     }

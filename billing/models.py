@@ -58,6 +58,8 @@ class MessageFactRecord(models.Model):
     sent_at = models.DateTimeField()
     delivered_at = models.DateTimeField(null=True, blank=True)
     expired = models.BooleanField(default=False)
+    # A customer's message from an ad or a Page's button (billing.engine.facts).
+    entry_point = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -21,7 +21,7 @@ from billing.engine import (
 FACT_COLUMNS = (
     "business_id", "message_id", "agent_id", "agent_category", "customer", "country",
     "channel", "direction", "content", "suggestions", "url_preview", "template_category",
-    "text_bytes", "size_bytes", "sent_at", "delivered_at", "expired",
+    "text_bytes", "size_bytes", "sent_at", "delivered_at", "expired", "entry_point",
 )  # fmt: skip
 # A message first recorded as pending is updated when it is delivered or expires.
 FACT_UPDATES = ("delivered_at", "expired")
@@ -49,13 +49,14 @@ def fact_row(business_id: int, fact: MessageFact, country: str) -> tuple[Any, ..
         country, fact.channel, fact.direction, fact.content, fact.suggestions, fact.url_preview,
         fact.template_category or "",
         fact.text_bytes, fact.size_bytes, fact.sent_at, fact.delivered_at, fact.expired,
+        fact.entry_point,
     )  # fmt: skip
 
 
 FACT_READ_COLUMNS = (
     "message_id", "agent_id", "agent_category", "customer", "country", "channel", "direction",
     "content", "suggestions", "url_preview", "template_category", "text_bytes", "size_bytes",
-    "sent_at", "delivered_at", "expired",
+    "sent_at", "delivered_at", "expired", "entry_point",
 )  # fmt: skip
 
 
@@ -63,7 +64,7 @@ def facts_from_rows(business_id: int, rows: Iterable[tuple[Any, ...]]) -> Iterat
     biz = str(business_id)
     for (message_id, agent_id, category, customer, country, channel, direction, content,
          suggestions, url_preview, template, text_bytes, size_bytes, sent_at, delivered_at,
-         expired) in rows:  # fmt: skip
+         expired, entry_point) in rows:  # fmt: skip
         yield MessageFact(
             message_id=message_id,
             business_id=biz,
@@ -82,6 +83,7 @@ def facts_from_rows(business_id: int, rows: Iterable[tuple[Any, ...]]) -> Iterat
             template_category=_WA[template] if template else None,
             size_bytes=size_bytes,
             country=country or None,
+            entry_point=bool(entry_point),
         )
 
 

@@ -45,6 +45,12 @@ class TextForm(_ToForm):
         max_length=128, required=False, label="Replying to (wamid)",
         help_text="Optional: the business message this text answers.",
     )  # fmt: skip
+    ad_url = forms.URLField(
+        max_length=2048, required=False, assume_scheme="https", label="Came from an ad (its URL)",
+        help_text="Optional: the text starts the chat from a click-to-WhatsApp ad (a free "
+        "entry point: an answer within 24 h opens 72 free hours).",
+    )  # fmt: skip
+    ad_headline = forms.CharField(max_length=1024, required=False, label="The ad's headline")
 
 
 class ButtonForm(_ToForm):

@@ -101,6 +101,9 @@ class MessageFact:
     template_category: WaCategory | None = None
     size_bytes: int = 0
     country: str | None = None
+    # A customer's (P2A) WhatsApp message from an ad or a Page's call-to-action button: a
+    # business answer within 24 h opens a 72 h free entry point window.
+    entry_point: bool = False
 
     def __post_init__(self) -> None:
         problem = _problem(self)

@@ -174,3 +174,10 @@ def do_note_typing(handset_id: int, peer: str, at: dt.datetime) -> None:
         peer=peer,
         defaults={"since": at, "until": at + TYPING_SHOWN},
     )
+
+
+def do_set_handset_blocks(handset: FleetHandset, blocks: bool) -> None:
+    """The phone's user blocked (or unblocked) businesses (the relay already knows)."""
+    FleetHandset.objects.filter(pk=handset.pk).update(blocks_businesses=blocks,
+                                                      updated_at=clock.now())  # fmt: skip
+    handset.blocks_businesses = blocks

@@ -100,6 +100,9 @@ class FleetControl:
     def set_online(self, number: str, online: bool) -> dict[str, Any]:
         return dict(self.call("PATCH", f"/v1/handsets/{number}", {"online": online}))
 
+    def set_blocks(self, number: str, blocked: bool) -> dict[str, Any]:
+        return dict(self.call("PATCH", f"/v1/handsets/{number}", {"blocks_businesses": blocked}))
+
     def set_read_delay(self, number: str, seconds: float | None) -> dict[str, Any]:
         return dict(self.call("PATCH", f"/v1/handsets/{number}", {"read_delay_seconds": seconds}))
 

@@ -73,6 +73,7 @@ class Customer:
     online: bool
     read_delay_seconds: float | None
     created_at: str
+    blocks_businesses: bool = False
     # The business numbers whose typing indicator the phone shows now.
     typing: tuple[str, ...] = ()
 
@@ -83,6 +84,7 @@ class Customer:
             "country": self.country,
             "language": self.language,
             "online": self.online,
+            "blocks_businesses": self.blocks_businesses,
             "read_delay_seconds": self.read_delay_seconds,
             "created_at": self.created_at,
             "typing": list(self.typing),
@@ -121,6 +123,7 @@ def customer_of(row: FleetHandset, *, typing: Any = None) -> Customer:
         country=_country(e164),
         language=row.language,
         online=row.online,
+        blocks_businesses=row.blocks_businesses,
         read_delay_seconds=row.read_delay_seconds,
         created_at=row.created_at.isoformat(),
         typing=tuple(typing),
@@ -279,14 +282,24 @@ def do_update_customer(
     *,
     online: Any = None,
     read_delay_seconds: Any = ...,
+    blocks_businesses: Any = None,
     fleet: FleetControl | None = None,
 ) -> FleetHandset:
-    """Take the customer's phone on- or offline (online waits until its backlog is in) and
-    set how long its user takes to read a message (None: only when told to `read`)."""
+    """Take the customer's phone on- or offline (online waits until its backlog is in), set
+    how long its user takes to read a message (None: only when told to `read`), and block or
+    unblock businesses (the relay then refuses their messages: 131026; the numbers that
+    wrote to the customer lately count the block against their quality rating)."""
     row = get_customer(business, phone_number)
     body: dict[str, Any] = {}
     if online is not None:
         body["online"] = _online(online)
+    if blocks_businesses is not None:
+        if not isinstance(blocks_businesses, bool):
+            raise InvalidParameter(
+                "(#100) Invalid parameter: blocks_businesses must be true or false.",
+                field="blocks_businesses",
+            )
+        body["blocks_businesses"] = blocks_businesses
     if read_delay_seconds is not ...:
         body["read_delay_seconds"] = _delay(read_delay_seconds)
     if body:

@@ -401,6 +401,9 @@ class Fleet:
             handset = self.get(number)
         if number == faults.BLOCKED_THE_BUSINESS:
             await self.locked(handset, lambda c: c.relay.set_business_block(True))
+            row = await self.db(selectors.get_fleet_handset, number)
+            if row is not None:
+                await self.db(actions.do_set_handset_blocks, row, True)
         if offline:
             if handset.online:
                 row = await self.db(selectors.get_fleet_handset, number)
@@ -586,13 +589,22 @@ class Fleet:
         return handset
 
     async def update(
-        self, number: str, *, online: bool | None = None, read_delay: Any = ...
+        self,
+        number: str,
+        *,
+        online: bool | None = None,
+        read_delay: Any = ...,
+        blocks: bool | None = None,
     ) -> dict[str, Any]:
         self._built_in(number)
         handset = await self.enlist(number)
         row = await self.db(selectors.get_fleet_handset, handset.e164)
         if row is None:
             raise FleetError(404, f"{number} left the fleet.")
+        if blocks is not None and blocks != row.blocks_businesses:
+            # The user blocks (or unblocks) businesses: the relay keeps the list.
+            await self.locked(handset, lambda c: c.relay.set_business_block(blocks))
+            await self.db(actions.do_set_handset_blocks, row, blocks)
         if read_delay is not ...:
             await self.db(actions.do_set_read_delay, row, read_delay)
             handset.read_delay = read_delay
@@ -968,6 +980,10 @@ def control_app(fleet: Fleet, token: str | None = None) -> web.Application:
         if online is not None and not isinstance(online, bool):
             raise FleetError(400, "`online` must be true or false.")
         kwargs: dict[str, Any] = {"online": online}
+        blocks = data.get("blocks_businesses")
+        if blocks is not None and not isinstance(blocks, bool):
+            raise FleetError(400, "`blocks_businesses` must be true or false.")
+        kwargs["blocks"] = blocks
         if "read_delay_seconds" in data:
             kwargs["read_delay"] = delay_of(data)
         result = await fleet.update(number_of(request), **kwargs)

@@ -39,6 +39,8 @@ class FleetHandset(models.Model):
     # Simulated time since which the phone has been offline, for the fault number that
     # comes online after a fixed stretch (e2ee.handsets.faults); null for the others.
     offline_since = models.DateTimeField(null=True, blank=True)
+    # The user blocked businesses on this phone (the relay refuses their messages).
+    blocks_businesses = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"{self.device.e164} ({'online' if self.online else 'offline'})"

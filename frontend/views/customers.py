@@ -5,6 +5,7 @@ and read. Everything goes through the fleet (`e2ee.handsets.customers`), encrypt
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django import forms
@@ -105,6 +106,12 @@ def _message(op: str, data: dict[str, Any]) -> dict[str, Any]:
     message: dict[str, Any] = {"to": to, "type": "text", "text": {"body": data["body"]}}
     if data.get("reply_to"):
         message["context"] = {"message_id": data["reply_to"]}
+    if data.get("ad_url"):
+        message["referral"] = {
+            "source_type": "ad", "source_url": data["ad_url"],
+            "source_id": hashlib.sha256(data["ad_url"].encode()).hexdigest()[:15],
+            "headline": data.get("ad_headline", ""),
+        }  # fmt: skip
     return message
 
 
@@ -137,6 +144,11 @@ def customer_detail(request: HttpRequest, phone_number: str) -> HttpResponse:
         elif op in ("online", "offline"):
             customers.do_update_customer(business, customer.phone_number, online=op == "online")
             messages.success(request, f"The phone is {op}.")
+        elif op in ("block", "unblock"):
+            customers.do_update_customer(business, customer.phone_number,
+                                         blocks_businesses=op == "block")  # fmt: skip
+            messages.success(request, "The customer blocked businesses." if op == "block"
+                             else "The customer unblocked businesses.")  # fmt: skip
         elif op == "read":
             read = customers.do_read_as_customer(business, customer.phone_number)
             messages.success(request, f"Opened the chats: {len(read)} message(s) read.")

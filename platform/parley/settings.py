@@ -467,6 +467,10 @@ PARLEY: dict[str, Any] = {
         "TIER_100K": 100_000,
         "TIER_UNLIMITED": None,
     },
+    # A number's quality rating from its customers' blocks (parley.messaging.quality): a
+    # level once both the customers who blocked it in 7 days (simulated) and their share of
+    # the customers it reached there reach that level's (count, share).
+    "QUALITY_BLOCKS": {"YELLOW": (2, 0.02), "RED": (5, 0.05)},
     # Parley's deterministic stand-in for Meta's adaptive per-user marketing limit: a
     # customer receives at most this many marketing templates (from all businesses) in a
     # moving 24 h of simulated time; beyond it the template fails asynchronously with 131049.

@@ -72,6 +72,9 @@ def test_the_page_lists_only_this_business_customers_and_shows_form_errors(
     )
     assert bad.status_code == 200
     assert "less than or equal to 90" in field_error(bad.content.decode(), "latitude")
+    not_a_link = {"op": "text", "to": "+14155550777", "body": "hi", "ad_url": "not a link"}
+    no_ad = client.post("/customers/+919820011111/", not_a_link)
+    assert "valid URL" in field_error(no_ad.content.decode(), "ad_url")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -96,7 +99,8 @@ def test_a_developer_drives_a_customer_through_the_page(
     assert page == f"/customers/{customer}/"
     wait_for(lambda: handset_fleet.get(customer)["connected"], what="the phone's websocket")
 
-    client.post(page, {"op": "text", "to": number.e164, "body": "Is my order ready?"})
+    client.post(page, {"op": "text", "to": number.e164, "body": "Is my order ready?",
+                       "ad_url": "https://fb.me/spring", "ad_headline": "Spring sale"})  # fmt: skip
     client.post(page, {"op": "button", "to": number.e164, "reply_id": "yes", "title": "Yes"})
     rows = wait_for(
         lambda: (
@@ -107,14 +111,27 @@ def test_a_developer_drives_a_customer_through_the_page(
         what="both messages",
     )
     assert rows[0].content["body"] == "Is my order ready?"
+    # From an ad: a free entry point, which the business's answer below opens.
+    assert rows[0].content["referral"]["source_url"] == "https://fb.me/spring"
+    assert rows[0].content["referral"]["headline"] == "Spring sale"
+    assert rows[0].conversation.entry_point_at == rows[0].received_at
     assert rows[1].content == {"type": "interactive_reply", "id": "yes", "title": "Yes"}
 
     assert client.post(page, {"op": "offline"}).status_code == 302
     assert by_testid(client.get(page).content.decode(), "customer-state") == ["offline"]
     ours = do_send_message(number, customer, Text("Ready for pickup"))
+    assert ours.free_entry_until is not None  # answered in time: free for 72 h
     wait_for(lambda: status_of(ours) == "sent", what="sent")
     assert client.post(page, {"op": "online"}).status_code == 302
     wait_for(lambda: status_of(ours) == "delivered", what="delivered")
     assert "Ready for pickup" in by_testid(client.get(page).content.decode(), "inbox-body")
     assert client.post(page, {"op": "read"}).status_code == 302
     wait_for(lambda: status_of(ours) == "read", what="read")
+
+    # The customer blocks businesses from the page, and unblocks them.
+    assert client.post(page, {"op": "block"}).status_code == 302
+    blocked = client.get(page).content.decode()
+    assert by_testid(blocked, "customer-blocks") and 'data-testid="unblock"' in blocked
+    assert FleetHandset.objects.get(device__e164=customer).blocks_businesses is True
+    assert client.post(page, {"op": "unblock"}).status_code == 302
+    assert not by_testid(client.get(page).content.decode(), "customer-blocks")

@@ -334,3 +334,40 @@ def test_administrators_see_statuses_and_prices_but_no_text(
     assert "where is my order?" not in inbound and "content_json" not in inbound
     row = _get(client, f"/messages/{quote(log.inbound.wamid, safe='/')}/?part=row")
     assert "where is my order?" not in row and "received" in row
+
+
+def test_an_answer_to_an_ad_is_rated_free_and_the_timeline_says_why(
+    factory: Any, console_client: Any
+) -> None:
+    from parley.messaging.content import Referral
+
+    business = factory.business("Ads")
+    number = _number(business, "Ads")
+    ad = Referral(source_url="https://fb.me/ad7", source_id="7", headline="Spring sale")
+    with clock.frozen(T0) as c:
+        actions.do_record_inbound_message(number, ALICE, Text("Is the sale on?", referral=ad),
+                                          envelope_guid="ad-in")  # fmt: skip
+        c.set(T0 + dt.timedelta(hours=2))
+        answer = actions.do_send_message(
+            number, ALICE, Template("spring_sale", "en", "marketing"), deliver=False
+        )
+        actions.do_record_sent_envelope(answer.pk, "ad-out", 1)
+        actions.do_apply_receipt(number, "ad-out", "delivery")
+        c.set(T0 + dt.timedelta(hours=80))  # after the 72 h: charged again
+        later = actions.do_send_message(
+            number, ALICE, Template("spring_sale", "en", "marketing"), deliver=False
+        )
+        actions.do_record_sent_envelope(later.pk, "ad-out-2", 1)
+        actions.do_apply_receipt(number, "ad-out-2", "delivery")
+        rate_deliveries(business)
+    free, charged = _charge(answer), _charge(later)
+    assert (free.chargeable, free.reason) == (False, "free: free entry point window (72 h)")
+    assert charged.chargeable and charged.reason == "chargeable: marketing template"
+
+    client = console_client.as_(factory.staff(business, "developer"))
+    page = _get(client, f"/messages/{quote(answer.wamid, safe='/')}/")
+    assert by_testid(page, "charge-billable") == ["no"]
+    assert "free: free entry point window (72 h)" in page
+    assert by_testid(page, "free-entry")[0].endswith("until 2026-04-04 11:00:00 UTC.")
+    assert by_testid(_get(client, f"/messages/{quote(later.wamid, safe='/')}/"),
+                     "free-entry") == []  # fmt: skip

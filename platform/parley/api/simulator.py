@@ -57,6 +57,7 @@ class CustomerOut(serializers.Serializer[Any]):
     country = serializers.CharField(help_text="ISO 3166 country of the number.")
     language = serializers.CharField(help_text="The phone's language, e.g. en_US.")
     online = serializers.BooleanField()
+    blocks_businesses = serializers.BooleanField(help_text="The customer blocked businesses.")
     read_delay_seconds = serializers.FloatField(
         allow_null=True, help_text="Simulated seconds before the user reads a message by itself."
     )
@@ -86,6 +87,12 @@ class CustomerCreateIn(serializers.Serializer[Any]):
 
 class CustomerUpdateIn(serializers.Serializer[Any]):
     online = serializers.BooleanField(required=False)
+    blocks_businesses = serializers.BooleanField(
+        required=False,
+        help_text="The customer blocks (true) or unblocks businesses: their messages then "
+        "fail with 131026, and each number that wrote to the customer in the last 7 days "
+        "counts the block against its quality rating.",
+    )
     read_delay_seconds = serializers.FloatField(
         required=False, allow_null=True, min_value=0, max_value=customers.MAX_READ_DELAY_SECONDS
     )
@@ -244,6 +251,7 @@ class CustomerView(SimulatorView):
             phone_number,
             online=data.get("online"),
             read_delay_seconds=data.get("read_delay_seconds", ...),
+            blocks_businesses=data.get("blocks_businesses"),
         )
         return Response(customers.customer_of(row).to_dict())
 

@@ -174,6 +174,19 @@ class NumberQualityChanged(Event):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class BusinessBlocked(Event):
+    """A customer blocked businesses on their phone; published by the relay (which sees only
+    metadata) for each business number that sent them a message in the quality window.
+    Customers' blocks are what a number's quality rating follows."""
+
+    name: ClassVar[str] = "relay.business_blocked"
+    audience: ClassVar[frozenset[str]] = frozenset({ADMINISTRATOR, DEVELOPER})
+
+    number_e164: str
+    customer: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class VerificationCodeDelivered(Event):
     """The simulated carrier delivered a registration code to the business number."""
 
@@ -316,6 +329,8 @@ class DeliveryRecorded(Event):
     suggestions: str = "none"
     url_preview: bool = False
     template_category: str = ""
+    # A customer's message from an ad or a Page's button (a free entry point).
+    entry_point: bool = False
 
 
 # --- messaging: one message lifecycle, in the business's tenant --------------------------

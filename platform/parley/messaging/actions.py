@@ -22,7 +22,7 @@ from parley.core.events import (
 )
 from parley.core.ids import business_scoped_user_id, new_wamid
 from parley.core.publish import publish
-from parley.messaging import lifecycle, selectors, tiers
+from parley.messaging import entry_points, lifecycle, selectors, tiers
 from parley.messaging.content import (
     Content,
     ContentError,
@@ -113,7 +113,8 @@ def _delivery_event(message: Message) -> None:
     """The facts billing rates, at delivery (business messages) or arrival (customers')."""
     conversation = message.conversation
     outbound = message.direction == Message.Direction.OUTBOUND
-    billed = billing_class(parse_content(message.content), message.direction)
+    content = parse_content(message.content)
+    billed = billing_class(content, message.direction)
     sent_at = message.accepted_at if outbound else message.received_at
     delivered_at = message.delivered_at if outbound else message.received_at
     assert sent_at is not None and delivered_at is not None
@@ -135,6 +136,7 @@ def _delivery_event(message: Message) -> None:
             suggestions=billed.suggestions,
             url_preview=billed.url_preview,
             template_category=billed.template_category,
+            entry_point=not outbound and getattr(content, "referral", None) is not None,
         )
     )
 
@@ -185,7 +187,14 @@ def do_send_message(
     with transaction.atomic():
         conversation = _conversation(number, customer, now)
         conversation.last_message_at = now
-        conversation.save(update_fields=["last_message_at"])
+        fields = ["last_message_at"]
+        free = entry_points.free_window(conversation.entry_point_at,
+                                        conversation.free_entry_opened_at,
+                                        conversation.free_entry_expires_at, now)  # fmt: skip
+        if free is not None and free[0] != conversation.free_entry_opened_at:
+            conversation.free_entry_opened_at, conversation.free_entry_expires_at = free
+            fields += ["free_entry_opened_at", "free_entry_expires_at"]
+        conversation.save(update_fields=fields)
         message = Message.objects.create(
             business_id=number.business_id,
             conversation=conversation,
@@ -198,6 +207,7 @@ def do_send_message(
             client_timestamp=client_timestamp,
             created_at=now,
             accepted_at=now,
+            free_entry_until=free[1] if free is not None else None,
         )
         _status_event(message, "")
         if deliver:
@@ -404,8 +414,12 @@ def do_record_inbound_message(
         conversation.last_message_at = now
         conversation.last_inbound_at = now
         conversation.window_expires_at = now + SERVICE_WINDOW
-        conversation.save(update_fields=["last_message_at", "last_inbound_at",
-                                         "window_expires_at"])  # fmt: skip
+        fields = ["last_message_at", "last_inbound_at", "window_expires_at"]
+        entry_point = getattr(content, "referral", None) is not None
+        if entry_point:  # from an ad or a Page's button: an answer in time is free
+            conversation.entry_point_at = now
+            fields.append("entry_point_at")
+        conversation.save(update_fields=fields)
         message = Message.objects.create(
             business_id=number.business_id,
             conversation=conversation,

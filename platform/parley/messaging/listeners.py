@@ -3,7 +3,8 @@ worker to pull it. Losable on purpose (an in-process listener): the periodic swe
 whatever a lost nudge would have.
 
 The endpoints consumer reads number status changes from the durable stream: a number
-registered for messaging gets its Signal endpoint, a deregistered one stops being served."""
+registered for messaging gets its Signal endpoint, a deregistered one stops being served.
+The quality consumer reads customers' blocks: what a number's quality rating follows."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import logging
 
 from django.db import transaction
 
-from parley.core.events import EnvelopeQueued, Event, NumberStatusChanged
+from parley.core.events import BusinessBlocked, EnvelopeQueued, Event, NumberStatusChanged
 from parley.core.publish import listen
 from parley.core.stream.consumers import consumer
 
@@ -46,3 +47,11 @@ def serve_registered_numbers(event: Event, stream_id: int) -> None:
         transaction.on_commit(lambda: provision_endpoint.delay(number_id))
     elif event.status == PhoneNumber.Status.DISCONNECTED:
         do_enable_endpoint(number, active=False)
+
+
+@consumer("quality", events=(BusinessBlocked,))
+def rate_quality_from_blocks(event: Event, stream_id: int) -> None:
+    assert isinstance(event, BusinessBlocked)
+    from parley.messaging.quality_actions import do_record_block
+
+    do_record_block(event.number_e164, event.customer, event.occurred_at)

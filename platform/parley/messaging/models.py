@@ -25,6 +25,11 @@ class Conversation(models.Model):
     window_expires_at = models.DateTimeField(null=True, blank=True)
     # The window end whose close was announced (so announcing it again changes nothing).
     window_closed_at = models.DateTimeField(null=True, blank=True)
+    # Free entry point (parley.messaging.entry_points): the customer's latest message from
+    # an ad or a Page's button, and the 72 h free window the business's answer opened.
+    entry_point_at = models.DateTimeField(null=True, blank=True)
+    free_entry_opened_at = models.DateTimeField(null=True, blank=True)
+    free_entry_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -73,6 +78,9 @@ class Message(models.Model):
     failed_at = models.DateTimeField(null=True, blank=True)
     expired_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(null=True, blank=True)
+    # A business message accepted inside a free entry point window: when that window ends
+    # (the message is free, whatever its category).
+    free_entry_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -125,3 +133,20 @@ class Reach(models.Model):
             models.Index(fields=["business", "at"]),
             models.Index(fields=["customer", "at"]),
         ]
+
+
+class CustomerBlock(models.Model):
+    """A customer who blocked the business after this number wrote to them (the relay's
+    `relay.business_blocked`): what the number's quality rating follows."""
+
+    number = models.ForeignKey(PhoneNumber, on_delete=models.CASCADE, related_name="+")
+    customer = models.CharField(max_length=20)  # E.164
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["number", "customer", "at"], name="messaging_block_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["number", "at"])]

@@ -101,4 +101,8 @@ def close_windows() -> int:
 @shared_task(name="parley.messaging.tasks.upgrade_messaging_limits")
 @on_clock_moved  # a move of the simulation clock upgrades what qualified by then
 def upgrade_messaging_limits() -> int:
-    return do_upgrade_messaging_limits()
+    """Messaging limits up, and quality ratings that customers' blocks lowered back up as
+    the blocks age out."""
+    from parley.messaging.quality_actions import do_recover_quality
+
+    return do_upgrade_messaging_limits() + do_recover_quality()

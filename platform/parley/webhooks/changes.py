@@ -72,6 +72,7 @@ class _Row:
     content: dict[str, Any]
     conversation_id: int
     created_at: dt.datetime
+    free_entry_until: dt.datetime | None = None  # accepted in a free entry point window
 
 
 @dataclasses.dataclass
@@ -99,10 +100,12 @@ def _wanted_status(event: MessageStatusChanged) -> bool:
 def _row(values: dict[str, Any]) -> _Row:
     content = values["content"] if isinstance(values["content"], dict) else {}
     return _Row(values["wamid"], values["direction"], values["content_type"], content,
-                values["conversation_id"], values["created_at"])  # fmt: skip
+                values["conversation_id"], values["created_at"],
+                values["free_entry_until"])  # fmt: skip
 
 
-_ROW_FIELDS = ("wamid", "direction", "content_type", "content", "conversation_id", "created_at")
+_ROW_FIELDS = ("wamid", "direction", "content_type", "content", "conversation_id", "created_at",
+               "free_entry_until")  # fmt: skip
 
 
 def _load(received: list[MessageReceived], statuses: list[MessageStatusChanged],
@@ -260,12 +263,19 @@ def _received(batch: _Batch, item: Delivery, event: MessageReceived) -> BuiltCha
 
 def _pricing(batch: _Batch, event: MessageStatusChanged
              ) -> tuple[payloads.Pricing | None, payloads.ConversationRef | None]:  # fmt: skip
-    """Per-message pricing at the status's time, as billing rates the message: a
-    template's category (a service message otherwise), free inside the customer-service
-    window the customer's last message before then opened."""
+    """Per-message pricing at the status's time, as billing rates the message: free in a
+    free entry point window; otherwise a template's category (a service message
+    otherwise), free inside the customer-service window the customer's last message before
+    then opened."""
     row = batch.messages.get(event.message_id)
     if row is None or not _priced(event):
         return None, None
+    if row.free_entry_until is not None:  # answered an ad or a Page's button in time
+        expires = payloads.unix(row.free_entry_until) if event.status == "sent" else None
+        seed = f"{event.conversation_id}:free-entry:{row.free_entry_until.isoformat()}"
+        return payloads.FREE_ENTRY_POINT, payloads.ConversationRef(
+            payloads.conversation_id(seed), payloads.FREE_ENTRY_POINT.category, expires
+        )
     at = event.occurred_at
     before = [t for t in batch.inbound.get(event.conversation_id, []) if t <= at]
     last = before[-1] if before else None

@@ -281,7 +281,7 @@ def messages_value(number: Number, customer: Customer, message: Inbound) -> dict
 @dataclasses.dataclass(frozen=True)
 class Pricing:
     billable: bool
-    category: str  # marketing, utility, authentication, service
+    category: str  # marketing, utility, authentication, service, referral_conversion
     type: str  # regular, free_customer_service, free_entry_point
     pricing_model: str = PRICING_MODEL
 
@@ -294,12 +294,17 @@ class Pricing:
         }
 
 
+# A message accepted inside a free entry point window (parley.messaging.entry_points): free,
+# whatever its category, as the platform reports it.
+FREE_ENTRY_POINT = Pricing(False, "referral_conversion", "free_entry_point")
+
+
 def price(template_category: str, in_window: bool) -> Pricing:
     """Per-message pricing of one business message, the rule billing's engine applies
     (billing.engine.whatsapp.per_message_charge; a test holds the two together): marketing
     and authentication templates are charged; a utility template is free inside the
     customer-service window and charged outside it; a non-template (service) message is
-    free. Free entry-point windows are not modelled."""
+    free. (A message in a free entry point window: FREE_ENTRY_POINT.)"""
     category = (template_category or "service").lower()
     if category == "service":
         return Pricing(False, "service", "free_customer_service")

@@ -232,3 +232,59 @@ def test_window_from_june_makes_july_utility_free() -> None:
         wa("u1", 3, U, base=datetime(2025, 7, 1, tzinfo=UTC)),
     ]
     assert charges(facts)[0][2] is False
+
+
+# -- free entry points -------------------------------------------------------------------
+
+
+def entry(message_id: str, hours: float, base: datetime = JULY) -> object:
+    """A customer's message from an ad that clicks to WhatsApp (a free entry point)."""
+    import dataclasses
+
+    return dataclasses.replace(wa(message_id, hours, direction=P2A, base=base),  # type: ignore[type-var]
+                               entry_point=True)  # fmt: skip
+
+
+FREE = "free: free entry point window (72 h)"
+
+
+def test_an_answer_to_an_ad_within_24_hours_opens_72_free_hours() -> None:
+    got = charges([
+        entry("ad1", 0),
+        wa("s1", 20, None),  # answered within 24 h: the window opens here, for 72 h
+        wa("m1", 50, M),  # a marketing template inside it: free
+        wa("a1", 20 + 72, A),  # the window's last moment: still free
+        wa("m2", 20 + 72.5, M),  # after it: charged as usual
+    ])  # fmt: skip
+    assert got == [
+        ("whatsapp_message:service", ("s1",), False, FREE),
+        ("whatsapp_message:marketing", ("m1",), False, FREE),
+        ("whatsapp_message:authentication", ("a1",), False, FREE),
+        ("whatsapp_message:marketing", ("m2",), True, "chargeable: marketing template"),
+    ]
+
+
+def test_an_answer_after_24_hours_or_to_an_ordinary_message_opens_nothing() -> None:
+    late = charges([entry("ad1", 0), wa("m1", 25, M)])
+    assert late == [("whatsapp_message:marketing", ("m1",), True, "chargeable: marketing template")]
+    ordinary = charges([wa("c1", 0, direction=P2A), wa("m1", 1, M)])
+    assert ordinary[0][2] is True
+
+
+def test_the_window_counts_from_sending_not_delivery() -> None:
+    # Sent 23 h after the ad's message, delivered 2 h later: it answered in time.
+    got = charges([entry("ad1", 0), wa("m1", 25, M, delay=timedelta(hours=2))])
+    assert got == [("whatsapp_message:marketing", ("m1",), False, FREE)]
+
+
+def test_under_conversation_based_pricing_the_window_is_one_free_conversation() -> None:
+    got = charges([
+        entry("ad1", 0, base=JUNE),
+        wa("m1", 2, M, base=JUNE),
+        wa("u1", 30, U, base=JUNE),  # inside the 72 h: joins the free conversation
+        wa("m2", 80, M, base=JUNE),  # after it: a charged marketing conversation
+    ])  # fmt: skip
+    assert got == [
+        ("whatsapp_conversation:marketing", ("m1", "u1"), False, FREE),
+        ("whatsapp_conversation:marketing", ("m2",), True, "chargeable: marketing conversation"),
+    ]

@@ -112,7 +112,8 @@ def test_a_business_lists_and_reads_only_its_own_customers(
     listed = api(client, secret, "get", BASE).json()
     assert listed["data"] == [{
         "phone_number": CUSTOMER, "wa_id": "919820012345", "country": "IN",
-        "language": "hi_IN", "online": True, "read_delay_seconds": 5.0,
+        "language": "hi_IN", "online": True, "blocks_businesses": False,
+        "read_delay_seconds": 5.0,
         "created_at": listed["data"][0]["created_at"], "typing": [],
     }]  # fmt: skip
     assert "cursors" in listed["paging"]

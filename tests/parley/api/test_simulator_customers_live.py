@@ -238,3 +238,47 @@ def test_a_customer_who_tapped_an_ad_brings_the_ads_referral(
     assert message.content["referral"]["headline"] == headline
     # The ad travelled inside the encrypted message: the relay never held it.
     assert find_plaintext(headline.encode()) == []
+
+
+def test_customers_who_block_lower_the_numbers_quality_and_its_messages_fail(
+    client: Client, driven: str, number: PhoneNumber
+) -> None:
+    secret = driven
+    first, second = create(client, secret), create(client, secret)
+    for customer in (first, second):  # they write first: the window is open
+        send(client, secret, customer, {"to": number.e164, "type": "text",
+                                        "text": {"body": "Where is my parcel?"}})  # fmt: skip
+        received(number, customer, 1)
+    delivered = [do_send_message(number, c, Text("Your parcel is on its way")) for c in
+                 (first, second)]  # fmt: skip
+    for message in delivered:
+        wait_for(lambda: status_of(message) in ("delivered", "read"), what="delivered")  # noqa: B023
+
+    # Both customers block businesses: the relay tells each number that wrote to them.
+    for customer in (first, second):
+        response = api(client, secret, "patch", f"{BASE}/{customer}", {"blocks_businesses": True})
+        assert response.status_code == 200, response.content
+        assert response.json()["blocks_businesses"] is True
+    blocked = StreamEntry.objects.filter(name="relay.business_blocked")
+    assert sorted(e.payload["customer"] for e in blocked) == sorted([first, second])
+    assert {e.payload["number_e164"] for e in blocked} == {number.e164}
+    # Two of the two customers it reached: the quality consumer rates the number YELLOW.
+    wait_for(
+        lambda: PhoneNumber.objects.get(pk=number.pk).quality_rating == "YELLOW",
+        what="the quality rating following the blocks",
+    )
+    changed = StreamEntry.objects.get(name="number.quality_changed")
+    assert (changed.payload["previous_quality_rating"], changed.payload["quality_rating"]) == (
+        "GREEN", "YELLOW",
+    )  # fmt: skip
+    # A blocked customer refuses the business's messages, as an unknown number would.
+    refused = do_send_message(number, first, Text("Still there?"))
+    wait_for(lambda: status_of(refused) == "failed", what="the message failing")
+    assert Message.objects.get(pk=refused.pk).error_code == 131026
+
+    # Unblocking is not a block: nothing more is announced.
+    response = api(client, secret, "patch", f"{BASE}/{first}", {"blocks_businesses": False})
+    assert response.json()["blocks_businesses"] is False
+    assert StreamEntry.objects.filter(name="relay.business_blocked").count() == 2
+    bad = api(client, secret, "patch", f"{BASE}/{first}", {"blocks_businesses": "maybe"})
+    assert bad.status_code == 400

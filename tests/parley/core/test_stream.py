@@ -396,7 +396,7 @@ def test_compaction_keeps_what_a_lagging_consumer_has_not_passed(probes, frozen_
     flaky.failing.add("thread:held")
     old = [publish(_staff_event(str(n))) for n in range(4)]
     held = publish(_note("held", 1))
-    names = ["console", "billing", "endpoints", "webhooks", "routing", "archive"]
+    names = ["console", "billing", "endpoints", "quality", "webhooks", "routing", "archive"]
     run_consumers(max_seconds=30, names=[*names, "pending"])
     run_batch(lagging.consumer)  # two entries in
     assert do_compact_stream() == 0  # nothing is old enough yet

@@ -235,6 +235,62 @@ def test_templates_are_priced_by_category_and_window_as_billing_prices_them(
     assert pricing[auth.wamid]["category"] == "authentication"
 
 
+def test_an_answer_to_an_ad_is_free_for_72_hours_as_billing_prices_it(
+    number: PhoneNumber, frozen: Any
+) -> None:
+    from billing.engine.whatsapp import ENTRY_POINT_ANSWER, ENTRY_POINT_WINDOW
+    from parley.messaging import entry_points
+    from parley.messaging.content import Referral
+
+    # One rule, two places: messaging (what statuses report) and billing's engine.
+    assert (entry_points.ANSWER_WITHIN, entry_points.FREE_FOR) == (
+        ENTRY_POINT_ANSWER, ENTRY_POINT_WINDOW,
+    )  # fmt: skip
+    start = log.last_id()
+    ad = Referral(source_url="https://fb.me/ad1", source_id="120", headline="50% off")
+    receive(number, Text("Is this still on?", referral=ad))
+    frozen.advance(hours=23)  # answered within 24 h: 72 free hours from here
+    opened = clock.now()
+    first, _ = send(number, Template("sale", "en_US", "marketing"))
+    frozen.advance(hours=72)  # the window's last moment still counts
+    last, _ = send(number, Template("sale", "en_US", "marketing"))
+    frozen.advance(seconds=1)
+    after, _ = send(number, Template("sale", "en_US", "marketing"))
+    found = {s["id"]: s for s in statuses(built_since(start))}
+    free = {"billable": False, "pricing_model": "PMP", "category": "referral_conversion",
+            "type": "free_entry_point"}  # fmt: skip
+    assert found[first.wamid]["pricing"] == free and found[last.wamid]["pricing"] == free
+    conversation = found[first.wamid]["conversation"]
+    assert conversation["origin"] == {"type": "referral_conversion"}
+    ends = int((opened + dt.timedelta(hours=72)).timestamp())
+    assert conversation["expiration_timestamp"] == str(ends)
+    assert found[last.wamid]["conversation"]["id"] == conversation["id"]  # one window
+    charged = {"billable": True, "pricing_model": "PMP", "category": "marketing",
+               "type": "regular"}  # fmt: skip
+    assert found[after.wamid]["pricing"] == charged
+    stored = Conversation.objects.get()
+    assert (stored.free_entry_opened_at, stored.free_entry_expires_at) == (
+        opened, opened + dt.timedelta(hours=72),
+    )  # fmt: skip
+
+
+def test_an_ordinary_message_or_a_late_answer_opens_no_free_window(
+    number: PhoneNumber, frozen: Any
+) -> None:
+    from parley.messaging.content import Referral
+
+    start = log.last_id()
+    receive(number, Text("hello"))  # no referral: not an entry point
+    ordinary, _ = send(number, Template("sale", "en_US", "marketing"))
+    frozen.advance(hours=1)
+    receive(number, Text("from the ad", referral=Referral(source_url="u", source_id="1")))
+    frozen.advance(hours=24, seconds=1)  # too late to answer it for free
+    late, _ = send(number, Template("sale", "en_US", "marketing"))
+    pricing = {s["id"]: s["pricing"] for s in statuses(built_since(start))}
+    assert pricing[ordinary.wamid]["type"] == pricing[late.wamid]["type"] == "regular"
+    assert Message.objects.filter(free_entry_until__isnull=False).count() == 0
+
+
 def test_failed_carries_the_error_and_inbound_reads_have_no_webhook(
     number: PhoneNumber, frozen: Any
 ) -> None:

@@ -366,10 +366,13 @@ def do_set_quality_rating(
     rating: str,
     actor_label: str = "api",
     ip_address: str | None = None,
+    from_blocks: bool = False,
 ) -> PhoneNumber:
     """Set a number's quality rating (what the platform decides from customers' feedback,
     on demand). A change is audited and published as `number.quality_changed`; a RED number
-    holds its portfolio's messaging limit where it is."""
+    holds its portfolio's messaging limit where it is. `from_blocks`: the platform's own
+    rating from customers' blocks (parley.messaging.quality), which it may raise again by
+    itself; a rating set otherwise stays until set again."""
     if rating not in PhoneNumber.Quality.values:
         raise InvalidParameter(
             f"rating must be one of {', '.join(PhoneNumber.Quality.values)}.", field="rating"
@@ -378,9 +381,13 @@ def do_set_quality_rating(
         number = _locked_number(business, number_id)
         previous = number.quality_rating
         if previous == rating:
+            if number.quality_from_blocks != from_blocks and not from_blocks:
+                number.quality_from_blocks = False  # set by hand now: it stays
+                number.save(update_fields=["quality_from_blocks"])
             return number
         number.quality_rating = rating
-        number.save(update_fields=["quality_rating"])
+        number.quality_from_blocks = from_blocks
+        number.save(update_fields=["quality_rating", "quality_from_blocks"])
         red = PhoneNumber.Quality.RED
         event = "FLAGGED" if rating == red else "UNFLAGGED" if previous == red else ""
         publish(

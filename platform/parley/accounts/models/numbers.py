@@ -53,6 +53,9 @@ class PhoneNumber(models.Model):
     official_requested_at = models.DateTimeField(null=True, blank=True)
     pin_hash = models.CharField(max_length=200, blank=True, default="")
     quality_rating = models.CharField(max_length=8, choices=Quality.choices, default=Quality.GREEN)
+    # The rating was lowered by customers' blocks (parley.messaging.quality): it rises again
+    # by itself as they age out of the quality window; a rating set by hand stays.
+    quality_from_blocks = models.BooleanField(default=False)
     throughput_level = models.CharField(
         max_length=8, choices=Throughput.choices, default=Throughput.STANDARD
     )

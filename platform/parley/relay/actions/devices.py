@@ -16,7 +16,7 @@ from parley.accounts.models import Business, PhoneNumber
 from parley.core import clock, ratelimit
 from parley.core.crypto import token_digest
 from parley.core.errors import Conflict, InvalidParameter, PermissionDenied
-from parley.core.events import IdentityChanged
+from parley.core.events import BusinessBlocked, IdentityChanged
 from parley.core.publish import publish
 from parley.relay import conf
 from parley.relay.actions.mailbox import notify_undelivered
@@ -24,6 +24,7 @@ from parley.relay.actions.verification import consume_verified_session
 from parley.relay.credentials import Credential, new_password
 from parley.relay.errors import RegistrationLocked
 from parley.relay.models import (
+    DeliveryRecord,
     Device,
     Envelope,
     IdentityKeyRecord,
@@ -246,8 +247,35 @@ def do_set_business_block(device: Device, blocked: bool) -> None:
     if account.kind != RelayAccount.Kind.HANDSET or device.device_id != 1:
         raise PermissionDenied("Only the primary device of a handset number blocks businesses.")
     with transaction.atomic():
+        was = RelayAccount.objects.select_for_update().get(pk=account.pk).blocks_businesses
         RelayAccount.objects.filter(pk=account.pk).update(blocks_businesses=blocked)
         account.blocks_businesses = blocked
+        if blocked and not was:
+            _announce_block(account)
+
+
+# How far back a block counts against the business numbers that wrote to the customer.
+BLOCK_ATTRIBUTION = dt.timedelta(days=7)
+
+
+def _announce_block(account: RelayAccount) -> None:
+    """Tell each business number that sent the customer a message lately that it was
+    blocked (from delivery metadata; the relay reads no content)."""
+    now = clock.now()
+    senders = (
+        DeliveryRecord.objects.filter(
+            recipient_account=account,
+            sender_account__kind=RelayAccount.Kind.BUSINESS,
+            server_timestamp__gte=now - BLOCK_ATTRIBUTION,
+        )
+        .values_list("sender_account__phone_number__business_id", "sender_account__e164")
+        .distinct()
+    )
+    for business_id, e164 in sorted(set(senders), key=lambda s: (s[0] or 0, s[1] or "")):
+        if business_id is None or not e164:
+            continue
+        publish(BusinessBlocked(business_id=business_id, occurred_at=now,
+                                number_e164=e164, customer=account.e164))  # fmt: skip
 
 
 def _replace_device_state(device: Device, now: dt.datetime) -> None:
