@@ -2,7 +2,7 @@
 
 Pure Python: no Django, no I/O. State in, state out: the strategy holds one `AgentState` per
 agent (serialisable with `to_dict`/`from_dict`), the caller mirrors every change into it
-(`upsert`, `remove`, `assign`, `release`) and asks `choose` for the agent to offer a
+(`upsert`, `remove`, `assign`, `release`, `set_load`) and asks `choose` for the agent to offer a
 conversation with a given `Requirement` to.
 
 An agent is *eligible* for a requirement when it is available, below capacity, has every
@@ -63,6 +63,13 @@ def _check_proficiency(skill: str, level: int) -> None:
         raise ValueError(
             f"proficiency of {skill!r} must be {MIN_PROFICIENCY}-{MAX_PROFICIENCY}, not {level}"
         )
+
+
+def _check_load(load: int, last_assigned: float) -> None:
+    if load < 0:
+        raise ValueError(f"load cannot be negative ({load})")
+    if last_assigned != last_assigned:
+        raise ValueError("last_assigned is NaN")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,6 +208,10 @@ class Strategy(Protocol):
 
     def release(self, agent_id: int) -> None:
         """load -= 1 (never below 0). KeyError if unknown."""
+
+    def set_load(self, agent_id: int, load: int, last_assigned: float) -> bool:
+        """The agent's load and last assignment as the caller read them (the rest of its
+        state unchanged); False if the agent is unknown."""
 
     def agents(self) -> list[AgentState]:
         """Copies of every agent's state, sorted by agent_id."""
@@ -357,6 +368,18 @@ class _HeapStrategy:
             state.load -= 1
             self._changed(slot)
 
+    def set_load(self, agent_id: int, load: int, last_assigned: float) -> bool:
+        slot = self._slots.get(agent_id)
+        if slot is None:
+            return False
+        state = slot.state
+        if state.load != load or state.last_assigned != last_assigned:
+            _check_load(load, last_assigned)
+            state.load = load
+            state.last_assigned = last_assigned
+            self._changed(slot)  # membership depends on neither: only the rank moves
+        return True
+
     def _changed(self, slot: _Slot) -> None:
         """After the agent's load or last assignment changed: re-rank it in its pools."""
         state = slot.state
@@ -473,6 +496,15 @@ class LinearScan:
         state = self._agents[agent_id]
         if state.load > 0:
             state.load -= 1
+
+    def set_load(self, agent_id: int, load: int, last_assigned: float) -> bool:
+        state = self._agents.get(agent_id)
+        if state is None:
+            return False
+        _check_load(load, last_assigned)
+        state.load = load
+        state.last_assigned = last_assigned
+        return True
 
 
 _FACTORIES: dict[str, Callable[[], Strategy]] = {

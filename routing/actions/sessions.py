@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from parley.accounts.models import StaffUser
 from parley.core import clock
-from parley.core.bulk import insert_rows, update_rows
+from parley.core.bulk import insert_returning, insert_rows, update_rows
 from parley.core.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 from parley.core.events import (
     ConversationAssigned,
@@ -332,7 +332,7 @@ def record_inbound_batch(events: list[MessageReceived], ctx: Context) -> int:
         if session.state == State.SNOOZED:
             _wake(session, at, customer=event.customer)
             writes.change(session, "state", "waiting_since", "snoozed_until", "agent")
-    created = Session.objects.bulk_create([s for s, _ in fresh.values()], batch_size=500)
+    created = _insert_sessions([s for s, _ in fresh.values()])
     for session, (_, event) in zip(created, fresh.values(), strict=True):
         queue = ctx.queue(session.queue_id)
         writes.logs.append(SessionLog(session=session, kind="queued", at=session.opened_at,
@@ -343,11 +343,28 @@ def record_inbound_batch(events: list[MessageReceived], ctx: Context) -> int:
     return len(created)
 
 
+_SESSION_COLUMNS = tuple(f.attname for f in Session._meta.concrete_fields if not f.primary_key)
+
+
+def _insert_sessions(sessions: list[Session]) -> list[Session]:
+    """Insert new sessions in one statement; each gets its primary key."""
+    ids = insert_returning(
+        Session, _SESSION_COLUMNS, [[getattr(s, c) for c in _SESSION_COLUMNS] for s in sessions]
+    )
+    for session, pk in zip(sessions, ids, strict=True):
+        session.pk = pk
+        session._state.adding = False
+        session._state.db = connection.alias
+    return sessions
+
+
 def _new_session(event: MessageReceived, ctx: Context) -> Session:
+    # Only a country rule reads the customer's country (parsing the number is not free).
+    wants_country = any(rule.kind == "country" for rule in ctx.rules)
     inbound = Inbound(
         text=event.text,
         button=_button(event),
-        country=_country(event.customer),
+        country=_country(event.customer) if wants_country else "",
         number_id=event.number_id,
     )
     decision = decide(ctx.rules, inbound)
@@ -456,13 +473,15 @@ def do_route_waiting(business_id: int, *, limit: int = ROUTE_BATCH,
         ctx = ctx or Context.load(business_id)
         strategy = index.index_for(business_id)
         while True:
-            waiting = list(
+            page = list(
                 Session.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(business_id=business_id, state=State.WAITING)
                 .exclude(pk__in=seen)
-                .select_related("conversation")
+                .annotate(customer=F("conversation__customer"))
                 .order_by("-priority", "waiting_since", "id")[:limit]
             )
+            customers = {s.pk: s.customer for s in page}
+            waiting: list[Session] = [*page]
             # Choose for the whole page in memory (each choice counting the ones before),
             # claim every chosen agent's capacity in one statement, then settle the few
             # the database refused one by one.
@@ -497,7 +516,7 @@ def do_route_waiting(business_id: int, *, limit: int = ROUTE_BATCH,
                     continue
                 granted[agent_id] -= 1
                 offer(session, agent_id, now, reason="requeue" if session.transfers else "new",
-                      customer=session.conversation.customer, ctx=ctx, writes=writes)  # fmt: skip
+                      customer=customers[session.pk], ctx=ctx, writes=writes)  # fmt: skip
                 offered += 1
             for session in retry:
                 requirement = requirement_of(session, ctx.requirements)
@@ -508,7 +527,7 @@ def do_route_waiting(business_id: int, *, limit: int = ROUTE_BATCH,
                     unmet.add(requirement)
                     continue
                 offer(session, found, now, reason="requeue" if session.transfers else "new",
-                      customer=session.conversation.customer, ctx=ctx, writes=writes)  # fmt: skip
+                      customer=customers[session.pk], ctx=ctx, writes=writes)  # fmt: skip
                 offered += 1
             writes.flush()
             if len(waiting) < limit:

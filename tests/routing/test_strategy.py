@@ -596,6 +596,13 @@ class World:
             a.last_assigned = at
             for s in self.strategies:
                 s.assign(agent_id, at)
+        elif kind == "set_load":  # the index mirrors a load the database changed
+            agent_id, load, at = int(op[1]), int(op[2]), float(op[3])  # type: ignore[call-overload, arg-type]
+            a = self.model.get(agent_id)
+            known = [s.set_load(agent_id, load, at) for s in self.strategies]
+            assert known == [a is not None] * len(self.strategies)
+            if a is not None:
+                a.load, a.last_assigned = load, at
         else:  # "decide": every strategy must choose the model's agent
             req, at = op[1], float(op[2])  # type: ignore[arg-type]
             assert isinstance(req, Requirement)
@@ -641,6 +648,7 @@ operations = st.lists(
         st.tuples(st.just("remove"), agent_ids),
         st.tuples(st.just("release"), agent_ids),
         st.tuples(st.just("assign"), agent_ids, times),
+        st.tuples(st.just("set_load"), agent_ids, st.integers(min_value=0, max_value=7), times),
         st.tuples(st.just("decide"), requirements, times),
         st.tuples(st.just("decide"), requirements, times),
     ),
@@ -698,3 +706,14 @@ def test_long_random_run_agrees_with_brute_force(least_loaded: bool) -> None:
             world.apply(("release", rnd.randrange(40)))
         else:
             world.apply(("decide", rnd.choice(reqs), float(t // 3)))
+
+
+@pytest.mark.parametrize("name", ["least_loaded", "round_robin", "linear_scan"])
+def test_set_load_rejects_what_no_agent_can_have(name: str) -> None:
+    s = make_strategy(name)
+    s.upsert(AgentState(agent_id=1, capacity=2))
+    with pytest.raises(ValueError, match="negative"):
+        s.set_load(1, -1, 0.0)
+    with pytest.raises(ValueError, match="NaN"):
+        s.set_load(1, 1, float("nan"))
+    assert s.set_load(2, 1, 0.0) is False  # unknown: nothing to mirror
