@@ -39,7 +39,7 @@ from parley.core.errors import InvalidParameter, NotFound, PayloadTooLarge
 from parley.media import rules
 from parley.media.actions import do_upload_media
 from parley.media.models import MediaObject
-from parley.media.selectors import get_media, iter_media
+from parley.media.selectors import CustomerMedia, get_media, iter_media
 
 FORM_OVERHEAD = 64 * 1024
 URL_SECONDS = 300  # Meta's media URLs are valid for 5 minutes
@@ -89,7 +89,7 @@ def _signature(graph_id: int, expires: int) -> str:
     return _SIGNER.signature(f"{graph_id}:{expires}")
 
 
-def download_url(request: Request, media: MediaObject) -> str:
+def download_url(request: Request, media: MediaObject | CustomerMedia) -> str:
     expires = int((clock.now() + dt.timedelta(seconds=URL_SECONDS)).timestamp())
     path = (
         f"/parley/v1/media/{media.graph_id}/download"
@@ -98,7 +98,7 @@ def download_url(request: Request, media: MediaObject) -> str:
     return request.build_absolute_uri(path)
 
 
-def media_node(request: Request, media: MediaObject) -> dict[str, Any]:
+def media_node(request: Request, media: MediaObject | CustomerMedia) -> dict[str, Any]:
     return {
         "messaging_product": "whatsapp",
         "url": download_url(request, media),

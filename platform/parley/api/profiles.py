@@ -56,7 +56,8 @@ FIELDS = (
     "vertical",
 )
 _FIELD = "|".join(FIELDS)
-FIELDS_PATTERN = rf"^ *({_FIELD}) *(, *({_FIELD}) *)*$"
+# Empty (`fields=`) asks for the default list, as no `fields` does.
+FIELDS_PATTERN = rf"^( *({_FIELD}) *(, *({_FIELD}) *)*)?$"
 
 
 class HttpUrlField(serializers.URLField):
@@ -125,11 +126,9 @@ class SuccessOut(serializers.Serializer[Any]):
 def requested_fields(request: Request) -> list[str]:
     """The `fields` asked for (Meta's default list when absent); an unknown one is code 100."""
     raw = request.query_params.get("fields")
-    if raw is None:
+    if raw is None or not raw.strip():
         return list(FIELDS)
-    asked = [f.strip() for f in raw.split(",") if f.strip()]
-    if not asked:
-        return list(FIELDS)
+    asked = [f.strip() for f in raw.split(",")]
     for name in asked:
         if name not in FIELDS:
             raise InvalidParameter(

@@ -42,7 +42,7 @@ from parley.core.errors import InvalidParameter, NotFound, ParleyError
 from parley.core.http import client_address
 from parley.media.actions import do_delete_media
 from parley.media.models import MediaObject
-from parley.media.selectors import get_media, looks_like_media_id
+from parley.media.selectors import CustomerMedia, get_media, looks_like_media_id
 from parley.message_templates import rules
 from parley.message_templates.actions import (
     DECISIONS,
@@ -318,7 +318,7 @@ class GraphNodeView(NodeView):
             raise drf.MethodNotAllowed("DELETE")
         super().initial(request, *args, **kwargs)
 
-    def _media(self, request: Request, node_id: str) -> MediaObject | None:
+    def _media(self, request: Request, node_id: str) -> MediaObject | CustomerMedia | None:
         """The business's media object when `node_id` is a media id (17 digits); a media id
         the business does not have is 404 whatever the other nodes."""
         if not looks_like_media_id(node_id):

@@ -4,11 +4,9 @@ attachment a media message carries."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from typing import IO
 
-from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -20,7 +18,14 @@ from parley.media import rules
 from parley.media.links import LinkFetchFailed, fetch
 from parley.media.models import MediaObject
 from parley.media.rules import MediaRef
-from parley.media.selectors import find_media, list_expired_media, read_media
+from parley.media.selectors import (
+    CustomerMedia,
+    find_media,
+    list_expired_media,
+    read_media,
+    retention,
+)
+from parley.messaging.actions import do_forget_customer_media
 from parley.messaging.content import Media
 
 PREFIX = "media/"
@@ -30,10 +35,6 @@ _ATTEMPTS = 3
 
 def media_upload_error(details: str) -> MessagingError:
     return MessagingError(131053, "Media upload error", details)
-
-
-def retention() -> dt.timedelta:
-    return dt.timedelta(days=float(settings.PARLEY.get("MEDIA_RETENTION_DAYS", 30)))
 
 
 def _digest(stream: IO[bytes]) -> tuple[str, int, bytes]:
@@ -106,6 +107,8 @@ def do_delete_media(business: Business, media_id: str | int) -> bool:
         media = find_media(business, media_id)
         if media is None:
             return False
+        if isinstance(media, CustomerMedia):
+            return do_forget_customer_media(media.message_id)
         deleted, _ = MediaObject.objects.filter(pk=media.pk).delete()
         name = media.storage_name
         transaction.on_commit(lambda: _delete_files([name]))

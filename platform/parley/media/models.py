@@ -3,17 +3,10 @@ its digest and type here, gone after 30 days (simulation clock)."""
 
 from __future__ import annotations
 
-import secrets
-
 from django.db import models
 
 from parley.accounts.models import Business, PhoneNumber
-
-
-def new_media_id() -> int:
-    """A random 17-digit Graph id: businesses and phone numbers have 15 digits, templates
-    16, so a media id never names one of them on the shared `/{version}/{id}` path."""
-    return 10_000_000_000_000_000 + secrets.randbelow(90_000_000_000_000_000)
+from parley.core.graph_ids import new_media_id
 
 
 class MediaObject(models.Model):

@@ -3,6 +3,7 @@ one transaction (`publish` writes them to the stream with the change)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -20,12 +21,14 @@ from parley.core.events import (
     MessageReceived,
     MessageStatusChanged,
 )
+from parley.core.graph_ids import new_media_id
 from parley.core.ids import business_scoped_user_id, new_wamid
 from parley.core.publish import publish
 from parley.messaging import entry_points, lifecycle, selectors, tiers
 from parley.messaging.content import (
     Content,
     ContentError,
+    Media,
     billing_class,
     check_direction,
     parse_content,
@@ -415,6 +418,9 @@ def do_record_inbound_message(
         conversation.last_inbound_at = now
         conversation.window_expires_at = now + SERVICE_WINDOW
         fields = ["last_message_at", "last_inbound_at", "window_expires_at"]
+        if isinstance(content, Media) and content.pointer and not content.media_id:
+            # The business reads a customer's media by a Graph media id, as on the platform.
+            content = dataclasses.replace(content, media_id=str(new_media_id()))
         entry_point = getattr(content, "referral", None) is not None
         if entry_point:  # from an ad or a Page's button: an answer in time is free
             conversation.entry_point_at = now
@@ -432,6 +438,9 @@ def do_record_inbound_message(
             client_timestamp=client_timestamp,
             created_at=now,
             received_at=now,
+            media_id=int(content.media_id)
+            if isinstance(content, Media) and content.media_id
+            else None,
         )
         Envelope.objects.create(guid=envelope_guid, message=message, device_id=device_id)
         publish(
@@ -450,6 +459,21 @@ def do_record_inbound_message(
         )
         _delivery_event(message)
     return message
+
+
+def do_forget_customer_media(message_id: int) -> bool:
+    """The business deleted a customer's media (DELETE /{version}/{media_id}): its id names
+    nothing any more. The message keeps the rest of its content."""
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(pk=message_id).first()
+        if message is None or message.media_id is None:
+            return False
+        message.media_id = None
+        content = dict(message.content)
+        content.pop("media_id", None)
+        message.content = content
+        message.save(update_fields=["media_id", "content"])
+    return True
 
 
 def do_mark_inbound_read(message_id: int) -> bool:

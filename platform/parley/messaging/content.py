@@ -225,6 +225,8 @@ class Media(Content):
     file_length: int = 0
     caption: str = ""
     pointer: dict[str, Any] | None = None  # what the e2ee media path needs to send it
+    # A customer's media: its Graph media id (GET /{version}/{media_id} reads it).
+    media_id: str = ""
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> Media:
@@ -246,7 +248,14 @@ class Media(Content):
             file_length=length,
             caption=_str(data, "caption", limit=MAX_CAPTION, required=False),
             pointer=dict(pointer) if pointer else None,
+            media_id=_str(data, "media_id", limit=20, required=False),
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if not self.media_id:
+            del data["media_id"]
+        return data
 
     def preview(self) -> str:
         return self.caption or f"[{self.kind} {self.file_name}]".replace(" ]", "]")

@@ -81,6 +81,8 @@ class Message(models.Model):
     # A business message accepted inside a free entry point window: when that window ends
     # (the message is free, whatever its category).
     free_entry_until = models.DateTimeField(null=True, blank=True)
+    # A customer's media message: the Graph media id the business reads it by.
+    media_id = models.BigIntegerField(null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -176,7 +176,7 @@ def _media(content: Media) -> dict[str, Any]:
     media["mime_type"] = content.mime_type
     # The plaintext's SHA-256, base64, as the Signal attachment pointer (and Meta) has it.
     media["sha256"] = str(pointer.get("file_sha256") or "")
-    media["id"] = content.id
+    media["id"] = content.media_id or content.id
     if content.kind == "audio":
         # A voice note is recorded in the app as Ogg Opus; other audio is a file.
         media["voice"] = content.mime_type.split(";")[0].strip() == "audio/ogg"

@@ -121,8 +121,13 @@ def test_fields_selects_what_is_answered(client, number, tokens) -> None:
     }
     item = _read(client, tokens["developer"], number, "?fields=websites")
     assert item == {"messaging_product": "whatsapp", "websites": FULL["websites"]}
-    # Without `fields`, every field (Meta's default list).
+    # Without `fields`, or with it empty, every field (Meta's default list).
     assert set(_read(client, tokens["developer"], number)) == set(FULL)
+    assert set(_read(client, tokens["developer"], number, "?fields=")) == set(FULL)
+    # An empty name in the list is no field.
+    assert_envelope(
+        api(client, tokens["developer"], "get", _path(number) + "?fields=about,,email"), 400, 100
+    )
     error = assert_envelope(
         api(client, tokens["developer"], "get", _path(number) + "?fields=about,colour"), 400, 100
     )

@@ -24,6 +24,7 @@ from pywa.types.templates import (
 )
 
 from e2ee.actions import client_for, do_create_device
+from e2ee.protocol.media import MediaType
 from parley.accounts.actions.tokens import do_create_api_token
 from parley.accounts.models import PhoneNumber
 from parley.message_templates.actions import do_review_template
@@ -159,6 +160,18 @@ def test_pywa_manages_templates_sends_every_type_and_reads(
     assert wa.delete_media(uploaded.id).success
     with pytest.raises(WhatsAppError):
         wa.get_media_url(uploaded.id)
+
+    # Her photo: the webhook's media id fetches its URL, and the download is the photo.
+    alice.send_media(number.e164, PNG, file_name="broken.png", mime_type="image/png",
+                     caption="it arrived broken", media_type=MediaType.IMAGE)  # fmt: skip
+    hers = eventually(
+        lambda: Message.objects.filter(direction="inbound", content_type="media").first(),
+        "her photo",
+    )
+    theirs = wa.get_media_url(hers.content["media_id"])
+    assert (theirs.mime_type, theirs.sha256) == ("image/png", hashlib.sha256(PNG).hexdigest())
+    got = wa.download_media(url=theirs.url, path=tmp_path, filename="hers.png")
+    assert got.read_bytes() == PNG
 
     assert wa.update_template(created.id, new_components=[
         BodyText("Hello {{1}}, your parcel arrives {{2}}.", "Ana", "today")]).success  # fmt: skip

@@ -186,3 +186,60 @@ def test_media_expires_after_30_days_on_the_simulation_clock(
         run_due_jobs()
     assert not MediaObject.objects.exists()
     assert stored_files(local_storage) == []
+
+
+def test_a_customers_media_is_read_and_downloaded_by_its_media_id(
+    client: Client, secret: str, number: PhoneNumber, factory: Any, local_storage: Path,
+    frozen_clock: Any,
+) -> None:  # fmt: skip
+    import dataclasses
+    import json
+
+    from parley.core.models import StreamEntry
+    from parley.messaging.actions import do_record_inbound_message
+    from parley.messaging.endpoint import store_media
+    from parley.webhooks.changes import build_changes
+    from tests.parley.webhooks.test_changes import deliveries
+
+    # What the business's endpoint records when a customer's photo arrives: the encrypted
+    # attachment, its key in the tenant.
+    photo = store_media(PNG, file_name="parcel.png", mime_type="image/png", kind="image",
+                        caption="it arrived broken")  # fmt: skip
+    start = StreamEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    message = do_record_inbound_message(number, "+919820012345", photo, envelope_guid="in-photo")
+    media_id = message.content["media_id"]
+    assert len(media_id) == 17 and media_id.isdigit() and message.media_id == int(media_id)
+    # The webhook names it by that id, as Meta does.
+    (change,) = [c for c in build_changes(deliveries(start)) if c.message_id == message.wamid]
+    image = json.loads(change.body)["entry"][0]["changes"][0]["value"]["messages"][0]["image"]
+    assert image["id"] == media_id and image["caption"] == "it arrived broken"
+
+    node = call(client, secret, "get", f"/v23.0/{media_id}?phone_number_id={number.pk}")
+    assert node.status_code == 200, node.content
+    body = node.json()
+    assert (body["id"], body["mime_type"], body["file_size"]) == (media_id, "image/png",
+                                                                 str(len(PNG)))  # fmt: skip
+    assert body["sha256"] == hashlib.sha256(PNG).hexdigest()
+    url = urlsplit(body["url"])
+    download = call(client, secret, "get", f"{url.path}?{url.query}")
+    assert download.status_code == 200 and download["Content-Type"] == "image/png"
+    assert b"".join(download.streaming_content) == PNG  # decrypted with the tenant's key
+    blobs = [f.read_bytes() for f in (local_storage / "e2ee-attachments").iterdir()]
+    assert len(blobs) == 1 and PNG not in blobs[0]  # only the ciphertext is stored
+
+    # Another business: nothing; another number of the business: nothing.
+    other = do_create_api_token(factory.staff(factory.business("Other"), "developer"),
+                                name="x").secret  # fmt: skip
+    assert_envelope(call(client, other, "get", f"/v23.0/{media_id}"), 404, 100)
+    assert_envelope(call(client, secret, "get", f"/v23.0/{media_id}?phone_number_id=1"), 404, 100)
+    # Deleted, it names nothing; the message keeps its content.
+    assert call(client, secret, "delete", f"/v23.0/{media_id}").json() == {"success": True}
+    assert_envelope(call(client, secret, "get", f"/v23.0/{media_id}"), 404, 100)
+    message.refresh_from_db()
+    assert message.media_id is None and message.content["caption"] == "it arrived broken"
+    # After 30 days (simulated) a customer's media is gone like uploaded media.
+    later = do_record_inbound_message(
+        number, "+919820012345", dataclasses.replace(photo, caption=""), envelope_guid="in-2"
+    )
+    frozen_clock.advance(days=30, seconds=1)
+    assert_envelope(call(client, secret, "get", f"/v23.0/{later.content['media_id']}"), 404, 100)
