@@ -16,7 +16,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from archive.actions.capture import do_capture
@@ -27,7 +26,7 @@ from archive.selectors import Criteria
 from parley.core import clock
 from parley.core.events import MessageReceived, SessionRouted
 from parley.messaging.content import Text
-from tests.conftest import verified_session
+from tests.frontend.browser import sign_in, watch_problems
 from tests.frontend.test_browser import _log_in
 
 CUSTOMER = "+919876500071"
@@ -63,13 +62,6 @@ def _archive(business: Any, number: Any, agent: Any) -> None:
     do_roll_files(force=True, now=now)
 
 
-def _as(page: Page, base: str, user: Any) -> None:
-    page.context.clear_cookies()
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": verified_session(user), "url": base}]
-    )
-
-
 def _validate(download: Path, tmp_path: Path) -> None:
     wacz = subprocess.run(
         [str(BIN / "wacz"), "validate", "-f", str(download)],
@@ -97,20 +89,11 @@ def test_officer_searches_holds_exports_and_downloads(
     agent = factory.staff(business, "agent")
     number = console.number(admin)
     _archive(business, number, agent)
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(f"{page.url}: {m.text}")
-            if m.type == "error" and ("Content Security Policy" in m.text or "Refused to" in m.text)
-            else None
-        ),
-    )
+    problems = watch_problems(page)
 
     # Refused: the search is content, for compliance officers only.
     for user in (agent, admin):
-        _as(page, asgi_server, user)
+        sign_in(page, asgi_server, user)
         response = page.goto(f"{asgi_server}/compliance/")
         assert response is not None and response.status == 403
         expect(page.get_by_role("heading", name="403 · Not allowed")).to_be_visible()

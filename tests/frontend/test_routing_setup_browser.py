@@ -7,36 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from parley.accounts.models import AuditEntry
 from routing.models import Agent, CannedResponse, Queue, QueueSkill, RoutingRule, SlaPolicy
-from tests.conftest import verified_session
+from tests.frontend.browser import sign_in, watch_problems
 
 SETUP_PAGES = ["/routing/", "/routing/sla/", "/routing/rules/", "/routing/canned/",
                "/routing/agents/", "/routing/queues/new/"]  # fmt: skip
-
-
-def _as(page: Page, base: str, user: Any) -> None:
-    page.context.clear_cookies()
-    page.context.add_cookies(
-        [{"name": settings.SESSION_COOKIE_NAME, "value": verified_session(user), "url": base}]
-    )
-
-
-def _watch_csp(page: Page) -> list[str]:
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(f"{page.url}: {m.text}")
-            if m.type == "error" and ("Content Security Policy" in m.text or "Refused to" in m.text)
-            else None
-        ),
-    )
-    return problems
 
 
 def test_administrator_sets_up_a_contact_centre_through_the_pages(
@@ -45,10 +23,10 @@ def test_administrator_sets_up_a_contact_centre_through_the_pages(
     business = factory.business()
     admin = factory.staff(business, "administrator")
     alice = factory.staff(business, "agent")
-    problems = _watch_csp(page)
+    problems = watch_problems(page)
 
     # An agent takes conversations but does not set up routing.
-    _as(page, asgi_server, alice)
+    sign_in(page, asgi_server, alice)
     for url in [*SETUP_PAGES, f"/routing/agents/{alice.pk}/"]:
         response = page.goto(f"{asgi_server}{url}")
         assert response is not None and response.status == 403, url
@@ -57,7 +35,7 @@ def test_administrator_sets_up_a_contact_centre_through_the_pages(
     expect(sections).to_be_visible()
     expect(sections.get_by_role("link", name="Routing")).to_have_count(0)
 
-    _as(page, asgi_server, admin)
+    sign_in(page, asgi_server, admin)
     page.goto(f"{asgi_server}/")
     page.get_by_role("navigation", name="Console sections").get_by_role(
         "link", name="Routing"

@@ -132,6 +132,16 @@ def insert_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Row])
     return _executemany(model, columns, rows, "")
 
 
+def _pg_arrays(types: list[str], batch: Sequence[Row]) -> tuple[list[list[Any]], str]:
+    """The rows as one array a column (JSON wrapped for jsonb) and the `unnest(...)`
+    arguments that read them back as rows: one statement for the whole batch."""
+    arrays = [list(values) for values in zip(*batch, strict=True)]
+    for i, kind in enumerate(types):
+        if kind == "jsonb":
+            arrays[i] = [None if v is None else Jsonb(v) for v in arrays[i]]
+    return arrays, ", ".join(f"%s::{kind}[]" for kind in types)
+
+
 def insert_returning(model: type[Model], columns: Sequence[str], rows: Iterable[Row]) -> list[int]:
     """Insert rows and return their primary keys, in the rows' order: one `INSERT … SELECT
     FROM unnest(arrays)` on PostgreSQL (the ORM's bulk_create prepares every value through
@@ -151,11 +161,7 @@ def insert_returning(model: type[Model], columns: Sequence[str], rows: Iterable[
                 ids.append(int(cursor.lastrowid))
         return ids
     types = [_PG_TYPES[_internal_type(model, c)] for c in columns]
-    arrays = [list(values) for values in zip(*batch, strict=True)]
-    for i, kind in enumerate(types):
-        if kind == "jsonb":
-            arrays[i] = [None if v is None else Jsonb(v) for v in arrays[i]]
-    unnest = ", ".join(f"%s::{kind}[]" for kind in types)
+    arrays, unnest = _pg_arrays(types, batch)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({_names(columns)}) SELECT * FROM unnest({unnest}) "
@@ -223,13 +229,9 @@ def update_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Row])
             )
         return len(batch)
     types = ["int8", *(_PG_TYPES[_internal_type(model, c)] for c in columns)]
-    arrays = [list(values) for values in zip(*batch, strict=True)]
-    for i, kind in enumerate(types):
-        if kind == "jsonb":
-            arrays[i] = [None if v is None else Jsonb(v) for v in arrays[i]]
+    arrays, unnest = _pg_arrays(types, batch)
     names = ["id_", *(f"v{i}" for i in range(len(columns)))]
     sets = ", ".join(f"{quote(c)} = v.{n}" for c, n in zip(columns, names[1:], strict=True))
-    unnest = ", ".join(f"%s::{kind}[]" for kind in types)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET {sets} FROM unnest({unnest}) AS v({', '.join(names)}) "
