@@ -34,8 +34,32 @@ class Command(DeviceCommand):
     # -- subcommands ---------------------------------------------------------------------
 
     def do_create(self, options: dict[str, Any]) -> None:
+        if not options.get("reinstall"):
+            found = self._provisioned(options["number"])
+            if found is not None:
+                # A registered number gets its endpoint from the workers (make run's demo
+                # number too): registering again would only replace its keys.
+                do_enable_endpoint(self.number(found.e164))
+                self.stdout.write(
+                    f"{found.e164} already has its endpoint (device {found.device_id}, "
+                    f"registration id {found.registration_id}), served by the workers."
+                )
+                return
         super().do_create(options)
         do_enable_endpoint(self.number(options["number"]))
+
+    def _provisioned(self, number: str, wait: float = 20.0) -> Any:
+        """The number's registered endpoint device; one the workers are still registering
+        is waited for a little."""
+        from e2ee.models import LocalDevice
+
+        deadline = time.monotonic() + wait
+        while True:
+            device = endpoint.business_device(number)
+            pending = LocalDevice.objects.filter(e164=number, device_id=1).exists()
+            if device is not None or not pending or time.monotonic() > deadline:
+                return device
+            time.sleep(0.2)
 
     def do_restore(self, options: dict[str, Any]) -> None:
         super().do_restore(options)

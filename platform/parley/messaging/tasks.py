@@ -67,14 +67,20 @@ def send_read_receipts(self: Any, e164: str, guids: list[str], typing: str | Non
         raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries)) from exc
 
 
-@shared_task(name="parley.messaging.tasks.provision_endpoint")
-def provision_endpoint(number_id: int) -> bool:
+@shared_task(bind=True, name="parley.messaging.tasks.provision_endpoint", max_retries=MAX_RETRIES)
+def provision_endpoint(self: Any, number_id: int) -> bool:
     """A number registered for messaging gets its Signal endpoint (idempotent); one that was
-    deregistered since gets none."""
+    deregistered since gets none. Retried while the relay cannot be reached (a worker may
+    start before the web server that serves it)."""
     number = PhoneNumber.objects.filter(pk=number_id).first()
     if number is None or number.status != PhoneNumber.Status.CONNECTED:
         return False
-    endpoint.provision(number)
+    try:
+        endpoint.provision(number)
+    except RelayError as exc:
+        if self.request.retries >= MAX_RETRIES:
+            raise
+        raise self.retry(exc=exc, countdown=min(60, 2**self.request.retries)) from exc
     return True
 
 

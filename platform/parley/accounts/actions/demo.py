@@ -15,6 +15,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 
 from parley.accounts.actions.audit import do_record_audit
+from parley.accounts.actions.numbers import announce_status
 from parley.accounts.actions.tokens import do_create_api_token, do_revoke_api_token
 from parley.accounts.models import ApiToken, Business, PhoneNumber, StaffUser
 from parley.accounts.roles import Role, token_scopes_of
@@ -106,6 +107,8 @@ def do_seed_demo() -> DemoSeed:
         )
         if created or number_created:
             do_record_audit("demo.seeded", business_id=business.pk, target=business.name)
+        if number_created:
+            announce_status(number)  # registered: the workers give it its Signal endpoint
         secret = _demo_token(accounts[Role.ADMINISTRATOR], Role.ADMINISTRATOR, _token_file(),
                              "Demo integration")  # fmt: skip
         developer = _demo_token(accounts[Role.DEVELOPER], Role.DEVELOPER,

@@ -45,7 +45,8 @@ def display_number(e164: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
-def _announce(number: PhoneNumber) -> None:
+def announce_status(number: PhoneNumber) -> None:
+    """Publish the number's status (a registered number gets its endpoint from it)."""
     publish(
         NumberStatusChanged(
             business_id=number.business_id,
@@ -83,7 +84,7 @@ def do_add_number(
                 target=e164,
                 ip_address=ip_address,
             )
-            _announce(number)
+            announce_status(number)
     except IntegrityError as exc:
         raise Conflict("This number is already on the platform.", field="phone_number") from exc
     return number
@@ -240,7 +241,7 @@ def do_register_number(
             target=number.e164,
             ip_address=ip_address,
         )
-        _announce(number)
+        announce_status(number)
     return number
 
 
@@ -258,7 +259,7 @@ def do_deregister_number(
             target=number.e164,
             ip_address=ip_address,
         )
-        _announce(number)
+        announce_status(number)
     return number
 
 
@@ -283,7 +284,7 @@ def do_request_official_verification(
             target=number.e164,
             ip_address=ip_address,
         )
-        _announce(number)
+        announce_status(number)
     return number
 
 
@@ -305,7 +306,7 @@ def do_review_official_verification(number_id: int, *, approve: bool) -> PhoneNu
             actor_label="platform operator",
             target=number.e164,
         )
-        _announce(number)
+        announce_status(number)
     return number
 
 
