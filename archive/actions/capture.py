@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from archive.models import ArchiveFile, ArchiveRecord, ConversationAgent, RetentionPolicy
 from archive.retention import DEFAULT_PRESET, PRESETS, period_of
@@ -280,18 +280,23 @@ def policy_for(
 
 
 def _open_file(business_id: int, policy: Policy, period: str, now: dt.datetime) -> ArchiveFile:
-    found = (
-        ArchiveFile.objects.select_for_update()
-        .filter(
-            business_id=business_id,
-            retention_class=policy.retention_class,
-            period=period,
-            state=ArchiveFile.State.OPEN,
-        )
-        .first()
+    group = ArchiveFile.objects.select_for_update().filter(
+        business_id=business_id,
+        retention_class=policy.retention_class,
+        period=period,
+        state=ArchiveFile.State.OPEN,
     )
+    found = group.first()
     if found is not None:
         return found
+    try:
+        with transaction.atomic():  # a savepoint: another writer may open it first
+            return _new_file(business_id, policy, period, now)
+    except IntegrityError:
+        return group.get()  # the one the other writer opened (one open file a group)
+
+
+def _new_file(business_id: int, policy: Policy, period: str, now: dt.datetime) -> ArchiveFile:
     # Unique across installations too: two archives never write the same key.
     stamp = f"{now:%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}"
     return ArchiveFile.objects.create(

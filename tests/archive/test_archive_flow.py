@@ -371,3 +371,62 @@ def test_exports_pass_the_independent_checkers(
             assert result.returncode == 0, (command, result.stdout + result.stderr)
         verified = _checker("fastwarc", "check", "--verify-payloads", path).stdout
         assert "skipped" not in verified
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_writers_opening_a_group_at_once_share_one_file(factory: Any) -> None:
+    """One open file a group, even when a second writer tries to open it while the first
+    has not committed yet: the second waits, then takes the first one's file."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    from archive.actions.capture import DEFAULT_POLICY, _open_file
+    from archive.models import ArchiveFile
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time")
+    business = factory.business("Race")
+    now = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+    first_in = threading.Event()
+    opened: dict[str, int] = {}
+    problems: list[BaseException] = []
+
+    def waiting_for_the_lock() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            return bool(cursor.fetchone()[0])
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                opened["first"] = _open_file(business.pk, DEFAULT_POLICY, "2026-03", now).pk
+                first_in.set()
+                for _ in range(500):  # until the second writer waits on our row
+                    if waiting_for_the_lock():
+                        break
+                    threading.Event().wait(0.02)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            problems.append(exc)
+        finally:
+            first_in.set()
+            connections.close_all()
+
+    def second() -> None:
+        try:
+            first_in.wait(30)
+            with transaction.atomic():
+                opened["second"] = _open_file(business.pk, DEFAULT_POLICY, "2026-03", now).pk
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            problems.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert problems == []
+    assert opened["first"] == opened["second"]
+    assert ArchiveFile.objects.filter(business_id=business.pk).count() == 1
