@@ -406,7 +406,7 @@ def test_two_writers_opening_a_group_at_once_share_one_file(factory: Any) -> Non
                     if waiting_for_the_lock():
                         break
                     threading.Event().wait(0.02)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             problems.append(exc)
         finally:
             first_in.set()
@@ -417,7 +417,7 @@ def test_two_writers_opening_a_group_at_once_share_one_file(factory: Any) -> Non
             first_in.wait(30)
             with transaction.atomic():
                 opened["second"] = _open_file(business.pk, DEFAULT_POLICY, "2026-03", now).pk
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             problems.append(exc)
         finally:
             connections.close_all()
