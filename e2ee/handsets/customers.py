@@ -16,6 +16,7 @@ import base64
 import binascii
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,7 +111,7 @@ def customers_of(rows: list[FleetHandset]) -> list[Customer]:
     return [customer_of(r, typing=typing.get(r.pk, ())) for r in rows]
 
 
-def customer_of(row: FleetHandset, *, typing: Any = None) -> Customer:
+def customer_of(row: FleetHandset, *, typing: Sequence[str] | None = None) -> Customer:
     """The customer as its business sees it; `typing`: the peers shown typing, when the
     caller read them for many rows at once."""
     if typing is None:

@@ -33,7 +33,6 @@ class CustomerMedia:
 
     graph_id: int
     message_id: int
-    kind: str
     mime_type: str
     file_size: int
     sha256: str  # hex, as uploaded media's
@@ -67,7 +66,6 @@ def _customer_media(business: Business, graph_id: int,
     return CustomerMedia(
         graph_id=graph_id,
         message_id=message.pk,
-        kind=str(content.get("kind") or ""),
         mime_type=str(content.get("mime_type") or "application/octet-stream"),
         file_size=int(content.get("file_length") or pointer.get("file_length") or 0),
         sha256=_hex(str(pointer.get("file_sha256") or "")),

@@ -31,6 +31,7 @@ from parley.messaging.content import (
     Media,
     billing_class,
     check_direction,
+    from_entry_point,
     parse_content,
 )
 from parley.messaging.models import Conversation, Endpoint, Envelope, Message, Reach
@@ -139,7 +140,7 @@ def _delivery_event(message: Message) -> None:
             suggestions=billed.suggestions,
             url_preview=billed.url_preview,
             template_category=billed.template_category,
-            entry_point=not outbound and getattr(content, "referral", None) is not None,
+            entry_point=not outbound and from_entry_point(content),
         )
     )
 
@@ -421,8 +422,7 @@ def do_record_inbound_message(
         if isinstance(content, Media) and content.pointer and not content.media_id:
             # The business reads a customer's media by a Graph media id, as on the platform.
             content = dataclasses.replace(content, media_id=str(new_media_id()))
-        entry_point = getattr(content, "referral", None) is not None
-        if entry_point:  # from an ad or a Page's button: an answer in time is free
+        if from_entry_point(content):  # an answer in time is free
             conversation.entry_point_at = now
             fields.append("entry_point_at")
         conversation.save(update_fields=fields)

@@ -551,6 +551,12 @@ def _utf8(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
+def from_entry_point(content: Content) -> bool:
+    """Whether a customer's message came from an ad or a Page's button (its `referral`):
+    a free entry point (parley.messaging.entry_points)."""
+    return isinstance(content, Text) and content.referral is not None
+
+
 def billing_class(content: Content, direction: str) -> BillingClass:
     """The one mapping from a message's content to the class billing rates. Business
     (outbound, A2P) messages are text, rich card or media; customer (inbound, P2A) messages

@@ -382,7 +382,7 @@ def do_set_quality_rating(
         number = _locked_number(business, number_id)
         previous = number.quality_rating
         if previous == rating:
-            if number.quality_from_blocks != from_blocks and not from_blocks:
+            if number.quality_from_blocks and not from_blocks:
                 number.quality_from_blocks = False  # set by hand now: it stays
                 number.save(update_fields=["quality_from_blocks"])
             return number

@@ -266,14 +266,14 @@ def _announce_block(account: RelayAccount) -> None:
         DeliveryRecord.objects.filter(
             recipient_account=account,
             sender_account__kind=RelayAccount.Kind.BUSINESS,
+            sender_account__phone_number__isnull=False,
             server_timestamp__gte=now - BLOCK_ATTRIBUTION,
         )
         .values_list("sender_account__phone_number__business_id", "sender_account__e164")
+        .order_by("sender_account__phone_number__business_id", "sender_account__e164")
         .distinct()
     )
-    for business_id, e164 in sorted(set(senders), key=lambda s: (s[0] or 0, s[1] or "")):
-        if business_id is None or not e164:
-            continue
+    for business_id, e164 in senders:
         publish(BusinessBlocked(business_id=business_id, occurred_at=now,
                                 number_e164=e164, customer=account.e164))  # fmt: skip
 
