@@ -4,10 +4,12 @@ the p50/p99 of the accept (a 200 with the wamid), from a load generator on the s
 DRF endpoint that parses the POST and inserts one row (bench/bare_app.py), on the same
 server and database: the naive ceiling. Prints figures; asserts nothing about time.
 
-Parley's side runs as `make run` serves it (uvicorn, one process); the number is at HIGH
-throughput (1,000 messages/s) and the messages go to enough customers that the pair rate
-never refuses one. Every message is committed with its `accepted` event; no worker runs, so
-the figure is the API's own.
+Parley's side runs as `make run` serves it (uvicorn, one process, the send lane in front of
+Django: parley.api.send_lane); the number is at HIGH throughput (1,000 messages/s) and the
+messages go to enough customers that the pair rate never refuses one. Every message is
+committed with its `accepted` event; no worker runs, so the figure is the API's own. The CPU
+the web server and the load generator spent per accepted message is printed too: unlike the
+rate, it hardly moves with what else the machine is doing.
 
     DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python bench/api.py
     .venv/bin/python bench/api.py --seconds 10 --concurrency 32
@@ -27,7 +29,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bootstrap import ROOT, free_port, percentile, setup_django, wait_port
+from bootstrap import ROOT, cpu_seconds, free_port, percentile, setup_django, wait_port
 
 setup_django()
 
@@ -143,14 +145,18 @@ def main() -> None:
         headers = {"Authorization": f"Bearer {token}"}
         asyncio.run(load(url, bodies[-200:], headers, 1, 4))
         before = Message.objects.filter(conversation__number=number).count()
+        web_cpu, own_cpu = cpu_seconds(procs[1].pid), time.process_time()
         ok, refused, lat = asyncio.run(load(url, bodies[:-200], headers, args.seconds,
                                             args.concurrency))  # fmt: skip
+        web_cpu, own_cpu = cpu_seconds(procs[1].pid) - web_cpu, time.process_time() - own_cpu
         rate = report("Parley, POST /{version}/{phone_number_id}/messages", ok, refused, lat,
                       args.seconds)  # fmt: skip
         stored = Message.objects.filter(conversation__number=number).count() - before
         print(f"  {stored} messages stored (accepted: {ok}); {rate / ceiling:.2f} of the "
               f"ceiling; target ≥ 1,000 accepted/s per number ({os.cpu_count()} cores, "
               f"load generator included)")  # fmt: skip
+        print(f"  CPU per accepted message: web server {1000 * web_cpu / max(ok, 1):.2f} ms, "
+              f"load generator {1000 * own_cpu / max(ok, 1):.2f} ms")  # fmt: skip
     finally:
         for p in procs:
             p.terminate()

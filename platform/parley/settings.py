@@ -518,6 +518,11 @@ PARLEY: dict[str, Any] = {
     "MEDIA_LINK_ALLOW_PRIVATE": _env_bool("PARLEY_MEDIA_LINK_ALLOW_PRIVATE"),
     "MEDIA_LINK_TIMEOUT_SECONDS": float(os.environ.get("PARLEY_MEDIA_LINK_TIMEOUT_SECONDS", "10")),
     "MEDIA_LINK_MAX_REDIRECTS": 3,
+    # Plain Cloud API sends are accepted in batches beside Django's request handler
+    # (parley.api.send_lane); 0 sends every request through Django.
+    "SEND_LANE": os.environ.get("PARLEY_SEND_LANE", "1") != "0",
+    # Batches the lane writes at once (PostgreSQL; SQLite writes one at a time).
+    "SEND_LANE_PARALLEL": int(os.environ.get("PARLEY_SEND_LANE_PARALLEL", "2")),
 }
 
 LOGGING = {

@@ -5,6 +5,7 @@ platform) arrives as statuses on the message's lifecycle."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -107,6 +108,38 @@ def _content(request: SendRequest, number: PhoneNumber, customer: str) -> Conten
     return request.content
 
 
+@dataclasses.dataclass(frozen=True)
+class PreparedSend:
+    """A send request checked against the number: what to accept, and how to answer."""
+
+    number: PhoneNumber
+    request: SendRequest
+    customer: str
+    content: Content
+    reply_to: str
+
+    def answer(self, wamid: str) -> dict[str, Any]:
+        """The Cloud API's answer once the message is accepted as `wamid`."""
+        sent: dict[str, str] = {"id": wamid}
+        if self.content.type == "template":
+            sent["message_status"] = "accepted"
+        return {
+            "messaging_product": "whatsapp",
+            "contacts": [_contact(self.request, self.number, self.customer)],
+            "messages": [sent],
+        }
+
+
+def prepare_send(number: PhoneNumber, parsed: SendRequest) -> PreparedSend:
+    """Everything a send is checked for before it is counted and accepted (raises the
+    Cloud API's error)."""
+    _registered(number)
+    customer = _customer(parsed, number)
+    content = _content(parsed, number, customer)
+    reply_to = selectors.get_replied_wamid(number, parsed.reply_to)
+    return PreparedSend(number, parsed, customer, content, reply_to)
+
+
 class MessagesView(CloudApiView):
     permission_classes = [capability(Capability.SEND_MESSAGES)]
 
@@ -152,22 +185,10 @@ class MessagesView(CloudApiView):
         parsed = parse_message_request(request.data)
         if isinstance(parsed, ReadRequest):
             return self._mark_read(number, parsed)
-        _registered(number)
-        customer = _customer(parsed, number)
-        content = _content(parsed, number, customer)
-        reply_to = selectors.get_replied_wamid(number, parsed.reply_to)
-        limits.take_send(number, customer)
-        message = do_send_message(number, customer, content, reply_to=reply_to)
-        sent: dict[str, str] = {"id": message.wamid}
-        if content.type == "template":
-            sent["message_status"] = "accepted"
-        return Response(
-            {
-                "messaging_product": "whatsapp",
-                "contacts": [_contact(parsed, number, customer)],
-                "messages": [sent],
-            }
-        )
+        send = prepare_send(number, parsed)
+        limits.take_send(number, send.customer)
+        message = do_send_message(number, send.customer, send.content, reply_to=send.reply_to)
+        return Response(send.answer(message.wamid))
 
     def _mark_read(self, number: PhoneNumber, parsed: ReadRequest) -> Response:
         message = selectors.get_number_message(number, parsed.message_id)

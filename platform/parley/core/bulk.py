@@ -6,12 +6,14 @@ to quote than to send."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Field, Model
 from psycopg.types.json import Jsonb
@@ -132,6 +134,16 @@ def insert_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Row])
     return _executemany(model, columns, rows, "")
 
 
+@contextlib.contextmanager
+def _bound_cursor() -> Iterator[psycopg.Cursor[Any]]:
+    """A cursor on Django's connection (its transaction) that sends the parameters apart
+    from the statement: Django's own cursor quotes every array element into the SQL text
+    in Python, which costs more than the insert."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
 def _pg_arrays(types: list[str], batch: Sequence[Row]) -> tuple[list[list[Any]], str]:
     """The rows as one array a column (JSON wrapped for jsonb) and the `unnest(...)`
     arguments that read them back as rows: one statement for the whole batch."""
@@ -139,7 +151,8 @@ def _pg_arrays(types: list[str], batch: Sequence[Row]) -> tuple[list[list[Any]],
     for i, kind in enumerate(types):
         if kind == "jsonb":
             arrays[i] = [None if v is None else Jsonb(v) for v in arrays[i]]
-    return arrays, ", ".join(f"%s::{kind}[]" for kind in types)
+    # Binary parameters: no text escaping of every element.
+    return arrays, ", ".join(f"%b::{kind}[]" for kind in types)
 
 
 def insert_returning(model: type[Model], columns: Sequence[str], rows: Iterable[Row]) -> list[int]:
@@ -162,7 +175,7 @@ def insert_returning(model: type[Model], columns: Sequence[str], rows: Iterable[
         return ids
     types = [_PG_TYPES[_internal_type(model, c)] for c in columns]
     arrays, unnest = _pg_arrays(types, batch)
-    with connection.cursor() as cursor:
+    with _bound_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({_names(columns)}) SELECT * FROM unnest({unnest}) "
             f"RETURNING {pk}",
@@ -232,7 +245,7 @@ def update_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Row])
     arrays, unnest = _pg_arrays(types, batch)
     names = ["id_", *(f"v{i}" for i in range(len(columns)))]
     sets = ", ".join(f"{quote(c)} = v.{n}" for c, n in zip(columns, names[1:], strict=True))
-    with connection.cursor() as cursor:
+    with _bound_cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET {sets} FROM unnest({unnest}) AS v({', '.join(names)}) "
             f"WHERE {table}.{pk} = v.id_",

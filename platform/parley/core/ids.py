@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 
@@ -38,15 +39,20 @@ def business_scoped_user_id(business_id: int, e164: str) -> str:
     import hashlib
     import hmac
 
-    import phonenumbers
     from django.conf import settings
+
+    key = settings.SECRET_KEY.encode()
+    digest = hmac.new(key, f"bsuid:{business_id}:{e164}".encode(), hashlib.sha256).digest()
+    return f"{_region(e164)}.{int.from_bytes(digest[:10], 'big') % 10**20:020d}"
+
+
+@functools.lru_cache(maxsize=8192)
+def _region(e164: str) -> str:
+    """The number's country code ("ZZ" for non-geographic numbers); on every send's path."""
+    import phonenumbers
 
     try:
         region = phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or "ZZ"
     except phonenumbers.NumberParseException:
         region = "ZZ"
-    if not (len(region) == 2 and region.isalpha()):
-        region = "ZZ"  # non-geographic numbers
-    key = settings.SECRET_KEY.encode()
-    digest = hmac.new(key, f"bsuid:{business_id}:{e164}".encode(), hashlib.sha256).digest()
-    return f"{region}.{int.from_bytes(digest[:10], 'big') % 10**20:020d}"
+    return region if len(region) == 2 and region.isalpha() else "ZZ"

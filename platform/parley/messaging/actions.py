@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -14,6 +16,7 @@ from django.db.models import F
 from parley.accounts.actions.numbers import do_set_messaging_limit, parse_e164
 from parley.accounts.models import Business, PhoneNumber
 from parley.core import clock
+from parley.core.bulk import insert_returning, update_rows, upsert_rows
 from parley.core.errors import InvalidParameter
 from parley.core.events import (
     ConversationWindowClosed,
@@ -23,7 +26,7 @@ from parley.core.events import (
 )
 from parley.core.graph_ids import new_media_id
 from parley.core.ids import business_scoped_user_id, new_wamid
-from parley.core.publish import publish
+from parley.core.publish import publish, publish_many
 from parley.messaging import entry_points, lifecycle, selectors, tiers
 from parley.messaging.content import (
     Content,
@@ -64,18 +67,54 @@ AGENT_CATEGORY = "CONVERSATIONAL"
 CHANNEL = "WHATSAPP"
 
 
+def _new_conversation(number: PhoneNumber, customer: str, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "business_id": number.business_id,
+        "user_id": business_scoped_user_id(number.business_id, customer),
+        "created_at": now,
+        "last_message_at": now,
+    }
+
+
 def _conversation(number: PhoneNumber, customer: str, now: dt.datetime) -> Conversation:
     conversation, _ = Conversation.objects.select_for_update().get_or_create(
-        number=number,
-        customer=customer,
-        defaults={
-            "business_id": number.business_id,
-            "user_id": business_scoped_user_id(number.business_id, customer),
-            "created_at": now,
-            "last_message_at": now,
-        },
+        number=number, customer=customer, defaults=_new_conversation(number, customer, now)
     )
     return conversation
+
+
+def _conversations(
+    number: PhoneNumber, customers: set[str], now: dt.datetime
+) -> dict[str, Conversation]:
+    """The number's conversations with `customers`, locked (in id order: two writers never
+    wait on each other crosswise), those missing created first."""
+
+    def locked() -> dict[str, Conversation]:
+        rows = Conversation.objects.select_for_update().filter(
+            number=number, customer__in=customers
+        )
+        return {c.customer: c for c in rows.order_by("pk")}
+
+    found = locked()
+    missing = customers - found.keys()
+    if missing:
+        # Another writer may create one at the same moment: its row wins, this one is skipped.
+        columns = ["number_id", "customer", "business_id", "user_id", "created_at",
+                   "last_message_at"]  # fmt: skip
+        upsert_rows(
+            Conversation,
+            columns,
+            [
+                [number.pk, c, *(new[k] for k in columns[2:])]
+                for c, new in ((c, _new_conversation(number, c, now)) for c in sorted(missing))
+            ],
+            conflict=["number_id", "customer"],
+            update=[],
+        )
+        found = locked()
+    for conversation in found.values():
+        conversation.number = number
+    return found
 
 
 def _customer(raw: str) -> str:
@@ -94,23 +133,25 @@ def _check(content: Content, direction: str) -> None:
         raise InvalidParameter(str(exc), field="content") from exc
 
 
-def _status_event(message: Message, previous: str) -> None:
+def _status_changed(message: Message, previous: str) -> MessageStatusChanged:
     conversation = message.conversation
-    publish(
-        MessageStatusChanged(
-            business_id=message.business_id,
-            occurred_at=clock.now(),
-            message_id=message.wamid,
-            conversation_id=conversation.pk,
-            number_id=conversation.number_id,
-            customer=conversation.customer,
-            direction=message.direction,
-            status=message.status,
-            previous_status=previous,
-            error_code=message.error_code,
-            error_title=message.error_title,
-        )
+    return MessageStatusChanged(
+        business_id=message.business_id,
+        occurred_at=clock.now(),
+        message_id=message.wamid,
+        conversation_id=conversation.pk,
+        number_id=conversation.number_id,
+        customer=conversation.customer,
+        direction=message.direction,
+        status=message.status,
+        previous_status=previous,
+        error_code=message.error_code,
+        error_title=message.error_title,
     )
+
+
+def _status_event(message: Message, previous: str) -> None:
+    publish(_status_changed(message, previous))
 
 
 def _delivery_event(message: Message) -> None:
@@ -172,6 +213,17 @@ def _locked(message_id: int) -> Message:
 # -- outbound ----------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class Outbound:
+    """One business message to accept: to whom, what, and the message it answers."""
+
+    customer: str
+    content: Content
+    reply_to: str = ""
+    # When the sender's own device stamped it (ms; 0: not sent from a device).
+    client_timestamp: int = 0
+
+
 def do_send_message(
     number: PhoneNumber,
     customer: str,
@@ -183,43 +235,81 @@ def do_send_message(
 ) -> Message:
     """Accept a business message to `customer`; once committed, a worker encrypts it to the
     customer's devices and hands it to the relay (`deliver=False`: the caller sends it)."""
-    customer = _customer(customer)
-    _check(content, Message.Direction.OUTBOUND)
-    if len(reply_to) > 128:
-        raise InvalidParameter("reply_to is not a message id.", field="reply_to")
+    send = Outbound(customer, content, reply_to=reply_to, client_timestamp=client_timestamp)
+    return do_send_messages(number, [send], deliver=deliver)[0]
+
+
+# What accepting a business message writes (the other columns are empty until it moves on).
+_SENT_COLUMNS = ["business_id", "conversation_id", "wamid", "direction", "content_type",
+                 "content", "reply_to", "status", "error_title", "client_timestamp",
+                 "created_at", "accepted_at", "free_entry_until"]  # fmt: skip
+
+
+def do_send_messages(
+    number: PhoneNumber, sends: Sequence[Outbound], *, deliver: bool = True
+) -> list[Message]:
+    """Accept business messages of one number in one transaction, in order (a burst of API
+    calls answered together): each conversation is locked once, the messages are inserted
+    and their `accepted` events published together, and once committed one request has a
+    worker send them all. Nothing is written when any of them is malformed."""
+    checked: list[tuple[str, Outbound]] = []
+    for send in sends:
+        _check(send.content, Message.Direction.OUTBOUND)
+        if len(send.reply_to) > 128:
+            raise InvalidParameter("reply_to is not a message id.", field="reply_to")
+        checked.append((_customer(send.customer), send))
+    if not checked:
+        return []
     now = clock.now()
     with transaction.atomic():
-        conversation = _conversation(number, customer, now)
-        conversation.last_message_at = now
-        fields = ["last_message_at"]
-        free = entry_points.free_window(conversation.entry_point_at,
-                                        conversation.free_entry_opened_at,
-                                        conversation.free_entry_expires_at, now)  # fmt: skip
-        if free is not None and free[0] != conversation.free_entry_opened_at:
-            conversation.free_entry_opened_at, conversation.free_entry_expires_at = free
-            fields += ["free_entry_opened_at", "free_entry_expires_at"]
-        conversation.save(update_fields=fields)
-        message = Message.objects.create(
-            business_id=number.business_id,
-            conversation=conversation,
-            wamid=new_wamid(customer),
-            direction=Message.Direction.OUTBOUND,
-            content_type=content.type,
-            content=content.to_dict(),
-            reply_to=reply_to,
-            status=lifecycle.ACCEPTED,
-            client_timestamp=client_timestamp,
-            created_at=now,
-            accepted_at=now,
-            free_entry_until=free[1] if free is not None else None,
+        conversations = _conversations(number, {customer for customer, _ in checked}, now)
+        messages: list[Message] = []
+        for customer, send in checked:
+            conversation = conversations[customer]
+            conversation.last_message_at = now
+            free = entry_points.free_window(conversation.entry_point_at,
+                                            conversation.free_entry_opened_at,
+                                            conversation.free_entry_expires_at, now)  # fmt: skip
+            if free is not None and free[0] != conversation.free_entry_opened_at:
+                conversation.free_entry_opened_at, conversation.free_entry_expires_at = free
+            messages.append(
+                Message(
+                    business_id=number.business_id,
+                    conversation=conversation,
+                    wamid=new_wamid(customer),
+                    direction=Message.Direction.OUTBOUND,
+                    content_type=send.content.type,
+                    content=send.content.to_dict(),
+                    reply_to=send.reply_to,
+                    status=lifecycle.ACCEPTED,
+                    client_timestamp=send.client_timestamp,
+                    created_at=now,
+                    accepted_at=now,
+                    free_entry_until=free[1] if free is not None else None,
+                )
+            )
+        update_rows(
+            Conversation,
+            ["last_message_at", "free_entry_opened_at", "free_entry_expires_at"],
+            [
+                (c.pk, c.last_message_at, c.free_entry_opened_at, c.free_entry_expires_at)
+                for c in conversations.values()
+            ],
         )
-        _status_event(message, "")
+        ids = insert_returning(Message, _SENT_COLUMNS, [
+            [getattr(m, column) for column in _SENT_COLUMNS] for m in messages
+        ])  # fmt: skip
+        for message, pk in zip(messages, ids, strict=True):
+            message.pk = pk
+            message._state.adding, message._state.db = False, Message.objects.db
+        publish_many([_status_changed(m, "") for m in messages])
         if deliver:
             from parley.messaging.tasks import request_send
 
-            pk, e164 = message.pk, number.e164
-            transaction.on_commit(lambda: request_send(e164, pk))
-    return message
+            # The worker that answers sends everything the number has waiting.
+            last, e164 = messages[-1].pk, number.e164
+            transaction.on_commit(lambda: request_send(e164, last))
+    return messages
 
 
 def do_record_sent_envelope(message_id: int, guid: str, device_id: int) -> bool:

@@ -46,14 +46,18 @@ _client: redis.Redis | None = None
 _script: Any = None
 
 
-def _take(keys: list[str], args: list[float]) -> int:
+def _take(buckets: list[tuple[list[str], list[float]]]) -> list[int]:
+    """Run the script for each (keys, args) in order, in one round trip."""
     global _client, _script
     if _client is None:
         _client = redis.Redis.from_url(settings.REDIS_URL)
         _script = _client.register_script(_TAKE)
-    now = clock.now().timestamp()
-    names = [f"{settings.NAMESPACE}:limits:{key}" for key in keys]
-    return int(_script(keys=names, args=[*args, f"{now:.6f}"]))
+    now = f"{clock.now().timestamp():.6f}"
+    pipe = _client.pipeline(transaction=False)
+    for keys, args in buckets:
+        names = [f"{settings.NAMESPACE}:limits:{key}" for key in keys]
+        _script(keys=names, args=[*args, now], client=pipe)
+    return [int(taken) for taken in pipe.execute()]
 
 
 def throughput(number: PhoneNumber) -> int:
@@ -64,36 +68,57 @@ def throughput(number: PhoneNumber) -> int:
 
 def take_send(number: PhoneNumber, customer: str) -> None:
     """Count one send of `number` to `customer`, or refuse it (nothing counted)."""
+    refused = take_sends([(number, customer)])[0]
+    if refused is not None:
+        raise refused
+
+
+def _upgrading(number: PhoneNumber) -> MessagingError | None:
     upgrading = number.throughput_upgrading_until
-    if upgrading is not None and clock.now() < upgrading:
-        raise MessagingError(
-            131057,
-            "Account in maintenance mode",
-            "The number's throughput is being upgraded: sends resume at "
-            f"{upgrading:%Y-%m-%d %H:%M:%S} UTC.",
-        )
-    rate = throughput(number)
+    if upgrading is None or clock.now() >= upgrading:
+        return None
+    return MessagingError(
+        131057,
+        "Account in maintenance mode",
+        "The number's throughput is being upgraded: sends resume at "
+        f"{upgrading:%Y-%m-%d %H:%M:%S} UTC.",
+    )
+
+
+def take_sends(sends: list[tuple[PhoneNumber, str]]) -> list[MessagingError | None]:
+    """`take_send` for many sends in order, counted in one round trip: each one's refusal,
+    or None where it was counted."""
     every = float(settings.PARLEY["PAIR_RATE_SECONDS"])
     burst = int(settings.PARLEY["PAIR_RATE_BURST"])
+    answers: list[MessagingError | None] = [_upgrading(number) for number, _ in sends]
+    counted = [i for i, refused in enumerate(answers) if refused is None]
     taken = _take(
-        [f"throughput:{number.pk}", f"pair:{number.pk}:{customer}"],
-        [rate, rate, burst, 1 / every],
+        [
+            (
+                [f"throughput:{number.pk}", f"pair:{number.pk}:{customer}"],
+                [throughput(number), throughput(number), burst, 1 / every],
+            )
+            for number, customer in (sends[i] for i in counted)
+        ]
     )
-    if taken == 0:
-        raise MessagingError(
-            130429,
-            "Rate limit hit",
-            "Message failed to send because there were too many messages sent from this "
-            f"phone number in a short period of time (its throughput is {rate} messages a "
-            "second).",
-            http_status=429,
-        )
-    if taken < 0:
-        raise MessagingError(
-            131056,
-            "(Business Account, Consumer Account) pair rate limit hit",
-            "Too many messages sent from the sender phone number to the same recipient phone "
-            f"number in a short period of time (about one every {every:g} s, in bursts of up "
-            f"to {burst}).",
-            http_status=429,
-        )
+    for i, result in zip(counted, taken, strict=True):
+        rate = throughput(sends[i][0])
+        if result == 0:
+            answers[i] = MessagingError(
+                130429,
+                "Rate limit hit",
+                "Message failed to send because there were too many messages sent from this "
+                f"phone number in a short period of time (its throughput is {rate} messages a "
+                "second).",
+                http_status=429,
+            )
+        elif result < 0:
+            answers[i] = MessagingError(
+                131056,
+                "(Business Account, Consumer Account) pair rate limit hit",
+                "Too many messages sent from the sender phone number to the same recipient "
+                f"phone number in a short period of time (about one every {every:g} s, in "
+                f"bursts of up to {burst}).",
+                http_status=429,
+            )
+    return answers

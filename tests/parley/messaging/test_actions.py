@@ -185,3 +185,38 @@ def test_a_window_reopened_after_closing_closes_again(
         frozen.advance(hours=25)
         assert actions.do_close_windows() == 1
     assert len(of(ConversationWindowClosed, events)) == 2
+
+
+def test_sends_accepted_together_keep_their_order_and_each_get_their_event(
+    number: PhoneNumber, events: list[Event], django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    other = "+919876500002"
+    sends = [
+        actions.Outbound(CUSTOMER, Text("one")),
+        actions.Outbound(other, Text("two")),
+        actions.Outbound(CUSTOMER, Text("three"), reply_to="wamid.earlier"),
+    ]
+    with clock.frozen(T0), django_capture_on_commit_callbacks(execute=True):
+        sent = actions.do_send_messages(number, sends, deliver=False)
+    stored = list(Message.objects.order_by("pk"))
+    assert [m.pk for m in stored] == [m.pk for m in sent]
+    assert [(m.content["body"], m.conversation.customer, m.reply_to) for m in stored] == [
+        ("one", CUSTOMER, ""),
+        ("two", other, ""),
+        ("three", CUSTOMER, "wamid.earlier"),
+    ]
+    assert {(m.status, m.accepted_at, m.direction) for m in stored} == {
+        ("accepted", T0, "outbound")}  # fmt: skip
+    assert sorted(Conversation.objects.values_list("customer", "last_message_at")) == [
+        (CUSTOMER, T0), (other, T0)]  # fmt: skip
+    changes = of(MessageStatusChanged, events)
+    assert [(e.message_id, e.status, e.customer) for e in changes] == [
+        (m.wamid, "accepted", m.conversation.customer) for m in stored
+    ]
+
+
+def test_one_malformed_send_among_many_writes_nothing(number: PhoneNumber) -> None:
+    sends = [actions.Outbound(CUSTOMER, Text("fine")), actions.Outbound("12", Text("to nobody"))]
+    with pytest.raises(InvalidParameter):
+        actions.do_send_messages(number, sends)
+    assert not Message.objects.exists() and not Conversation.objects.exists()

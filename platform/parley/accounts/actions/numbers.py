@@ -4,6 +4,7 @@ deregister, and official (verified business) status."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import secrets
 
 import phonenumbers
@@ -25,8 +26,10 @@ from parley.core.events import (
 from parley.core.publish import publish
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_e164(raw: str) -> tuple[str, str]:
-    """Normalise a number to E.164 and derive its country; reject anything not dialable."""
+    """Normalise a number to E.164 and derive its country; reject anything not dialable.
+    (Pure, and on every send's path: remembered.)"""
     text = (raw or "").strip()
     try:
         parsed = phonenumbers.parse(text if text.startswith("+") else f"+{text}", None)

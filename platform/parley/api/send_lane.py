@@ -1,0 +1,258 @@
+"""The Cloud API's send at volume: `POST /{version}/{phone_number_id}/messages` served beside
+Django's request handler.
+
+An integration sending at its number's throughput (up to 1,000 messages a second) would spend
+most of the web server's time in Django's per-request machinery, and one transaction per
+message. The lane takes the plain sends off that path: the requests that arrive while a batch
+is being written are checked together with the view's own code (`prepare_send`), counted
+against the send limits in one Redis round trip (`limits.take_sends`) and accepted in one
+transaction per number (`do_send_messages`), each with its `accepted` event on the stream,
+then answered exactly as `MessagesView` answers.
+
+Whatever the lane does not answer itself goes to Django unchanged, its body replayed: any
+error (so every error has one implementation, the view's), mark-as-read, media (fetched or
+copied when accepted), a query string, a session instead of a bearer token, an unusual
+content type. `PARLEY["SEND_LANE"] = False` sends everything to Django."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import re
+import weakref
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from parley.accounts.actions.tokens import authenticate_api_token
+from parley.accounts.models import ApiToken, PhoneNumber
+from parley.accounts.roles import Capability
+from parley.accounts.selectors import get_number
+from parley.api.base import supported_versions
+from parley.api.message_wire import SendRequest, parse_message_request
+from parley.api.messages import PreparedSend, prepare_send
+from parley.api.wire import JsonRenderer, max_body_bytes, parse_json
+from parley.core.http import CONTENT_SECURITY_POLICY, PERMISSIONS_POLICY
+from parley.messaging import limits
+from parley.messaging.actions import Outbound, do_send_messages
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Asgi = Callable[..., Awaitable[None]]  # Django's handler types its arguments its own way
+
+_PATH = re.compile(r"/(v[0-9]{1,3}\.[0-9]{1,3})/([0-9]{1,18})/messages/?", re.ASCII)
+# The most requests written in one transaction.
+MAX_BATCH = 256
+
+# What Django's middleware and DRF put on the view's answer (tests compare the two).
+_HEADERS = [
+    (b"content-type", b"application/json"),
+    (b"vary", b"Cookie"),
+    (b"allow", b"POST, OPTIONS"),
+    (b"x-frame-options", b"DENY"),
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"permissions-policy", PERMISSIONS_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class LaneRequest:
+    number_id: str
+    secret: str
+    body: bytes
+
+
+def _bearer(scope: Scope) -> str:
+    """The bearer secret of a request the lane may take, "" for any other."""
+    if scope["method"] != "POST" or scope.get("query_string"):
+        return ""
+    secret, content_type = "", ""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.partition(b" ")
+            if secret or scheme.lower() != b"bearer" or b"\x00" in token:
+                return ""
+            secret = token.strip().decode("latin-1")
+        elif name == b"content-type":
+            content_type = value.split(b";")[0].strip().lower().decode("latin-1")
+    return secret if content_type == "application/json" else ""
+
+
+def _prepare(
+    request: LaneRequest,
+    tokens: dict[str, ApiToken | None],
+    numbers: dict[tuple[int, str], PhoneNumber],
+) -> PreparedSend | None:
+    """The view's checks for one request; None for anything but a plain send that passes
+    them all (Django answers it, errors included)."""
+    try:
+        if request.secret not in tokens:
+            tokens[request.secret] = authenticate_api_token(request.secret)
+        token = tokens[request.secret]
+        if token is None or not token.can(Capability.SEND_MESSAGES):
+            return None
+        key = (token.business_id, request.number_id)
+        if key not in numbers:
+            numbers[key] = get_number(token.business, request.number_id)
+        parsed = parse_message_request(parse_json(request.body))
+        if not isinstance(parsed, SendRequest) or parsed.media is not None:
+            return None
+        return prepare_send(numbers[key], parsed)
+    except Exception:  # an error the view reports in Meta's envelope
+        return None
+
+
+def accept_batch(requests: list[LaneRequest]) -> list[bytes | None]:
+    """Accept what can be accepted of `requests`: each one's answer (a 200's body), or None
+    where Django must answer it."""
+    close_old_connections()
+    try:
+        tokens: dict[str, ApiToken | None] = {}
+        numbers: dict[tuple[int, str], PhoneNumber] = {}
+        prepared = [_prepare(r, tokens, numbers) for r in requests]
+        todo = [(i, p) for i, p in enumerate(prepared) if p is not None]
+        refusals = limits.take_sends([(p.number, p.customer) for _, p in todo])
+        by_number: dict[int, list[tuple[int, PreparedSend]]] = {}
+        for (i, p), refused in zip(todo, refusals, strict=True):
+            # A refused send counted nothing: the view counts it again and answers the error.
+            if refused is None:
+                by_number.setdefault(p.number.pk, []).append((i, p))
+        answers: list[bytes | None] = [None] * len(requests)
+        renderer = JsonRenderer()
+        for group in by_number.values():
+            sends = [Outbound(p.customer, p.content, reply_to=p.reply_to) for _, p in group]
+            try:
+                messages = do_send_messages(group[0][1].number, sends)
+            except Exception:
+                log.exception("accepting %d sends together failed; Django answers each", len(sends))
+                continue
+            for (i, p), message in zip(group, messages, strict=True):
+                answers[i] = renderer.render(p.answer(message.wamid))
+        return answers
+    finally:
+        close_old_connections()
+
+
+class _Batcher:
+    """Hands what arrives while batches are being written to the next one (group commit),
+    on threads of its own: the database work never runs on the event loop. `parallel`
+    batches may be written at once, so one waits on its commit while the next is checked."""
+
+    def __init__(
+        self, work: Callable[[list[LaneRequest]], list[bytes | None]], parallel: int
+    ) -> None:
+        self._work = work
+        self._parallel = parallel
+        self._waiting: list[tuple[LaneRequest, asyncio.Future[bytes | None]]] = []
+        self._running: set[asyncio.Task[None]] = set()
+        self._executor = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="send-lane")
+
+    async def submit(self, request: LaneRequest) -> bytes | None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bytes | None] = loop.create_future()
+        self._waiting.append((request, future))
+        if len(self._running) < self._parallel:
+            task = loop.create_task(self._drain())
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+            requests = [request for request, _ in batch]
+            try:
+                answers = await loop.run_in_executor(self._executor, self._work, requests)
+            except Exception:
+                log.exception("the send lane failed; Django answers the batch")
+                answers = [None] * len(batch)
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if not future.done():  # its client may have gone
+                    future.set_result(answer)
+
+
+class SendLane:
+    """ASGI middleware in front of Django's HTTP handler (see the module's docstring)."""
+
+    def __init__(self, app: Asgi) -> None:
+        self.app = app
+        # One per event loop (a server has one; each test's asyncio.run another).
+        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batcher] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = _PATH.fullmatch(scope.get("path", "")) if scope["type"] == "http" else None
+        secret = _bearer(scope) if match is not None else ""
+        if (
+            match is None
+            or not secret
+            or not settings.PARLEY["SEND_LANE"]
+            or match.group(1) not in supported_versions()
+        ):
+            await self.app(scope, receive, send)
+            return
+        assert match is not None
+        body, complete = await _read(receive, max_body_bytes())
+        answer = None
+        if complete and body.strip():
+            answer = await self._batcher().submit(LaneRequest(match.group(2), secret, body))
+        if answer is None:
+            await self.app(scope, _replay(body, complete, receive), send)
+            return
+        headers = [*_HEADERS, (b"content-length", str(len(answer)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+
+    def _batcher(self) -> _Batcher:
+        loop = asyncio.get_running_loop()
+        if loop not in self._batchers:
+            # SQLite writes one transaction at a time: a second batch would only wait.
+            parallel = settings.PARLEY["SEND_LANE_PARALLEL"]
+            if connection.vendor != "postgresql":
+                parallel = 1
+            self._batchers[loop] = _Batcher(accept_batch, parallel)
+        return self._batchers[loop]
+
+
+async def _read(receive: Receive, limit: int) -> tuple[bytes, bool]:
+    """The request body up to `limit` bytes, and whether that is all of it."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+        if size > limit:
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
+    """`receive` for Django: what the lane read, then the rest from the client."""
+    replayed = False
+
+    async def again() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": not complete}
+        return await receive()
+
+    return again
