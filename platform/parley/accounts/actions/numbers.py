@@ -24,6 +24,7 @@ from parley.core.events import (
     VerificationCodeDelivered,
 )
 from parley.core.publish import publish
+from parley.core.queue import enqueue
 
 
 @functools.lru_cache(maxsize=8192)
@@ -137,9 +138,9 @@ def do_request_code(
             details={"method": method},
             ip_address=ip_address,
         )
-        from parley.accounts.tasks import deliver_verification_code
-
-        transaction.on_commit(lambda: deliver_verification_code.delay(record.pk))
+        transaction.on_commit(
+            lambda: enqueue("parley.accounts.tasks.deliver_verification_code", record.pk)
+        )
     return record
 
 

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 import redis
 from django.conf import settings
 
+from parley.core.queue import enqueue
+
 log = logging.getLogger(__name__)
 
 _clients: dict[str, redis.Redis] = {}
@@ -57,8 +59,6 @@ def suspended() -> Iterator[None]:
 
 
 def wake_consumers() -> None:
-    from parley.core.tasks import run_stream
-
     if getattr(_suspended, "on", False):
         return
     try:
@@ -67,7 +67,7 @@ def wake_consumers() -> None:
         pipe.publish(commit_channel(), b"1")
         queued, _ = pipe.execute()
         if queued:
-            run_stream.delay()
+            enqueue("parley.core.tasks.run_stream")
     except Exception:
         # The commit stands; the sweep runs the consumers shortly.
         log.warning("could not wake the stream consumers", exc_info=True)

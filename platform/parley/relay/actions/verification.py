@@ -25,6 +25,7 @@ from parley.accounts.models import PhoneNumber
 from parley.core import clock, ratelimit
 from parley.core.crypto import encrypt_text, token_digest
 from parley.core.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
+from parley.core.queue import enqueue
 from parley.relay import conf
 from parley.relay.errors import VerificationRequired
 from parley.relay.models import CarrierSms, VerificationSession
@@ -125,9 +126,7 @@ def do_request_verification_code(session_id: str, *, transport: str = "sms") -> 
             sent_at=now,
             expires_at=session.code_expires_at,
         )
-        from parley.relay.tasks import deliver_sms
-
-        transaction.on_commit(lambda: deliver_sms.delay(sms.pk))
+        transaction.on_commit(lambda: enqueue("parley.relay.tasks.deliver_sms", sms.pk))
     return session
 
 
