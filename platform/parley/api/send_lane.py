@@ -27,6 +27,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection
+from django.http.request import split_domain_port, validate_host
 
 from parley.accounts.actions.tokens import authenticate_api_token
 from parley.accounts.models import ApiToken, PhoneNumber
@@ -74,10 +75,11 @@ class LaneRequest:
 
 
 def _bearer(scope: Scope) -> str:
-    """The bearer secret of a request the lane may take, "" for any other."""
+    """The bearer secret of a request the lane may take, "" for any other (Django answers
+    a Host it does not serve, for one)."""
     if scope["method"] != "POST" or scope.get("query_string"):
         return ""
-    secret, content_type = "", ""
+    secret, content_type, host = "", "", ""
     for name, value in scope["headers"]:
         if name == b"authorization":
             scheme, _, token = value.partition(b" ")
@@ -86,7 +88,21 @@ def _bearer(scope: Scope) -> str:
             secret = token.strip().decode("latin-1")
         elif name == b"content-type":
             content_type = value.split(b";")[0].strip().lower().decode("latin-1")
+        elif name == b"host":
+            host = value.decode("latin-1")
+    domain, _ = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return ""
     return secret if content_type == "application/json" else ""
+
+
+def _headers(length: int) -> list[tuple[bytes, bytes]]:
+    headers = [*_HEADERS, (b"content-length", str(length).encode())]
+    if settings.SECURE_HSTS_SECONDS:
+        # Django sends it on requests that came over HTTPS; clients ignore it over HTTP.
+        age = f"max-age={settings.SECURE_HSTS_SECONDS}".encode()
+        headers.append((b"strict-transport-security", age))
+    return headers
 
 
 def _prepare(
@@ -212,7 +228,7 @@ class SendLane:
         if answer is None:
             await self.app(scope, _replay(body, complete, receive), send)
             return
-        headers = [*_HEADERS, (b"content-length", str(len(answer)).encode())]
+        headers = _headers(len(answer))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
 

@@ -165,6 +165,18 @@ def test_what_the_lane_does_not_accept_gets_the_views_error(
     assert not Message.objects.exists()
 
 
+def test_a_host_django_does_not_serve_is_refused_by_django(
+    number: PhoneNumber, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes = batches_seen(monkeypatch)
+    responses = asyncio.run(
+        _post_all(application, f"/v23.0/{number.pk}/messages", [text_to("+919820012345")],
+                  {"Authorization": f"Bearer {token}", "Host": "evil.example"})
+    )  # fmt: skip
+    assert responses[0].status_code == 400 and sizes == []
+    assert not Message.objects.exists()
+
+
 def test_tokens_are_checked_as_the_view_checks_them(
     number: PhoneNumber, token: str, factory: Any
 ) -> None:
