@@ -55,23 +55,11 @@ def _hold_position() -> None:
             )
 
 
-def _values(event: Event) -> list[Any]:
-    ops = connection.ops
-    return [
-        event.name,
-        event.business_id,
-        audience_field(event.audience),
-        event.user_id,
-        event.stream_key()[:200],
-        ops.adapt_json_value(event.payload(), None),
-        ops.adapt_datetimefield_value(event.occurred_at or clock.now()),
-    ]
-
-
 _COLUMNS = ["name", "business_id", "audience", "user_id", "key", "payload", "occurred_at"]
 
 
 def _row(event: Event) -> list[Any]:
+    """The event's row (columns `_COLUMNS`), as Python values."""
     return [
         event.name,
         event.business_id,
@@ -81,6 +69,14 @@ def _row(event: Event) -> list[Any]:
         event.payload(),
         event.occurred_at or clock.now(),
     ]
+
+
+def _values(event: Event) -> list[Any]:
+    """The event's row as DB-API parameters (through Django's adapters)."""
+    ops, row = connection.ops, _row(event)
+    row[5] = ops.adapt_json_value(row[5], None)
+    row[6] = ops.adapt_datetimefield_value(row[6])
+    return row
 
 
 def append(event: Event, *, first_in_transaction: bool) -> int:
