@@ -107,16 +107,18 @@ def _headers(length: int) -> list[tuple[bytes, bytes]]:
 
 def _prepare(
     request: LaneRequest,
-    tokens: dict[str, ApiToken | None],
+    tokens: dict[str, ApiToken | None],  # a secret's token, None when it may not send
     numbers: dict[tuple[int, str], PhoneNumber],
 ) -> PreparedSend | None:
     """The view's checks for one request; None for anything but a plain send that passes
     them all (Django answers it, errors included)."""
     try:
         if request.secret not in tokens:
-            tokens[request.secret] = authenticate_api_token(request.secret)
+            token = authenticate_api_token(request.secret)
+            allowed = token is not None and token.can(Capability.SEND_MESSAGES)
+            tokens[request.secret] = token if allowed else None
         token = tokens[request.secret]
-        if token is None or not token.can(Capability.SEND_MESSAGES):
+        if token is None:
             return None
         key = (token.business_id, request.number_id)
         if key not in numbers:

@@ -122,15 +122,17 @@ def _customer(raw: str) -> str:
     return customer
 
 
-def _check(content: Content, direction: str) -> None:
+def _check(content: Content, direction: str) -> dict[str, Any]:
     """Refuse malformed content however it was built (dataclasses do not check themselves:
-    the round trip through its JSON form does)."""
+    the round trip through its JSON form does); returns that JSON form."""
     try:
-        parse_content(content.to_dict())
+        data = content.to_dict()
+        parse_content(data)
         check_direction(content, direction)
         billing_class(content, direction)
     except ContentError as exc:
         raise InvalidParameter(str(exc), field="content") from exc
+    return data
 
 
 def _status_changed(message: Message, previous: str) -> MessageStatusChanged:
@@ -252,19 +254,19 @@ def do_send_messages(
     calls answered together): each conversation is locked once, the messages are inserted
     and their `accepted` events published together, and once committed one request has a
     worker send them all. Nothing is written when any of them is malformed."""
-    checked: list[tuple[str, Outbound]] = []
+    checked: list[tuple[str, Outbound, dict[str, Any]]] = []
     for send in sends:
-        _check(send.content, Message.Direction.OUTBOUND)
+        data = _check(send.content, Message.Direction.OUTBOUND)
         if len(send.reply_to) > 128:
             raise InvalidParameter("reply_to is not a message id.", field="reply_to")
-        checked.append((_customer(send.customer), send))
+        checked.append((_customer(send.customer), send, data))
     if not checked:
         return []
     now = clock.now()
     with transaction.atomic():
-        conversations = _conversations(number, {customer for customer, _ in checked}, now)
+        conversations = _conversations(number, {customer for customer, _, _ in checked}, now)
         messages: list[Message] = []
-        for customer, send in checked:
+        for customer, send, data in checked:
             conversation = conversations[customer]
             conversation.last_message_at = now
             free = entry_points.free_window(conversation.entry_point_at,
@@ -279,7 +281,7 @@ def do_send_messages(
                     wamid=new_wamid(customer),
                     direction=Message.Direction.OUTBOUND,
                     content_type=send.content.type,
-                    content=send.content.to_dict(),
+                    content=data,
                     reply_to=send.reply_to,
                     status=lifecycle.ACCEPTED,
                     client_timestamp=send.client_timestamp,
