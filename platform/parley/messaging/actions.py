@@ -27,6 +27,7 @@ from parley.core.events import (
 from parley.core.graph_ids import new_media_id
 from parley.core.ids import business_scoped_user_id, new_wamid
 from parley.core.publish import publish, publish_many
+from parley.core.queue import enqueue
 from parley.messaging import entry_points, lifecycle, selectors, tiers
 from parley.messaging.content import (
     Content,
@@ -38,6 +39,7 @@ from parley.messaging.content import (
     parse_content,
 )
 from parley.messaging.models import Conversation, Endpoint, Envelope, Message, Reach
+from parley.messaging.work import request_send
 
 # The customer-service window: 24 h from the customer's last message.
 SERVICE_WINDOW = dt.timedelta(hours=24)
@@ -306,8 +308,6 @@ def do_send_messages(
             message._state.adding, message._state.db = False, Message.objects.db
         publish_many([_status_changed(m, "") for m in messages])
         if deliver:
-            from parley.messaging.tasks import request_send
-
             # The worker that answers sends everything the number has waiting.
             last, e164 = messages[-1].pk, number.e164
             transaction.on_commit(lambda: request_send(e164, last))
@@ -605,10 +605,10 @@ def do_mark_read_through(message: Message, *, typing: bool = False) -> list[str]
             else None
         )
         if guids or shown:
-            from parley.messaging.tasks import send_read_receipts
-
             e164 = message.conversation.number.e164
-            transaction.on_commit(lambda: send_read_receipts.delay(e164, guids, shown))
+            transaction.on_commit(
+                lambda: enqueue("parley.messaging.tasks.send_read_receipts", e164, guids, shown)
+            )
     return guids
 
 

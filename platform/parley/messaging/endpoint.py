@@ -31,8 +31,8 @@ from parley.messaging.actions import do_admit_sends, do_enable_endpoint, do_fail
 from parley.messaging.content import Content, Location, Media, Text, parse_content
 from parley.messaging.models import Message
 from parley.messaging.transport import InProcessRelay, OwnNumberRelay
+from parley.messaging.work import LOCK_SECONDS, RECEIVE, SEND, key, redis_client
 
-LOCK_SECONDS = 120
 BATCH = 100  # messages per relay request
 # Cloud API error codes for a message that cannot go out.
 UNDELIVERABLE = (131026, "Message undeliverable")
@@ -45,24 +45,10 @@ NO_ENDPOINT = (131000, "Something went wrong: the number has no registered Signa
 GAVE_UP = (131000, "Something went wrong: the relay could not be reached")
 
 
-_client: redis.Redis | None = None
-
-
-def _redis() -> redis.Redis:
-    global _client
-    if _client is None:
-        _client = redis.Redis.from_url(settings.REDIS_URL)
-    return _client
-
-
-def _key(kind: str, device_pk: int | str) -> str:
-    return f"{settings.NAMESPACE}:messaging:{kind}:{device_pk}"
-
-
 @contextmanager
 def device_lock(device_pk: int, *, wait: float) -> Iterator[bool]:
     """Hold the device's lock (waiting up to `wait` s); yields whether it was acquired."""
-    lock = _redis().lock(_key("lock", device_pk), timeout=LOCK_SECONDS)
+    lock = redis_client().lock(key("lock", device_pk), timeout=LOCK_SECONDS)
     acquired = bool(lock.acquire(blocking=wait > 0, blocking_timeout=wait or None))
     try:
         yield acquired
@@ -218,20 +204,6 @@ def _receive_page(device: LocalDevice, relay_url: str | None) -> tuple[int, bool
     return len(received), more
 
 
-SEND, RECEIVE = "send", "receive"
-
-
-def request(e164: str, kind: str) -> bool:
-    """Mark that a worker has been asked to serve the number (`kind`: send or receive);
-    False when one was asked already and has not started: no second task is needed."""
-    return bool(_redis().set(_key(f"requested:{kind}", e164), 1, nx=True, ex=LOCK_SECONDS))
-
-
-def started(e164: str, kind: str) -> None:
-    """The asked worker starts: what is committed from now on needs a new request."""
-    _redis().delete(_key(f"requested:{kind}", e164))
-
-
 def service(
     number: str | LocalDevice,
     *,
@@ -248,7 +220,7 @@ def service(
     device = number if isinstance(number, LocalDevice) else business_device(number)
     if device is None:
         return 0, 0
-    notes = {SEND: _key("again:send", device.pk), RECEIVE: _key("again:receive", device.pk)}
+    notes = {SEND: key("again:send", device.pk), RECEIVE: key("again:receive", device.pk)}
     wants = {SEND: send, RECEIVE: receive}
     sent = received = 0
     while True:
@@ -256,7 +228,7 @@ def service(
             if not acquired:
                 for kind, wanted in wants.items():
                     if wanted:
-                        _redis().set(notes[kind], 1, ex=LOCK_SECONDS)
+                        redis_client().set(notes[kind], 1, ex=LOCK_SECONDS)
                 return sent, received
             while True:
                 taken = _take_notes(notes)
@@ -271,15 +243,15 @@ def service(
                     count, wants[RECEIVE] = _receive_page(device, relay_url)
                     received += count
         # A note left between our last look and the release: go round once more.
-        if not _redis().exists(*notes.values()):
+        if not redis_client().exists(*notes.values()):
             return sent, received
         wait = 0
 
 
 def _take_notes(notes: dict[str, str]) -> dict[str, bool]:
-    pipe = _redis().pipeline()
-    for key in notes.values():
-        pipe.get(key)
+    pipe = redis_client().pipeline()
+    for note in notes.values():
+        pipe.get(note)
     pipe.delete(*notes.values())
     values = pipe.execute()
     return {kind: values[i] is not None for i, kind in enumerate(notes)}

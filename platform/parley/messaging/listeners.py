@@ -24,7 +24,7 @@ def nudge_endpoint(event: EnvelopeQueued) -> None:
     if not event.business_id:
         return  # a customer's handset: not ours
     from parley.messaging import selectors
-    from parley.messaging.tasks import request_receive
+    from parley.messaging.work import request_receive
 
     if selectors.is_endpoint_served(event.recipient_e164):
         request_receive(event.recipient_e164)

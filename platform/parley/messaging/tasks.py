@@ -1,7 +1,5 @@
 """Celery tasks of messaging: thin wrappers around the endpoint service and the window
-sweep. A number needs at most one waiting task of each kind: `request_send` and
-`request_receive` enqueue one only when none is waiting (the waiting one will see what
-was committed before it starts)."""
+sweep. `parley.messaging.work` asks for them, at most one waiting task per number and kind."""
 
 from __future__ import annotations
 
@@ -12,7 +10,7 @@ from celery import shared_task
 from e2ee.client import RelayError
 from parley.accounts.models import PhoneNumber
 from parley.core.due import on_clock_moved
-from parley.messaging import endpoint, selectors
+from parley.messaging import endpoint, selectors, work
 from parley.messaging.actions import (
     do_close_windows,
     do_fail_message,
@@ -22,24 +20,12 @@ from parley.messaging.actions import (
 MAX_RETRIES = 8
 
 
-def request_send(e164: str, message_id: int) -> None:
-    """After a message to send is committed: have a worker send it (with the rest)."""
-    if endpoint.request(e164, endpoint.SEND):
-        deliver_message.delay(message_id, e164)
-
-
-def request_receive(e164: str) -> None:
-    """After the relay queued an envelope for a served number: have a worker pull."""
-    if endpoint.request(e164, endpoint.RECEIVE):
-        pull_inbox.delay(e164)
-
-
 @shared_task(name="parley.messaging.tasks.deliver_message", bind=True, max_retries=MAX_RETRIES)
 def deliver_message(self: Any, message_id: int, e164: str = "") -> str:
     """Send a committed message with whatever else its number has waiting. When another
     worker holds the number's endpoint it sends them: this task returns at once."""
     if e164:
-        endpoint.started(e164, endpoint.SEND)
+        work.started(e164, work.SEND)
     try:
         return endpoint.deliver(message_id, wait=0)
     except RelayError as exc:
@@ -51,7 +37,7 @@ def deliver_message(self: Any, message_id: int, e164: str = "") -> str:
 
 @shared_task(name="parley.messaging.tasks.pull_inbox")
 def pull_inbox(e164: str) -> int:
-    endpoint.started(e164, endpoint.RECEIVE)
+    work.started(e164, work.RECEIVE)
     return endpoint.pull(e164)
 
 
