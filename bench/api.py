@@ -47,7 +47,7 @@ PY = sys.executable
 def serve(app: str, port: int, env: dict[str, str], log: Path, app_dir: Path) -> Any:
     return subprocess.Popen(
         [PY, "-m", "uvicorn", app, "--port", str(port), "--no-access-log",
-         "--app-dir", str(app_dir), "--log-level", "warning"],
+         "--no-proxy-headers", "--app-dir", str(app_dir), "--log-level", "warning"],
         cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )  # fmt: skip
 

@@ -521,8 +521,10 @@ PARLEY: dict[str, Any] = {
     # Plain Cloud API sends are accepted in batches beside Django's request handler
     # (parley.api.send_lane); 0 sends every request through Django.
     "SEND_LANE": os.environ.get("PARLEY_SEND_LANE", "1") != "0",
-    # Batches the lane writes at once (PostgreSQL; SQLite writes one at a time).
-    "SEND_LANE_PARALLEL": int(os.environ.get("PARLEY_SEND_LANE_PARALLEL", "2")),
+    # Batches the lane writes at once on PostgreSQL (SQLite writes one at a time). More than
+    # one overlaps a batch's commit with the next one's checks, which may pay when the
+    # database is on another machine; on one 2-core machine it cost more CPU a message.
+    "SEND_LANE_PARALLEL": int(os.environ.get("PARLEY_SEND_LANE_PARALLEL", "1")),
 }
 
 LOGGING = {
