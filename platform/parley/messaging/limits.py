@@ -6,7 +6,7 @@ takes no token, so a client that backs off is served as soon as the bucket refil
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
 
 import redis
 from django.conf import settings
@@ -43,21 +43,30 @@ return 1
 """
 
 _client: redis.Redis | None = None
-_script: Any = None
+_sha = hashlib.sha1(_TAKE.encode()).hexdigest()
 
 
 def _take(buckets: list[tuple[list[str], list[float]]]) -> list[int]:
-    """Run the script for each (keys, args) in order, in one round trip."""
-    global _client, _script
+    """Run the script for each (keys, args) in order, in one round trip. (By its digest: a
+    pipeline of registered scripts would ask Redis whether it has them first, every time.)"""
+    global _client
     if _client is None:
         _client = redis.Redis.from_url(settings.REDIS_URL)
-        _script = _client.register_script(_TAKE)
     now = f"{clock.now().timestamp():.6f}"
-    pipe = _client.pipeline(transaction=False)
-    for keys, args in buckets:
-        names = [f"{settings.NAMESPACE}:limits:{key}" for key in keys]
-        _script(keys=names, args=[*args, now], client=pipe)
-    return [int(taken) for taken in pipe.execute()]
+    for attempt in range(2):
+        pipe = _client.pipeline(transaction=False)
+        for keys, args in buckets:
+            names = [f"{settings.NAMESPACE}:limits:{key}" for key in keys]
+            pipe.evalsha(_sha, len(names), *names, *args, now)
+        try:
+            return [int(taken) for taken in pipe.execute()]
+        except redis.exceptions.NoScriptError:
+            if attempt:
+                raise
+            # A Redis that restarted or was flushed: load the script, then run them again
+            # (a refused script ran nowhere, so nothing is counted twice).
+            _client.script_load(_TAKE)
+    raise AssertionError("unreachable")
 
 
 def throughput(number: PhoneNumber) -> int:

@@ -314,6 +314,19 @@ def test_the_pair_rate_allows_a_burst_then_one_every_6_seconds(
     assert_envelope(send(client, secret, number, text_to(CUSTOMER)), 429, 131056)
 
 
+def test_the_limits_survive_a_redis_that_forgot_their_script(
+    client: Client, secret: str, number: PhoneNumber, frozen_clock: Any, settings: Any
+) -> None:
+    import redis
+
+    settings.PARLEY = {**settings.PARLEY, "PAIR_RATE_BURST": 2}
+    assert send(client, secret, number, text_to(CUSTOMER)).status_code == 200
+    redis.Redis.from_url(settings.REDIS_URL).script_flush()  # as after a restart
+    assert send(client, secret, number, text_to(CUSTOMER)).status_code == 200
+    # Still counted once each: the third is past the burst of two.
+    assert_envelope(send(client, secret, number, text_to(CUSTOMER)), 429, 131056)
+
+
 def test_throughput_is_counted_per_number_on_the_clock(
     client: Client, secret: str, number: PhoneNumber, frozen_clock: Any, settings: Any,
     factory: Any,
