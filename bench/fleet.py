@@ -16,6 +16,10 @@ spent per message during the run shows where the time goes.
 With `--api` each message is a Cloud API call (a developer's token, one keep-alive session)
 and the latency runs from the call to the message's `delivered` stamp.
 
+With BENCH_PYSPY=<a py-spy binary> the web server, the worker (its pool too) and the fleet
+are sampled while the messages go (threads holding the GIL only), one collapsed-stacks file
+each in BENCH_PYSPY_DIR (default: a new temporary folder).
+
 Baselines in the same run: memory of one thread per handset holding the same websockets
 (the sync client's `RelayHttp.websocket()`), and the business client's bare send (encrypt +
 one PUT per message, no lifecycle, stream or worker)."""
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -244,6 +249,7 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
         called[pk] = started
         return pk
 
+    profilers = _profile(pids)
     cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
     cpu["bench (the sender)"] = time.process_time()
     start = time.monotonic()
@@ -267,6 +273,9 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
         name: (time.process_time() if name.startswith("bench") else cpu_seconds(pids[name])) - t
         for name, t in cpu.items()
     }
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(timeout=60)
     stamps = Message.objects.filter(pk__in=sent, delivered_at__isnull=False).values_list(
         "pk", "accepted_at", "delivered_at"
     )
@@ -321,6 +330,26 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
     except ValueError:
         print(f"baseline failed: {out.stderr[-500:]}")
     print(json.dumps(control.health()))
+
+
+def _profile(pids: dict[str, int]) -> list[subprocess.Popen[bytes]]:
+    """With BENCH_PYSPY (a py-spy binary), sample the processes while the messages go: one
+    collapsed-stacks file per process (GIL-holding threads only) in BENCH_PYSPY_DIR."""
+    binary = os.environ.get("BENCH_PYSPY")
+    if not binary:
+        return []
+    out = Path(os.environ.get("BENCH_PYSPY_DIR") or tempfile.mkdtemp())
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"profiles: {out}", flush=True)
+    command = [binary, "record", "--subprocesses", "--gil", "--nonblocking", "--rate", "200"]
+    return [
+        subprocess.Popen(
+            [*command, "--format", "raw", "--pid", str(pid), "--output", str(out / f"{name}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]
 
 
 def do_device(number: str) -> LocalDevice:

@@ -69,6 +69,8 @@ class BusinessHistory(Protocol):
 
     def apply_status(self, number: PhoneNumber, guid: str, status: str) -> bool: ...
 
+    def apply_statuses(self, number: PhoneNumber, statuses: list[tuple[str, str]]) -> int: ...
+
     def record_sent(self, sent: list[tuple[int, str, int]]) -> int: ...
 
     def list_items(self, number: PhoneNumber, peer: str | None = None) -> list[HistoryItem]: ...
@@ -139,6 +141,10 @@ class DjangoDeviceState:
         self._sessions: dict[tuple[str, int], SessionRecord | None] = {}
         # Envelopes of expected business messages, recorded together when the unit ends.
         self._sent_envelopes: list[tuple[int, str, int]] = []
+        # Receipts about a business number's messages (guid, status), applied together when
+        # the outermost unit ends (a page of receipts: one read and one lock for all);
+        # dropped only when that unit fails, as its transaction is.
+        self._statuses: list[tuple[str, str]] = []
 
     def _forget(self) -> None:
         self._sessions.clear()
@@ -158,6 +164,11 @@ class DjangoDeviceState:
                 if self._depth == 1 and self._sent_envelopes:
                     _history().record_sent(self._sent_envelopes)
                     self._sent_envelopes.clear()
+                if self._depth == 1 and self._statuses:
+                    number = self._business_number()
+                    assert number is not None
+                    _history().apply_statuses(number, self._statuses)
+                    self._statuses.clear()
         except BaseException:
             self._forget()
             raise
@@ -165,6 +176,7 @@ class DjangoDeviceState:
             self._depth -= 1
             if not self._depth:
                 self._forget()
+                self._statuses.clear()
 
     # -- identity ------------------------------------------------------------------------
 
@@ -367,8 +379,13 @@ class DjangoDeviceState:
         _handset().add_item(self.device, item)
 
     def set_message_status(self, guid: str, status: str) -> bool:
+        """Apply a receipt to the message it names; False when none matches. Inside a unit
+        of work a business number's receipts wait for the unit's end (True: taken)."""
         number = self._business_number()
         if number is not None:
+            if self._depth:
+                self._statuses.append((guid, status))
+                return True
             return _history().apply_status(number, guid, status)
         return _handset().apply_status(self.device, guid, status)
 

@@ -483,6 +483,39 @@ def do_apply_receipt(
         return True
 
 
+def do_apply_receipts(
+    number: PhoneNumber, receipts: list[tuple[str, str]], *, at: dt.datetime | None = None
+) -> int:
+    """Many `do_apply_receipt`s (envelope guid, kind) in one transaction, in their order:
+    one read finds the messages, one locks them (in id order). Returns how many moved."""
+    wanted = [(guid, RECEIPT_STATUS.get(kind)) for guid, kind in receipts]
+    guids = sorted({guid for guid, status in wanted if status is not None})
+    if not guids:
+        return 0
+    at = at or clock.now()
+    with transaction.atomic():
+        carried = dict(
+            Envelope.objects.filter(
+                guid__in=guids,
+                message__conversation__number=number,
+                message__direction=Message.Direction.OUTBOUND,
+            ).values_list("guid", "message_id")
+        )
+        messages = {
+            m.pk: m
+            for m in Message.objects.select_for_update(of=("self",))
+            .select_related("conversation", "conversation__number")
+            .filter(pk__in=sorted(set(carried.values())))
+            .order_by("pk")
+        }
+        moved = 0
+        for guid, status in wanted:
+            message = messages.get(carried.get(guid, 0))
+            if status is not None and message is not None:
+                moved += _move(message, status, at=at)
+        return moved
+
+
 # -- inbound -----------------------------------------------------------------------------
 
 

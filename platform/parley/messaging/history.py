@@ -145,6 +145,11 @@ def apply_status(number: PhoneNumber, guid: str, status: str) -> bool:
     return actions.do_apply_receipt(number, guid, status)
 
 
+def apply_statuses(number: PhoneNumber, statuses: list[tuple[str, str]]) -> int:
+    """Receipts the client processed in one unit of work (guid, status), in their order."""
+    return actions.do_apply_receipts(number, statuses)
+
+
 # -- quiet imports: restored backups and the fold of the old e2ee history ----------------
 
 _OUT_STATUS = {

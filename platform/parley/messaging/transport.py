@@ -1,11 +1,14 @@
 """The relay's HTTP API, called inside this process.
 
 The business endpoint runs in Parley's workers next to the relay's code, so it can reach the
-relay without a socket: each call is built as an HTTP request and handed to Django's request
-handler, through the same middleware, authentication, validation and views as a call from a
-phone. The relay's boundary stays its API (ciphertext in, ciphertext out); only the network
+relay without a socket. The calls it makes per message (send, fetch, acks, receipts) are
+answered by the relay's own in-process entry (`parley.relay.local`): the same device
+authentication, JSON parsing, serializers and handlers as the HTTP views, without building
+an HTTP request for Django's middleware and DRF's dispatch. Any other call is built as an
+HTTP request and handed to Django's request handler, as a call from a phone. The relay's
+boundary stays its API (ciphertext in, ciphertext out, JSON both ways); only the network
 hop goes. Measured on a loaded 2-core machine: an empty fetch costs 26-56 ms over HTTP to
-uvicorn and 4-10 ms in-process."""
+uvicorn and 4-10 ms through the whole handler in-process."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from django.core.handlers.wsgi import WSGIHandler
 
 from e2ee.client.relay import RelayError, RelayHttp, unb64
 from parley.accounts.models import Business
+from parley.relay import local
 
 _handler: WSGIHandler | None = None
 
@@ -35,6 +39,13 @@ class InProcessRelay(RelayHttp):
     def call(
         self, method: str, path: str, body: Any = None, *, auth: str | None = None
     ) -> tuple[int, Any]:
+        authorization = auth if auth is not None else self.auth
+        try:
+            answered = local.answer(method, path, body, authorization)
+        except local.RelayAnswer as exc:
+            raise RelayError(exc.status, exc.body) from None
+        if answered is not None:
+            return answered
         data = json.dumps(body).encode() if body is not None else b""
         route, _, query = path.partition("?")
         environ = {
@@ -43,7 +54,7 @@ class InProcessRelay(RelayHttp):
             "QUERY_STRING": query,
             "CONTENT_TYPE": "application/json",
             "CONTENT_LENGTH": str(len(data)),
-            "HTTP_AUTHORIZATION": auth if auth is not None else self.auth,
+            "HTTP_AUTHORIZATION": authorization,
             "HTTP_HOST": "localhost",
             "SERVER_NAME": "localhost",
             "SERVER_PORT": "80",

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
-from typing import Any, cast
+from typing import cast
 
 from django.http import HttpRequest, JsonResponse
 from drf_spectacular.types import OpenApiTypes
@@ -15,22 +14,20 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from parley.accounts.actions.numbers import parse_e164
 from parley.accounts.actions.tokens import authenticate_api_token
 from parley.accounts.models import Business
 from parley.accounts.roles import Capability
 from parley.api.base import ApiView, query_int, valid
-from parley.api.errors import envelope, error_envelope
-from parley.core import clock, ratelimit
+from parley.api.errors import envelope
+from parley.core import ratelimit
 from parley.core.errors import (
     AuthenticationFailed,
     InvalidParameter,
     NotFound,
-    ParleyError,
     PermissionDenied,
 )
 from parley.core.http import client_address
-from parley.relay import conf
+from parley.relay import conf, handlers
 from parley.relay import serializers as s
 from parley.relay.actions.devices import (
     do_clear_registration_lock,
@@ -39,16 +36,6 @@ from parley.relay.actions.devices import (
     do_set_registration_lock,
 )
 from parley.relay.actions.keys import do_claim_bundles, do_upload_keys
-from parley.relay.actions.mailbox import (
-    BatchItem,
-    Sent,
-    do_ack_envelope,
-    do_ack_envelopes,
-    do_send_batch,
-    do_send_messages,
-    do_send_read_receipt,
-    do_send_typing_indicator,
-)
 from parley.relay.actions.verification import (
     do_create_verification_session,
     do_request_verification_code,
@@ -62,7 +49,6 @@ from parley.relay.selectors import (
     get_verification_session,
     list_devices,
     list_identity_changes,
-    list_pending_envelopes,
     list_signed_pre_keys,
 )
 
@@ -80,9 +66,7 @@ DEVICE = re.compile(r"^[0-9]{1,3}$")
 MAX_MS = 253_402_300_799_999
 
 
-def _number(raw: str) -> str:
-    e164, _ = parse_e164(raw)
-    return e164
+_number = handlers.number
 
 
 def _ip(request: Request) -> str:
@@ -434,29 +418,12 @@ class SendView(RelayView):
     )
     def put(self, request: Request, number: str) -> Response:
         data = valid(s.MessagesIn, request)
-        recipient = get_account(_number(number))
-        sent = do_send_messages(
-            self.device(request), recipient, s.outgoing(data), timestamp=data["timestamp"]
-        )
-        return Response(
-            {"messages": [{"guid": x.guid, "device_id": x.destination_device_id} for x in sent]}
-        )
+        return Response(handlers.send(self.device(request), number, data))
 
     @extend_schema(exclude=True)
     def delete(self, request: Request, number: str) -> Response:
         # Message ids are UUIDs (AckView's route): anything else names no message.
         raise NotFound("No such message.")
-
-
-def _batch_result(destination: str, outcome: list[Sent] | ParleyError) -> dict[str, Any]:
-    if isinstance(outcome, ParleyError):
-        body = error_envelope(outcome)
-        return {"destination": destination, "status": outcome.http_status, **body}
-    return {
-        "destination": destination,
-        "status": 200,
-        "messages": [{"guid": x.guid, "device_id": x.destination_device_id} for x in outcome],
-    }
 
 
 class SendBatchView(RelayView):
@@ -475,22 +442,7 @@ class SendBatchView(RelayView):
     )
     def put(self, request: Request) -> Response:
         data = valid(s.BatchIn, request)
-        sender = self.device(request)
-        items: list[BatchItem] = []
-        refused: dict[int, ParleyError] = {}
-        for i, raw in enumerate(data["batch"]):
-            try:
-                items.append(
-                    BatchItem(_number(raw["destination"]), raw["timestamp"], s.outgoing(raw))
-                )
-            except ParleyError as exc:
-                refused[i] = exc
-        outcomes = iter(do_send_batch(sender, items))
-        results = [
-            _batch_result(raw["destination"], refused[i] if i in refused else next(outcomes))
-            for i, raw in enumerate(data["batch"])
-        ]
-        return Response({"results": results})
+        return Response(handlers.send_batch(self.device(request), data))
 
 
 class AcksView(RelayView):
@@ -503,9 +455,7 @@ class AcksView(RelayView):
         description="Guids no longer queued for this device are skipped.",
     )
     def post(self, request: Request) -> Response:
-        data = valid(s.AcksIn, request)
-        acked = do_ack_envelopes(self.device(request), [str(g) for g in data["guids"]])
-        return Response({"acknowledged": acked})
+        return Response(handlers.ack_many(self.device(request), valid(s.AcksIn, request)))
 
 
 class MessagesView(RelayView):
@@ -513,14 +463,7 @@ class MessagesView(RelayView):
 
     @extend_schema(responses=s.MessagesOut, summary="This device's queued envelopes")
     def get(self, request: Request) -> Response:
-        page = int(conf.get("RELAY_FETCH_PAGE"))
-        envelopes = list_pending_envelopes(self.device(request), now=clock.now(), limit=page + 1)
-        return Response(
-            {
-                "messages": [s.envelope_out(e) for e in envelopes[:page]],
-                "more": len(envelopes) > page,
-            }
-        )
+        return Response(handlers.fetch(self.device(request)))
 
 
 class AckView(RelayView):
@@ -530,7 +473,7 @@ class AckView(RelayView):
         responses={204: None}, summary="Acknowledge (remove) an envelope", parameters=[GUID]
     )
     def delete(self, request: Request, guid: str) -> Response:
-        do_ack_envelope(self.device(request), _guid(guid))
+        handlers.ack(self.device(request), guid)
         return Response(status=204)
 
 
@@ -546,18 +489,7 @@ class ReceiptView(RelayView):
     )
     def post(self, request: Request, guid: str) -> Response:
         kind = valid(s.ReceiptIn, request)["kind"] if request.data else "read"
-        if kind == "typing":
-            do_send_typing_indicator(self.device(request), _guid(guid))
-        else:
-            do_send_read_receipt(self.device(request), _guid(guid))
-        return Response({"success": True})
-
-
-def _guid(raw: str) -> str:
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError as exc:
-        raise NotFound("No such message.") from exc
+        return Response(handlers.receipt(self.device(request), guid, kind))
 
 
 def relay_not_found(request: HttpRequest) -> JsonResponse:

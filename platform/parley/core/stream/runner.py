@@ -2,10 +2,15 @@
 
 Each batch locks the consumer's row (other workers skip it), handles the entries after its
 position up to the safe bound, parks failures as pending deliveries and saves the new
-position, all in one transaction. Order per key: an entry waiting for a retry, or dead,
-holds back the later entries of its key for that consumer only; they wait as pending
-deliveries and run, in stream order, once it succeeds, or once an administrator re-drives a
-dead letter (it then runs first) or discards it."""
+position, all in one transaction. A run of every consumer goes in rounds, a batch of each
+consumer with work a round: the round reads the positions, the safe bound and the log's new
+entries once for all of them (each consumer takes those it reads), and a consumer with
+nothing held back skips the retries' reads.
+
+Order per key: an entry waiting for a retry, or dead, holds back the later entries of its
+key for that consumer only; they wait as pending deliveries and run, in stream order, once
+it succeeds, or once an administrator re-drives a dead letter (it then runs first) or
+discards it."""
 
 from __future__ import annotations
 
@@ -13,12 +18,14 @@ import datetime as dt
 import logging
 import time
 
+from celery import current_task
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from parley.core import clock
 from parley.core.models import StreamConsumer, StreamEntry, StreamPending
 from parley.core.stream import log as stream_log
+from parley.core.stream import wake
 from parley.core.stream.consumers import Consumer, Delivery, registered
 
 log = logging.getLogger(__name__)
@@ -125,10 +132,9 @@ def _run_pending(c: Consumer, now: dt.datetime, budget: int) -> int:
     return ran
 
 
-def _run_new(c: Consumer, entries: list[stream_log.Row], now: dt.datetime) -> int:
-    blocked = set(
-        StreamPending.objects.filter(consumer=c.name).values_list("key", flat=True).distinct()
-    )
+def _run_new(
+    c: Consumer, entries: list[stream_log.Row], now: dt.datetime, blocked: set[str]
+) -> int:
     runnable = [e for e in entries if e.key not in blocked]
     if runnable and _attempt(c, runnable) is None:
         for entry in entries:
@@ -150,6 +156,74 @@ def _run_new(c: Consumer, entries: list[stream_log.Row], now: dt.datetime) -> in
     return handled
 
 
+def _pending_keys(c: Consumer) -> set[str]:
+    """The keys this consumer holds back (deliveries waiting for a retry, or dead)."""
+    return set(
+        StreamPending.objects.filter(consumer=c.name).values_list("key", flat=True).distinct()
+    )
+
+
+class Window:
+    """The log's entries after a position up to a bound, read once for every consumer of a
+    round (each takes those after its own position that it reads), instead of one read per
+    consumer. At most `limit` entries: beyond the last one read, a consumer reads its own."""
+
+    def __init__(self, after: int, bound: int, limit: int = 1000) -> None:
+        self.after = after
+        self.rows = stream_log.rows(
+            StreamEntry.objects.filter(id__gt=after, id__lte=bound).order_by("id")[:limit]
+        )
+        self.covered = self.rows[-1].id if len(self.rows) == limit else bound
+
+    def take(self, c: Consumer, position: int) -> tuple[list[stream_log.Row], int] | None:
+        """The consumer's next entries after `position` and the id they cover up to (its
+        position when they are not a full batch); None when the window cannot say."""
+        if position < self.after or position >= self.covered:
+            return None
+        taken: list[stream_log.Row] = []
+        for row in self.rows:
+            if row.id > position and (c.events is None or row.name in c.events):
+                taken.append(row)
+                if len(taken) == c.batch_size:
+                    return taken, row.id
+        return taken, max(position, self.covered)
+
+
+def _advance(
+    c: Consumer,
+    state: StreamConsumer,
+    *,
+    now: dt.datetime,
+    bound: int,
+    window: Window | None,
+    blocked: set[str],
+) -> int:
+    """The body of a batch, inside the transaction that holds the consumer's row: due
+    retries, then the entries after its position; returns how much moved (the state's
+    position and counters are updated, not saved)."""
+    moved = _run_pending(c, now, c.batch_size) if blocked else 0
+    if moved:
+        blocked = _pending_keys(c)
+    handled = moved
+    if state.position < bound:
+        taken = window.take(c, state.position) if window is not None else None
+        if taken is None:
+            qs = StreamEntry.objects.filter(id__gt=state.position, id__lte=bound).order_by("id")
+            if c.events is not None:
+                qs = qs.filter(name__in=sorted(c.events))
+            entries = stream_log.rows(qs[: c.batch_size])
+            covered = entries[-1].id if len(entries) == c.batch_size else bound
+        else:
+            entries, covered = taken
+        handled += _run_new(c, entries, now, blocked) if entries else 0
+        moved += len(entries) or int(covered > state.position)
+        state.position = max(state.position, covered)
+    if moved:
+        state.processed += handled
+        state.updated_at = now
+    return moved
+
+
 def run_batch(c: Consumer) -> int:
     """One batch for one consumer; returns how much moved (0: nothing to do, or another
     worker holds this consumer)."""
@@ -162,27 +236,47 @@ def run_batch(c: Consumer) -> int:
         if state is None:
             return 0
         now = clock.now()
-        moved = _run_pending(c, now, c.batch_size)
-        handled = moved
-        if state.position < bound:
-            qs = StreamEntry.objects.filter(id__gt=state.position, id__lte=bound).order_by("id")
-            if c.events is not None:
-                qs = qs.filter(name__in=sorted(c.events))
-            entries = stream_log.rows(qs[: c.batch_size])
-            full = len(entries) == c.batch_size
-            handled += _run_new(c, entries, now) if entries else 0
-            moved += len(entries) or 1
-            state.position = entries[-1].id if full else bound
+        moved = _advance(c, state, now=now, bound=bound, window=None, blocked=_pending_keys(c))
         if moved:
-            state.processed += handled
-            state.updated_at = now
             state.save(update_fields=["position", "processed", "updated_at"])
         return moved
 
 
-def with_work(consumers: list[Consumer]) -> list[Consumer]:
-    """The consumers with anything to do: entries past their position, or retries due. Three
-    reads for all of them, so a wake with little to do stays cheap."""
+def _run_one(c: Consumer, bound: int, window: Window | None) -> int:
+    """A batch of one consumer of a round, in its own transaction (a consumer whose handler
+    is slow or waits holds back no other): as `run_batch`, with the round's bound and
+    entries, and a plain statement to save its position."""
+    with transaction.atomic():
+        locked = StreamConsumer.objects.select_for_update(skip_locked=True).filter(name=c.name)
+        state = locked.first()
+        if state is None:
+            return 0  # another worker holds it
+        now = clock.now()
+        moved = _advance(c, state, now=now, bound=bound, window=window, blocked=_pending_keys(c))
+        if moved:
+            _save([state])
+        return moved
+
+
+_SAVE = (
+    "UPDATE core_stream_consumer SET position = %s, processed = %s, updated_at = %s WHERE name = %s"
+)
+
+
+def _save(states: list[StreamConsumer]) -> None:
+    """Save the consumers' positions: one plain statement (this runs for every batch)."""
+    if not states:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            _SAVE, [(s.position, s.processed, adapt(s.updated_at), s.name) for s in states]
+        )
+
+
+def _state(consumers: list[Consumer]) -> tuple[int, dict[str, int], set[str]]:
+    """The log's last id, the consumers' positions and those with retries due: three reads
+    for all of them."""
     last = stream_log.last_id()
     names = [c.name for c in consumers]
     positions = dict(StreamConsumer.objects.filter(name__in=names).values_list("name", "position"))
@@ -193,7 +287,32 @@ def with_work(consumers: list[Consumer]) -> list[Consumer]:
         .values_list("consumer", flat=True)
         .distinct()
     )
+    return last, positions, due
+
+
+def with_work(consumers: list[Consumer]) -> list[Consumer]:
+    """The consumers with anything to do: entries past their position, or retries due. Three
+    reads for all of them, so a wake with little to do stays cheap."""
+    last, positions, due = _state(consumers)
     return [c for c in consumers if positions.get(c.name, 0) < last or c.name in due]
+
+
+def _round(consumers: list[Consumer]) -> list[Consumer]:
+    """One batch for each consumer with work; returns those that moved. The consumers'
+    state, the safe bound and the entries past the lowest position are read once for the
+    round."""
+    last, positions, due = _state(consumers)
+    working = [c for c in consumers if positions.get(c.name, 0) < last or c.name in due]
+    if not working:
+        return []
+    for c in working:
+        if c.name not in positions:
+            StreamConsumer.objects.get_or_create(name=c.name)
+    lowest = min(positions.get(c.name, 0) for c in working)
+    # Before any consumer's transaction: our own transaction must not hold the bound back.
+    bound = stream_log.safe_bound(lowest)
+    window = Window(lowest, bound) if lowest < bound else None
+    return [c for c in working if _run_one(c, bound, window)]
 
 
 def run_consumers(
@@ -204,7 +323,13 @@ def run_consumers(
 ) -> bool:
     """Run every registered consumer (or those named; with `shared_only`, none that a
     process of its own runs) until all are caught up or the time budget is spent; returns
-    True when all are caught up."""
+    True when all are caught up.
+
+    The workers' runs of the shared consumers (in a Celery task, `shared_only`, all of them)
+    take turns: while one runs, another that is woken leaves it a note and returns at once
+    (True: the running one goes round again for what it was woken for), so a second worker
+    process is not held in rounds that mostly find the consumers locked, and stays free for
+    other tasks. A run called directly (a command, a test) runs whatever the workers do."""
     budget = float(settings.PARLEY["STREAM_RUN_SECONDS"]) if max_seconds is None else max_seconds
     deadline = time.monotonic() + budget
     active = [
@@ -212,8 +337,28 @@ def run_consumers(
         for n, c in sorted(registered().items())
         if (names is None or n in names) and not (shared_only and c.dedicated)
     ]
+    if not (shared_only and names is None and current_task):
+        return _run_until_caught_up(active, deadline)
+    names = [c.name for c in active]
+    while True:
+        with wake.runner_turn(names) as turn:
+            if turn is None:
+                return True  # the running worker goes round again
+            if not _run_until_caught_up(active, deadline, turn=turn):
+                return False
+        if not wake.take_runner_note(names):
+            return True
+        if time.monotonic() >= deadline:
+            return False  # the caller wakes another run
+
+
+def _run_until_caught_up(
+    active: list[Consumer], deadline: float, *, turn: wake.Turn | None = None
+) -> bool:
     while active:
-        active = [c for c in with_work(active) if run_batch(c)]
+        active = _round(active)
+        if turn is not None:
+            turn.keep()
         if active and time.monotonic() >= deadline:
             return False
     return True

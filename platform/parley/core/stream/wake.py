@@ -7,9 +7,11 @@ covers a wake lost with Redis."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -78,3 +80,80 @@ def clear_wake() -> None:
         redis_client().delete(wake_key())
     except redis.RedisError:
         log.warning("could not clear the stream wake mark", exc_info=True)
+
+
+# -- one worker at a time runs the shared consumers ---------------------------------------
+
+TURN_SECONDS = 10  # the turn of a worker that died holding it ends by itself
+# A turn not kept for this long (a round usually takes a fraction of it): its worker may
+# have died, or be in a long round; a run woken meanwhile runs too rather than leave a note
+# (two runs are what every run was before turns: the consumers' row locks keep them apart).
+STALE_SECONDS = 1
+
+
+def _runner_keys(names: Iterable[str]) -> tuple[str, str]:
+    """The turn's keys of the workers that run these consumers (a worker with other
+    consumer modules takes its own turns)."""
+    scope = hashlib.sha256(",".join(sorted(names)).encode()).hexdigest()[:16]
+    turn = f"{settings.NAMESPACE}:stream:runner:{scope}"
+    return turn, f"{turn}:again"
+
+
+class Turn:
+    """A worker's turn at running the shared consumers (a Redis lock), kept while it runs."""
+
+    def __init__(self, lock: Any) -> None:
+        self.lock = lock
+
+    def keep(self) -> None:
+        """Still running (after each round): the turn lasts TURN_SECONDS from now."""
+        if self.lock is None:
+            return
+        try:
+            self.lock.reacquire()
+        except redis.RedisError:
+            log.warning("could not extend the stream runner's turn", exc_info=True)
+
+
+_UNGUARDED = Turn(None)
+
+
+@contextlib.contextmanager
+def runner_turn(names: Iterable[str]) -> Iterator[Turn | None]:
+    """Take the turn to run the shared consumers; yields None when another worker has it,
+    after leaving it a note to go round again. The note is left before trying: either the
+    turn is free (ours), or its holder has not let it go yet and reads the note after it
+    does (`take_runner_note`). When the holder has not kept its turn for STALE_SECONDS (a
+    worker that died mid-round, or a long round), and without Redis, the run runs anyway
+    (the consumers' row locks keep two runs of a consumer apart)."""
+    turn_key, note_key = _runner_keys(names)
+    client = redis_client()
+    try:
+        client.set(note_key, b"1", ex=TURN_SECONDS)
+        lock = client.lock(turn_key, timeout=TURN_SECONDS)
+        acquired = bool(lock.acquire(blocking=False))
+        stale = False
+        if acquired:
+            client.delete(note_key)
+        else:
+            stale = int(client.pttl(turn_key)) <= (TURN_SECONDS - STALE_SECONDS) * 1000
+    except redis.RedisError:
+        log.warning("could not take the stream runner's turn", exc_info=True)
+        yield _UNGUARDED
+        return
+    if not acquired:
+        yield _UNGUARDED if stale else None
+        return
+    try:
+        yield Turn(lock)
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            lock.release()
+
+
+def take_runner_note(names: Iterable[str]) -> bool:
+    """After a turn: whether a worker woken meanwhile left a note (consumed)."""
+    try:
+        return bool(redis_client().getdel(_runner_keys(names)[1]))
+    except redis.RedisError:
+        return False

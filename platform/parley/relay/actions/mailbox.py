@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 import uuid
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from parley.core import clock
 from parley.core.errors import InvalidParameter, NotFound, ParleyError
@@ -185,6 +185,74 @@ def do_send_batch(sender: Device, items: list[BatchItem]) -> list[list[Sent] | P
     return results
 
 
+@dataclasses.dataclass(frozen=True)
+class _Target:
+    """The device a receipt goes to, with what its EnvelopeQueued event names."""
+
+    device_pk: int
+    device_id: int
+    e164: str
+    business_id: int
+
+
+_TARGET = (
+    "SELECT d.id, d.device_id, a.e164, p.business_id FROM relay_device d"
+    " JOIN relay_relayaccount a ON a.id = d.account_id"
+    " LEFT JOIN accounts_phonenumber p ON p.id = a.phone_number_id"
+    " WHERE d.account_id = %s AND d.device_id = %s"
+)
+
+
+def _receipt_target(account_id: int, device_id: int) -> _Target | None:
+    """The sender's device of a message, if it still exists (one plain read: this runs for
+    every message a device acknowledges)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TARGET, [account_id, device_id])
+        row = cursor.fetchone()
+    return None if row is None else _Target(int(row[0]), int(row[1]), str(row[2]), int(row[3] or 0))
+
+
+def _queue_receipt_to(
+    target: _Target,
+    *,
+    guid: uuid.UUID,
+    client_timestamp: int,
+    kind: ReceiptKind,
+    at: dt.datetime,
+    from_account: RelayAccount | None,
+    from_device_id: int | None,
+) -> Envelope:
+    envelope = Envelope.objects.create(
+        recipient_id=target.device_pk,
+        sender_account=from_account,
+        sender_device_id=from_device_id,
+        type=EnvelopeType.RECEIPT,
+        content=b"",
+        size=0,
+        client_timestamp=client_timestamp,
+        server_timestamp=at,
+        expires_at=at + conf.retention(),
+        receipt_kind=kind,
+        receipt_guid=guid,
+        receipt_at=at,
+    )
+    publish(
+        EnvelopeQueued(
+            business_id=target.business_id,
+            occurred_at=at,
+            guid=str(envelope.guid),
+            recipient_e164=target.e164,
+            recipient_device_id=target.device_id,
+            recipient_device_pk=target.device_pk,
+            sender_e164=from_account.e164 if from_account is not None else "",
+            sender_device_id=from_device_id or 0,
+            envelope_type=EnvelopeType.RECEIPT,
+            size=0,
+        )
+    )
+    return envelope
+
+
 def queue_receipt(
     record: DeliveryRecord,
     kind: ReceiptKind,
@@ -195,29 +263,18 @@ def queue_receipt(
 ) -> Envelope | None:
     """Queue a receipt envelope about `record` to its sender's device (if it still exists).
     Call inside the caller's transaction."""
-    device = (
-        Device.objects.select_related("account", "account__phone_number")
-        .filter(account_id=record.sender_account_id, device_id=record.sender_device_id)
-        .first()
-    )
-    if device is None:
+    target = _receipt_target(record.sender_account_id, record.sender_device_id)
+    if target is None:
         return None
-    envelope = Envelope.objects.create(
-        recipient=device,
-        sender_account=from_account,
-        sender_device_id=from_device_id,
-        type=EnvelopeType.RECEIPT,
-        content=b"",
-        size=0,
+    return _queue_receipt_to(
+        target,
+        guid=record.guid,
         client_timestamp=record.client_timestamp,
-        server_timestamp=at,
-        expires_at=at + conf.retention(),
-        receipt_kind=kind,
-        receipt_guid=record.guid,
-        receipt_at=at,
+        kind=kind,
+        at=at,
+        from_account=from_account,
+        from_device_id=from_device_id,
     )
-    _queued_event(envelope, device, device.account)
-    return envelope
 
 
 def notify_undelivered(envelopes: list[Envelope], *, at: dt.datetime) -> int:
@@ -270,35 +327,62 @@ def _delivered_event(record: DeliveryRecord, kind: str, recipient: Device, at: d
     )
 
 
+_ACK = "DELETE FROM relay_envelope WHERE recipient_id = %s AND guid = %s RETURNING receipt_kind"
+_DELIVERED = (
+    "UPDATE relay_deliveryrecord SET delivered_at = %s WHERE guid = %s AND delivered_at IS NULL"
+    " RETURNING sender_account_id, sender_device_id, client_timestamp"
+)
+
+
 def do_ack_envelope(device: Device, guid: uuid.UUID | str) -> None:
     """The device has the envelope: drop it from the queue and tell the sender (delivery
-    receipt) unless it was itself a receipt."""
+    receipt) unless it was itself a receipt. Plain statements that each take their row
+    (a DELETE and an UPDATE … RETURNING, no read first): this runs for every envelope."""
     now = clock.now()
-    with transaction.atomic():
-        envelope = Envelope.objects.select_for_update().filter(recipient=device, guid=guid).first()
-        if envelope is None:
+    key = uuid.UUID(str(guid))
+    param = Envelope._meta.get_field("guid").get_db_prep_value(key, connection)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_ACK, [device.pk, param])
+        row = cursor.fetchone()
+        if row is None:
             raise NotFound("No such message in this device's queue.")
-        envelope.delete()
-        if envelope.receipt_kind:
-            return
-        record = (
-            DeliveryRecord.objects.select_for_update(of=("self",))
-            .select_related("sender_account", "sender_account__phone_number")
-            .filter(guid=envelope.guid)
-            .first()
+        if row[0]:
+            return  # a receipt: nobody to tell
+        cursor.execute(_DELIVERED, [connection.ops.adapt_datetimefield_value(now), param])
+        record = cursor.fetchone()
+        if record is None:
+            return  # no record, or delivered before
+        sender_account_id, sender_device_id, client_timestamp = record
+        target = _receipt_target(sender_account_id, sender_device_id)
+        if target is not None:
+            _queue_receipt_to(
+                target,
+                guid=key,
+                client_timestamp=int(client_timestamp),
+                kind=ReceiptKind.DELIVERY,
+                at=now,
+                from_account=device.account,
+                from_device_id=device.device_id,
+            )
+        sender = target if target is not None else _account_of(sender_account_id)
+        publish(
+            EnvelopeDelivered(
+                business_id=sender.business_id,
+                occurred_at=now,
+                guid=str(key),
+                kind=ReceiptKind.DELIVERY,
+                sender_e164=sender.e164,
+                sender_device_id=int(sender_device_id),
+                recipient_e164=device.account.e164,
+                recipient_device_id=device.device_id,
+            )
         )
-        if record is None or record.delivered_at is not None:
-            return
-        record.delivered_at = now
-        record.save(update_fields=["delivered_at"])
-        queue_receipt(
-            record,
-            ReceiptKind.DELIVERY,
-            at=now,
-            from_account=device.account,
-            from_device_id=device.device_id,
-        )
-        _delivered_event(record, ReceiptKind.DELIVERY, device, now)
+
+
+def _account_of(account_id: int) -> _Target:
+    """The sender's account when its device is gone (what the event names)."""
+    account = RelayAccount.objects.select_related("phone_number").get(pk=account_id)
+    return _Target(0, 0, account.e164, account.business_id)
 
 
 def do_ack_envelopes(device: Device, guids: list[str]) -> int:
