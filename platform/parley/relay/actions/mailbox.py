@@ -43,16 +43,26 @@ class Sent:
     destination_device_id: int
 
 
-def _queued_event(envelope: Envelope, recipient: Device, recipient_account: RelayAccount) -> None:
+@dataclasses.dataclass(frozen=True)
+class _Target:
+    """The device a receipt goes to, with what its EnvelopeQueued event names."""
+
+    device_pk: int
+    device_id: int
+    e164: str
+    business_id: int
+
+
+def _queued_event(envelope: Envelope, recipient: _Target) -> None:
     sender = envelope.sender_account
     publish(
         EnvelopeQueued(
-            business_id=recipient_account.business_id,
+            business_id=recipient.business_id,
             occurred_at=envelope.server_timestamp,
             guid=str(envelope.guid),
-            recipient_e164=recipient_account.e164,
+            recipient_e164=recipient.e164,
             recipient_device_id=recipient.device_id,
-            recipient_device_pk=recipient.pk,
+            recipient_device_pk=recipient.device_pk,
             sender_e164=sender.e164 if sender is not None else "",
             sender_device_id=envelope.sender_device_id or 0,
             envelope_type=envelope.type,
@@ -151,7 +161,9 @@ def do_send_messages(
         Envelope.objects.bulk_create(envelopes)
         DeliveryRecord.objects.bulk_create(records)
         for envelope in envelopes:
-            _queued_event(envelope, envelope.recipient, recipient)
+            device = envelope.recipient
+            target = _Target(device.pk, device.device_id, recipient.e164, recipient.business_id)
+            _queued_event(envelope, target)
     return sent
 
 
@@ -183,16 +195,6 @@ def do_send_batch(sender: Device, items: list[BatchItem]) -> list[list[Sent] | P
             except ParleyError as exc:
                 results.append(exc)
     return results
-
-
-@dataclasses.dataclass(frozen=True)
-class _Target:
-    """The device a receipt goes to, with what its EnvelopeQueued event names."""
-
-    device_pk: int
-    device_id: int
-    e164: str
-    business_id: int
 
 
 _TARGET = (
@@ -236,20 +238,7 @@ def _queue_receipt_to(
         receipt_guid=guid,
         receipt_at=at,
     )
-    publish(
-        EnvelopeQueued(
-            business_id=target.business_id,
-            occurred_at=at,
-            guid=str(envelope.guid),
-            recipient_e164=target.e164,
-            recipient_device_id=target.device_id,
-            recipient_device_pk=target.device_pk,
-            sender_e164=from_account.e164 if from_account is not None else "",
-            sender_device_id=from_device_id or 0,
-            envelope_type=EnvelopeType.RECEIPT,
-            size=0,
-        )
-    )
+    _queued_event(envelope, target)
     return envelope
 
 
