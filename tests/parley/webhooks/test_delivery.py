@@ -158,6 +158,30 @@ def test_410_disables_the_app_until_it_is_verified_again(
     assert WebhookApp.objects.get().disabled_at is None
 
 
+def test_a_claim_that_read_the_apps_before_a_410_committed_takes_nothing(
+    subscribed: Any, httpserver: Any, frozen_clock: Any, monkeypatch: Any
+) -> None:
+    """A worker reads which apps may receive, then another worker's 410 (or opened circuit)
+    commits and releases the delivery: the claim itself re-checks the app, so nothing goes
+    out to a disabled receiver."""
+    from parley.webhooks.actions import attempts
+
+    s = subscribed()
+    customer_wrote(s.number, CUSTOMER, "one")
+    consume()
+    stale = attempts._eligible_apps(clock.now(), attempts.policy())
+    assert list(stale) == [s.app.pk]
+    monkeypatch.setattr(attempts, "_eligible_apps", lambda now, p: stale)
+    WebhookApp.objects.filter(pk=s.app.pk).update(disabled_at=clock.now())
+    assert attempts.do_claim_due_deliveries(10) == []
+    WebhookApp.objects.filter(pk=s.app.pk).update(
+        disabled_at=None, circuit_open_until=clock.now() + dt.timedelta(minutes=5)
+    )
+    assert attempts.do_claim_due_deliveries(10) == []
+    WebhookApp.objects.filter(pk=s.app.pk).update(circuit_open_until=None)
+    assert [c.delivery_id for c in attempts.do_claim_due_deliveries(10)] == [_delivery().pk]
+
+
 def test_the_circuit_breaker_leaves_a_dead_receiver_alone_then_probes_once(
     subscribed: Any, httpserver: Any, delivery_worker: RunningWorker, frozen_clock: Any,
     settings: Any,

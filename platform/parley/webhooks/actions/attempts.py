@@ -84,8 +84,12 @@ def do_claim_due_deliveries(limit: int) -> list[Claim]:
               "round_started_at")  # fmt: skip
     with transaction.atomic():
         rows = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(state=WebhookDelivery.PENDING, next_attempt_at__lte=now)
+            # Again in the statement: a result recorded since `apps` was read (a 410, an
+            # opened circuit) commits with the row it releases, so the row and its app agree.
+            .filter(app__disabled_at__isnull=True)
+            .exclude(app__circuit_open_until__gt=now)
             .filter(Q(app_id__in=subscribed) | Q(app_id__in=list(apps), event=TEST_EVENT))
             .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=real))
             .order_by("next_attempt_at", "id")
