@@ -5,6 +5,8 @@ The consumer's position is saved in the same transaction, so each event counts o
 
 from __future__ import annotations
 
+import datetime as dt
+
 from parley.core.events import (
     ConversationWindowClosed,
     MessageReceived,
@@ -32,13 +34,22 @@ def route_conversations(items: list[Delivery]) -> None:
         close_session,
         do_route_waiting,
         record_inbound_batch,
-        record_response,
+        record_responses,
     )
     from routing.models import Session
 
     touched: set[int] = set()
     contexts: dict[int, Context] = {}
     inbound: list[MessageReceived] = []
+    waiting: set[int] = set()  # the conversations of `inbound`
+    answers: list[tuple[int, dt.datetime]] = []
+    answering: set[int] = set()  # the conversations of `answers`
+
+    def record_answers() -> None:
+        # The business's answers in a row are recorded together, in order.
+        record_responses(answers)
+        answers.clear()
+        answering.clear()
 
     def record_pending() -> None:
         # Customers' messages in a row are recorded together, per business, in order.
@@ -52,21 +63,28 @@ def route_conversations(items: list[Delivery]) -> None:
             record_inbound_batch(events, ctx)
             touched.add(business_id)
         inbound.clear()
+        waiting.clear()
 
     for item in items:
         event = item.event
         if isinstance(event, MessageReceived):
+            if event.conversation_id in answering:
+                record_answers()  # answered before the customer wrote again
             inbound.append(event)
+            waiting.add(event.conversation_id)
             continue
         # What a customer wrote before this event is recorded before it acts.
         conversation = getattr(event, "conversation_id", None)
-        if conversation is None or conversation in {e.conversation_id for e in inbound}:
+        if conversation is None or conversation in waiting:
             record_pending()
         if isinstance(event, MessageStatusChanged):
             # A new business message (its first status) is an answer to the customer.
             if event.direction == OUTBOUND and not event.previous_status:
-                record_response(event.conversation_id, event.occurred_at)
-        elif isinstance(event, ConversationWindowClosed):
+                answers.append((event.conversation_id, event.occurred_at))
+                answering.add(event.conversation_id)
+            continue
+        record_answers()
+        if isinstance(event, ConversationWindowClosed):
             session = (
                 Session.objects.select_for_update()
                 .filter(conversation_id=event.conversation_id, state__in=Session.OPEN_STATES)
@@ -90,5 +108,6 @@ def route_conversations(items: list[Delivery]) -> None:
         ):
             touched.add(event.business_id)
     record_pending()
+    record_answers()
     for business_id in sorted(touched):
         do_route_waiting(business_id, ctx=contexts.get(business_id))

@@ -406,31 +406,41 @@ def _wake(session: Session, at: dt.datetime, *, customer: str) -> None:
     )
 
 
-def record_response(conversation_id: int, at: dt.datetime) -> Session | None:
-    """The business answered the customer (from the console or the API): the first and last
-    response times; an offer answered is accepted."""
+def record_responses(answers: list[tuple[int, dt.datetime]]) -> list[Session]:
+    """The business answered customers (from the console or the API), each answer a
+    conversation and when, in order: the first and last response times; an offer answered
+    is accepted. One read for all of them (most of the business's messages go to
+    conversations no session holds). Returns the sessions changed."""
     from routing.actions.sla import record_late_first_response
 
-    session = (
-        Session.objects.select_for_update()
-        .filter(conversation_id=conversation_id, state__in=Session.OPEN_STATES)
-        .first()
-    )
-    if session is None:
-        return None
-    fields = ["last_response_at", "awaiting_since", "unread"]
-    session.last_response_at = at
-    session.awaiting_since = None
-    session.unread = 0
-    if session.first_response_at is None:
-        session.first_response_at = at
-        fields.append("first_response_at")
-        record_late_first_response(session, at)
-    if session.state == State.OFFERED:
-        _accept(session, at, actor=None)
-        fields += ["state", "accepted_at", "offer_expires_at"]
-    session.save(update_fields=fields)
-    return session
+    if not answers:
+        return []
+    sessions = {
+        s.conversation_id: s
+        for s in Session.objects.select_for_update()
+        .filter(conversation_id__in=sorted({c for c, _ in answers}), state__in=Session.OPEN_STATES)
+        .order_by("pk")
+    }
+    changed: dict[int, tuple[Session, list[str]]] = {}
+    for conversation_id, at in answers:
+        session = sessions.get(conversation_id)
+        if session is None:
+            continue
+        fields = changed.setdefault(session.pk, (session, []))[1]
+        session.last_response_at = at
+        session.awaiting_since = None
+        session.unread = 0
+        fields += ["last_response_at", "awaiting_since", "unread"]
+        if session.first_response_at is None:
+            session.first_response_at = at
+            fields.append("first_response_at")
+            record_late_first_response(session, at)
+        if session.state == State.OFFERED:
+            _accept(session, at, actor=None)
+            fields += ["state", "accepted_at", "offer_expires_at"]
+    for session, fields in changed.values():
+        session.save(update_fields=sorted(set(fields)))
+    return [session for session, _ in changed.values()]
 
 
 # -- routing -----------------------------------------------------------------------------

@@ -282,6 +282,40 @@ def test_an_answer_accepts_the_offer_and_records_the_first_response(
     assert session.awaiting_since is None and session.unread == 0
 
 
+def test_answers_read_together_keep_each_sessions_first_and_last_response_and_their_order(
+    team: Team, number: Any, frozen_clock: FrozenClock
+) -> None:
+    """Many business messages in one batch of the stream: each session's first response is
+    its earliest answer and its last the latest; a customer writing again between two
+    answers is counted after the first and answered by the second; a message to a
+    conversation no session holds changes nothing."""
+    from parley.messaging.actions import do_send_message
+    from parley.messaging.content import Text
+
+    team.agent(capacity=5)
+    one, two = write(number), write(number)
+    consume()
+    opened = session_of(one).opened_at
+    frozen_clock.advance(seconds=5)
+    do_send_message(number, one.conversation.customer, Text("a"), deliver=False)
+    frozen_clock.advance(seconds=5)
+    do_send_message(number, two.conversation.customer, Text("b"), deliver=False)
+    do_send_message(number, new_customer(), Text("nobody's session"), deliver=False)
+    frozen_clock.advance(seconds=5)
+    write(number, one.conversation.customer, text="and another thing")
+    frozen_clock.advance(seconds=5)
+    do_send_message(number, one.conversation.customer, Text("c"), deliver=False)
+    do_send_message(number, two.conversation.customer, Text("d"), deliver=False)
+    consume()  # one batch: every event since the sessions opened
+    first, second = session_of(one), session_of(two)
+    assert (first.first_response_at - opened).total_seconds() == 5
+    assert (first.last_response_at - opened).total_seconds() == 20
+    assert (second.first_response_at - opened).total_seconds() == 10
+    assert (second.last_response_at - opened).total_seconds() == 20
+    assert first.awaiting_since is None and first.unread == 0
+    assert Session.objects.count() == 2
+
+
 def test_a_closed_window_resolves_an_answered_session_and_abandons_an_unanswered_one(
     team: Team, number: Any, frozen_clock: FrozenClock
 ) -> None:

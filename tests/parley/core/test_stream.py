@@ -457,3 +457,35 @@ def test_publish_many_appends_in_order_and_a_consumer_reads_them_so(probes) -> N
     assert publish_many([]) == []
     reader.run()
     assert reader.seen == [before, *ids]
+
+
+@pytest.mark.django_db
+def test_consumers_the_new_entries_hold_nothing_for_move_past_them_together(probes) -> None:
+    """A round runs a batch (a transaction, a lock, a handler) only for the consumers that
+    read some of the new entries; the others move past them in one statement, however many
+    they are."""
+    from django.test.utils import CaptureQueriesContext
+
+    probes.append(reader := Probe("reads-everything"))
+    idle: list[list[int]] = [[] for _ in range(6)]
+    names = [f"deliveries-only-{n}" for n in range(6)]
+    for name, seen in zip(names, idle, strict=True):
+        register(Consumer(name, lambda items, seen=seen: seen.extend(i.stream_id for i in items),
+                          frozenset({DeliveryRecorded.name})))  # fmt: skip
+    try:
+        publish(_staff_event("first"))
+        assert run_consumers(max_seconds=30, names=["reads-everything", *names])  # rows made
+        counts = []
+        for width in (1, 6):
+            ids = [publish(_staff_event(str(n))) for n in range(3)]
+            with CaptureQueriesContext(connection) as queries:
+                assert run_consumers(max_seconds=30, names=["reads-everything", *names[:width]])
+            counts.append(len(queries.captured_queries))
+            assert reader.seen[-3:] == ids
+            positions = dict(StreamConsumer.objects.values_list("name", "position"))
+            assert all(positions[n] == ids[-1] for n in names[:width])
+        assert counts[0] == counts[1]  # five more idle consumers cost no query more
+        assert idle == [[] for _ in range(6)]
+    finally:
+        for name in names:
+            unregister(name)

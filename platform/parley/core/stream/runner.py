@@ -14,6 +14,7 @@ discards it."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -21,6 +22,7 @@ import time
 from celery import current_task
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Case, Min, When
 
 from parley.core import clock
 from parley.core.models import StreamConsumer, StreamEntry, StreamPending
@@ -242,7 +244,7 @@ def run_batch(c: Consumer) -> int:
         return moved
 
 
-def _run_one(c: Consumer, bound: int, window: Window | None) -> int:
+def _run_one(c: Consumer, bound: int, window: Window | None, seen: Round) -> int:
     """A batch of one consumer of a round, in its own transaction (a consumer whose handler
     is slow or waits holds back no other): as `run_batch`, with the round's bound and
     entries, and a plain statement to save its position."""
@@ -252,7 +254,11 @@ def _run_one(c: Consumer, bound: int, window: Window | None) -> int:
         if state is None:
             return 0  # another worker holds it
         now = clock.now()
-        moved = _advance(c, state, now=now, bound=bound, window=window, blocked=_pending_keys(c))
+        # Keys are held back only by pending deliveries, and those are written with a move
+        # of the position: none at the round's start and the same position now, none now.
+        unchanged = state.position == seen.positions.get(c.name, 0)
+        blocked = _pending_keys(c) if c.name in seen.pending or not unchanged else set()
+        moved = _advance(c, state, now=now, bound=bound, window=window, blocked=blocked)
         if moved:
             _save([state])
         return moved
@@ -274,45 +280,106 @@ def _save(states: list[StreamConsumer]) -> None:
         )
 
 
-def _state(consumers: list[Consumer]) -> tuple[int, dict[str, int], set[str]]:
-    """The log's last id, the consumers' positions and those with retries due: three reads
-    for all of them."""
+@dataclasses.dataclass(frozen=True)
+class Round:
+    """What a round reads once for all its consumers: the log's last id, their positions,
+    those with retries due and those with any pending delivery (due or not, or dead)."""
+
+    last: int
+    positions: dict[str, int]
+    due: set[str]
+    pending: set[str]
+
+    def working(self, consumers: list[Consumer]) -> list[Consumer]:
+        return [c for c in consumers
+                if self.positions.get(c.name, 0) < self.last or c.name in self.due]  # fmt: skip
+
+
+def _state(consumers: list[Consumer]) -> Round:
+    """Three reads for all the consumers: the log's last id, their positions, their
+    pending deliveries (the earliest due retry of each)."""
     last = stream_log.last_id()
     names = [c.name for c in consumers]
     positions = dict(StreamConsumer.objects.filter(name__in=names).values_list("name", "position"))
-    due = set(
-        StreamPending.objects.filter(
-            consumer__in=names, state=StreamPending.RETRY, next_attempt_at__lte=clock.now()
-        )
-        .values_list("consumer", flat=True)
-        .distinct()
+    retry = Case(When(state=StreamPending.RETRY, then="next_attempt_at"))
+    earliest = (
+        StreamPending.objects.filter(consumer__in=names)
+        .values("consumer")
+        .annotate(due=Min(retry))
+        .values_list("consumer", "due")
     )
-    return last, positions, due
+    now = clock.now()
+    pending = dict(earliest)
+    due = {name for name, at in pending.items() if at is not None and at <= now}
+    return Round(last, positions, due, set(pending))
 
 
 def with_work(consumers: list[Consumer]) -> list[Consumer]:
     """The consumers with anything to do: entries past their position, or retries due. Three
     reads for all of them, so a wake with little to do stays cheap."""
-    last, positions, due = _state(consumers)
-    return [c for c in consumers if positions.get(c.name, 0) < last or c.name in due]
+    return _state(consumers).working(consumers)
+
+
+_SKIP_PG = (
+    "UPDATE core_stream_consumer AS c SET position = v.covered, updated_at = %s"
+    " FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS v(name, seen, covered)"
+    " WHERE c.name = v.name AND c.position >= v.seen AND c.position < v.covered"
+    " AND c.name IN (SELECT name FROM core_stream_consumer WHERE name = ANY(%s)"
+    " FOR UPDATE SKIP LOCKED) RETURNING c.name"
+)
+_SKIP = (
+    "UPDATE core_stream_consumer SET position = %s, updated_at = %s"
+    " WHERE name = %s AND position >= %s AND position < %s"
+)
+
+
+def _skip(passing: list[tuple[Consumer, int, int]], now: dt.datetime) -> list[Consumer]:
+    """Move the consumers the round's entries hold nothing for (consumer, the position
+    the round read, the id the entries cover up to) past them in one statement: no
+    transaction, lock or handler each. A consumer another worker holds, or whose position
+    moved meanwhile, is left for its own batch. Returns those moved."""
+    if not passing:
+        return []
+    by_name = {c.name: c for c, _, _ in passing}
+    names = list(by_name)
+    if connection.vendor == "postgresql":
+        seen = [s for _, s, _ in passing]
+        covered = [v for _, _, v in passing]
+        with connection.cursor() as cursor:
+            cursor.execute(_SKIP_PG, [now, names, seen, covered, names])
+            return [by_name[row[0]] for row in cursor.fetchall()]
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.executemany(_SKIP, [(v, adapt(now), c.name, s, v) for c, s, v in passing])
+    return [c for c, _, _ in passing]
 
 
 def _round(consumers: list[Consumer]) -> list[Consumer]:
     """One batch for each consumer with work; returns those that moved. The consumers'
     state, the safe bound and the entries past the lowest position are read once for the
-    round."""
-    last, positions, due = _state(consumers)
-    working = [c for c in consumers if positions.get(c.name, 0) < last or c.name in due]
+    round; the consumers none of those entries are for move past them together."""
+    seen = _state(consumers)
+    working = seen.working(consumers)
     if not working:
         return []
     for c in working:
-        if c.name not in positions:
+        if c.name not in seen.positions:
             StreamConsumer.objects.get_or_create(name=c.name)
-    lowest = min(positions.get(c.name, 0) for c in working)
+    lowest = min(seen.positions.get(c.name, 0) for c in working)
     # Before any consumer's transaction: our own transaction must not hold the bound back.
     bound = stream_log.safe_bound(lowest)
     window = Window(lowest, bound) if lowest < bound else None
-    return [c for c in working if _run_one(c, bound, window)]
+    passing: list[tuple[Consumer, int, int]] = []
+    running: list[Consumer] = []
+    for c in working:
+        position = seen.positions.get(c.name, 0)
+        taken = window.take(c, position) if window is not None and c.name not in seen.due else None
+        if taken is not None and not taken[0]:
+            passing.append((c, position, taken[1]))
+        else:
+            running.append(c)
+    moved = _skip(passing, clock.now())
+    return moved + [c for c in running if _run_one(c, bound, window, seen)]
 
 
 def run_consumers(
