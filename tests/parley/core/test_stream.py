@@ -469,9 +469,12 @@ def test_consumers_the_new_entries_hold_nothing_for_move_past_them_together(prob
     probes.append(reader := Probe("reads-everything"))
     idle: list[list[int]] = [[] for _ in range(6)]
     names = [f"deliveries-only-{n}" for n in range(6)]
+
+    def recorder(seen: list[int]) -> Any:
+        return lambda items: seen.extend(i.stream_id for i in items)
+
     for name, seen in zip(names, idle, strict=True):
-        register(Consumer(name, lambda items, seen=seen: seen.extend(i.stream_id for i in items),
-                          frozenset({DeliveryRecorded.name})))  # fmt: skip
+        register(Consumer(name, recorder(seen), frozenset({DeliveryRecorded.name})))
     try:
         publish(_staff_event("first"))
         assert run_consumers(max_seconds=30, names=["reads-everything", *names])  # rows made
