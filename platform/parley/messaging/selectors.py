@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
+import time
+from collections.abc import Callable
 
 from django.db.models import QuerySet
 
@@ -138,8 +141,65 @@ def get_replied_wamid(number: PhoneNumber, reference: str) -> str:
     return carried or ""
 
 
-def is_endpoint_served(number: PhoneNumber | str) -> bool:
-    """Whether the number's Signal endpoint runs as a service in the workers."""
+class ServedNumbers:
+    """Whether numbers' endpoints are served, remembered in this process for `ttl` seconds of
+    `timer` (a monotonic clock unless a test gives another). The nudge asks after every
+    commit that queued an envelope for a business number, and the answer rarely changes:
+    `forget` drops every answer when an endpoint changes (`listeners` calls it for changes
+    made in this process); another process's change is seen once the answer expires."""
+
+    MAX_NUMBERS = 4096
+
+    def __init__(self, ttl: float = 5.0, timer: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.timer = timer
+        self._answers: dict[str, tuple[bool, float]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def get(self, e164: str) -> bool | None:
+        found = self._answers.get(e164)
+        if found is None or found[1] <= self.timer():
+            return None
+        return found[0]
+
+    def put(self, e164: str, served: bool, generation: int) -> None:
+        """Remember an answer read while `generation` was current (a read that a `forget`
+        overtook is not kept: it may predate the change)."""
+        with self._lock:
+            if generation != self._generation:
+                return
+            if len(self._answers) >= self.MAX_NUMBERS:
+                self._answers.clear()
+            self._answers[e164] = (served, self.timer() + self.ttl)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._answers.clear()
+
+
+# This process's answers, for the nudge (`parley.messaging.listeners`).
+SERVED = ServedNumbers()
+
+
+def is_endpoint_served(number: PhoneNumber | str, *, cache: ServedNumbers | None = None) -> bool:
+    """Whether the number's Signal endpoint runs as a service in the workers. With a
+    `cache`, its answer when it has a fresh one (no query), else the database's, then
+    remembered: at most `cache.ttl` seconds old for a change made in another process."""
+    if cache is not None:
+        e164 = number if isinstance(number, str) else number.e164
+        known = cache.get(e164)
+        if known is not None:
+            return known
+        generation = cache.generation
+        served = Endpoint.objects.filter(number__e164=e164, active=True).exists()
+        cache.put(e164, served, generation)
+        return served
     if isinstance(number, str):
         return Endpoint.objects.filter(number__e164=number, active=True).exists()
     return Endpoint.objects.filter(number=number, active=True).exists()

@@ -6,13 +6,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 
 from django.db import connection, transaction
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from parley.core import clock
 from parley.core.errors import InvalidParameter, NotFound, ParleyError
-from parley.core.events import EnvelopeDelivered, EnvelopeExpired, EnvelopeQueued
-from parley.core.publish import publish
+from parley.core.events import EnvelopeDelivered, EnvelopeExpired, EnvelopeQueued, Event
+from parley.core.publish import publish_many
 from parley.relay import conf
 from parley.relay.errors import DeviceMismatch, StaleDevices
 from parley.relay.models import (
@@ -24,7 +26,6 @@ from parley.relay.models import (
     ReceiptKind,
     RelayAccount,
 )
-from parley.relay.selectors import get_account
 
 _CLIENT_TYPES = sorted(int(t) for t in CLIENT_ENVELOPE_TYPES)
 
@@ -53,34 +54,45 @@ class _Target:
     business_id: int
 
 
-def _queued_event(envelope: Envelope, recipient: _Target) -> None:
+@dataclasses.dataclass(frozen=True)
+class _Destination:
+    """A recipient device as a send needs it (one row of the devices read)."""
+
+    pk: int
+    device_id: int
+    registration_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _Planned:
+    """A recipient's messages once validated: each with the device it is queued for."""
+
+    recipient: RelayAccount
+    timestamp: int
+    messages: list[tuple[_Destination, OutgoingMessage]]
+
+
+def _queued_event(envelope: Envelope, recipient: _Target) -> EnvelopeQueued:
     sender = envelope.sender_account
-    publish(
-        EnvelopeQueued(
-            business_id=recipient.business_id,
-            occurred_at=envelope.server_timestamp,
-            guid=str(envelope.guid),
-            recipient_e164=recipient.e164,
-            recipient_device_id=recipient.device_id,
-            recipient_device_pk=recipient.device_pk,
-            sender_e164=sender.e164 if sender is not None else "",
-            sender_device_id=envelope.sender_device_id or 0,
-            envelope_type=envelope.type,
-            size=envelope.size,
-        )
+    return EnvelopeQueued(
+        business_id=recipient.business_id,
+        occurred_at=envelope.server_timestamp,
+        guid=str(envelope.guid),
+        recipient_e164=recipient.e164,
+        recipient_device_id=recipient.device_id,
+        recipient_device_pk=recipient.device_pk,
+        sender_e164=sender.e164 if sender is not None else "",
+        sender_device_id=envelope.sender_device_id or 0,
+        envelope_type=envelope.type,
+        size=envelope.size,
     )
 
 
-def do_send_messages(
-    sender: Device,
-    recipient: RelayAccount,
-    messages: list[OutgoingMessage],
-    *,
-    timestamp: int,
-) -> list[Sent]:
-    """Queue one ciphertext per recipient device. The list must name exactly the
-    recipient's registered devices (the sender's own device excluded when writing to its
-    own account), each with its current registration id."""
+def _check_messages(
+    messages: list[OutgoingMessage], *, timestamp: int
+) -> dict[int, OutgoingMessage]:
+    """The messages by destination device id, once their timestamp, types, contents and
+    devices are valid (no database read)."""
     limit = int(conf.get("RELAY_MAX_CIPHERTEXT_BYTES"))
     if not 0 <= timestamp < 2**63:
         raise InvalidParameter("timestamp must be milliseconds since the epoch.", field="timestamp")
@@ -102,68 +114,131 @@ def do_send_messages(
                 f"Device {m.destination_device_id} appears twice in messages.", field="messages"
             )
         given[m.destination_device_id] = m
+    return given
+
+
+def _check_reachable(sender: Device, recipient: RelayAccount) -> None:
     if recipient.blocks_businesses and sender.account.kind == RelayAccount.Kind.BUSINESS:
         # Blocked: the same answer as for a number that is not registered.
         raise NotFound(f"No relay account for {recipient.e164}.")
-    now = clock.now()
-    sent: list[Sent] = []
-    with transaction.atomic():
-        devices = {
-            d.device_id: d for d in Device.objects.filter(account=recipient).exclude(pk=sender.pk)
-        }
-        missing = sorted(set(devices) - set(given))
-        extra = sorted(set(given) - set(devices))
-        if missing or extra:
-            raise DeviceMismatch(missing=missing, extra=extra)
-        if not devices:
-            raise InvalidParameter("The recipient has no other devices to send to.")
-        stale = sorted(
-            device_id
-            for device_id, m in given.items()
-            if m.destination_registration_id is not None
-            and m.destination_registration_id != devices[device_id].registration_id
-        )
-        if stale:
-            raise StaleDevices(stale=stale)
-        expires = now + conf.retention()
-        envelopes = []
-        records = []
-        for device_id, m in sorted(given.items()):
+
+
+def _destinations(account_ids: list[int], *, sender: Device) -> dict[int, dict[int, _Destination]]:
+    """The devices of these accounts (the sender's own device left out), by account id and
+    device id: one read for however many recipients."""
+    found: dict[int, dict[int, _Destination]] = {pk: {} for pk in account_ids}
+    if not account_ids:
+        return found
+    rows = (
+        Device.objects.filter(account_id__in=account_ids)
+        .exclude(pk=sender.pk)
+        .order_by()
+        .values_list("pk", "account_id", "device_id", "registration_id")
+    )
+    for pk, account_id, device_id, registration_id in rows:
+        found[account_id][device_id] = _Destination(pk, device_id, registration_id)
+    return found
+
+
+def _plan(
+    recipient: RelayAccount,
+    given: dict[int, OutgoingMessage],
+    devices: dict[int, _Destination],
+    *,
+    timestamp: int,
+) -> _Planned:
+    """The messages matched to the recipient's devices: they must name exactly its
+    devices, each with its current registration id."""
+    missing = sorted(set(devices) - set(given))
+    extra = sorted(set(given) - set(devices))
+    if missing or extra:
+        raise DeviceMismatch(missing=missing, extra=extra)
+    if not devices:
+        raise InvalidParameter("The recipient has no other devices to send to.")
+    stale = sorted(
+        device_id
+        for device_id, m in given.items()
+        if m.destination_registration_id is not None
+        and m.destination_registration_id != devices[device_id].registration_id
+    )
+    if stale:
+        raise StaleDevices(stale=stale)
+    return _Planned(
+        recipient, timestamp, [(devices[device_id], m) for device_id, m in sorted(given.items())]
+    )
+
+
+def _queue(sender: Device, planned: list[_Planned], *, now: dt.datetime) -> list[list[Sent]]:
+    """Queue the planned messages (an envelope and a delivery record each, and its
+    EnvelopeQueued event), in their order: one INSERT per table for all of them. Call
+    inside the caller's transaction."""
+    expires = now + conf.retention()
+    account = sender.account
+    envelopes: list[Envelope] = []
+    records: list[DeliveryRecord] = []
+    events: list[EnvelopeQueued] = []
+    sent: list[list[Sent]] = []
+    for plan in planned:
+        recipient = plan.recipient
+        business_id = recipient.business_id
+        mine: list[Sent] = []
+        for device, m in plan.messages:
             guid = uuid.uuid4()
-            envelopes.append(
-                Envelope(
-                    guid=guid,
-                    recipient=devices[device_id],
-                    sender_account=sender.account,
-                    sender_device_id=sender.device_id,
-                    type=m.type,
-                    content=m.content,
-                    size=len(m.content),
-                    client_timestamp=timestamp,
-                    server_timestamp=now,
-                    expires_at=expires,
-                )
+            size = len(m.content)
+            envelope = Envelope(
+                guid=guid,
+                recipient_id=device.pk,
+                sender_account=account,
+                sender_device_id=sender.device_id,
+                type=m.type,
+                content=m.content,
+                size=size,
+                client_timestamp=plan.timestamp,
+                server_timestamp=now,
+                expires_at=expires,
             )
+            envelopes.append(envelope)
             records.append(
                 DeliveryRecord(
                     guid=guid,
-                    sender_account=sender.account,
+                    sender_account=account,
                     sender_device_id=sender.device_id,
                     recipient_account=recipient,
-                    recipient_device_id=device_id,
+                    recipient_device_id=device.device_id,
                     type=m.type,
-                    size=len(m.content),
-                    client_timestamp=timestamp,
+                    size=size,
+                    client_timestamp=plan.timestamp,
                     server_timestamp=now,
                 )
             )
-            sent.append(Sent(str(guid), device_id))
+            target = _Target(device.pk, device.device_id, recipient.e164, business_id)
+            events.append(_queued_event(envelope, target))
+            mine.append(Sent(str(guid), device.device_id))
+        sent.append(mine)
+    if envelopes:
         Envelope.objects.bulk_create(envelopes)
         DeliveryRecord.objects.bulk_create(records)
-        for envelope in envelopes:
-            device = envelope.recipient
-            target = _Target(device.pk, device.device_id, recipient.e164, recipient.business_id)
-            _queued_event(envelope, target)
+        publish_many(events)
+    return sent
+
+
+def do_send_messages(
+    sender: Device,
+    recipient: RelayAccount,
+    messages: list[OutgoingMessage],
+    *,
+    timestamp: int,
+) -> list[Sent]:
+    """Queue one ciphertext per recipient device. The list must name exactly the
+    recipient's registered devices (the sender's own device excluded when writing to its
+    own account), each with its current registration id."""
+    given = _check_messages(messages, timestamp=timestamp)
+    _check_reachable(sender, recipient)
+    now = clock.now()
+    with transaction.atomic():
+        devices = _destinations([recipient.pk], sender=sender)[recipient.pk]
+        planned = _plan(recipient, given, devices, timestamp=timestamp)
+        (sent,) = _queue(sender, [planned], now=now)
     return sent
 
 
@@ -181,19 +256,40 @@ def do_send_batch(sender: Device, items: list[BatchItem]) -> list[list[Sent] | P
     """Queue several recipients' messages in one transaction, each as `do_send_messages`
     would. A recipient that cannot be sent to (unknown number, device mismatch, stale
     devices, bad content) gets its error in its place and queues nothing; the others are
-    queued. One commit and one round trip for many messages: what a business endpoint
-    sending to many customers needs."""
+    queued. What a business endpoint sending to many customers needs: the statements do not
+    grow with the batch (one read of the recipients' accounts, one of their devices, then
+    one INSERT of the envelopes, one of the delivery records and one of their events)."""
+    now = clock.now()
     results: list[list[Sent] | ParleyError] = []
     with transaction.atomic():
+        accounts = {
+            a.e164: a
+            for a in RelayAccount.objects.select_related("phone_number").filter(
+                e164__in={item.destination for item in items}
+            )
+        }
+        devices = _destinations([a.pk for a in accounts.values()], sender=sender)
+        planned: list[_Planned] = []
+        places: list[int] = []
         for item in items:
             try:
-                with transaction.atomic():  # a savepoint: a refused item leaves no rows
-                    recipient = get_account(item.destination)
-                    results.append(
-                        do_send_messages(sender, recipient, item.messages, timestamp=item.timestamp)
-                    )
+                # Each item is checked as do_send_messages checks it, in the same order:
+                # nothing is written until every item is checked.
+                recipient = accounts.get(item.destination)
+                if recipient is None:
+                    raise NotFound(f"No relay account for {item.destination}.")
+                given = _check_messages(item.messages, timestamp=item.timestamp)
+                _check_reachable(sender, recipient)
+                planned.append(
+                    _plan(recipient, given, devices[recipient.pk], timestamp=item.timestamp)
+                )
             except ParleyError as exc:
                 results.append(exc)
+                continue
+            places.append(len(results))
+            results.append([])
+        for place, sent in zip(places, _queue(sender, planned, now=now), strict=True):
+            results[place] = sent
     return results
 
 
@@ -206,15 +302,35 @@ _TARGET = (
 
 
 def _receipt_target(account_id: int, device_id: int) -> _Target | None:
-    """The sender's device of a message, if it still exists (one plain read: this runs for
-    every message a device acknowledges)."""
+    """The sender's device of a message, if it still exists (one plain read)."""
     with connection.cursor() as cursor:
         cursor.execute(_TARGET, [account_id, device_id])
         row = cursor.fetchone()
     return None if row is None else _Target(int(row[0]), int(row[1]), str(row[2]), int(row[3] or 0))
 
 
-def _queue_receipt_to(
+def _with_sender_device(records: QuerySet[DeliveryRecord]) -> QuerySet[DeliveryRecord]:
+    """The records with the primary key of their sender's device (None once it is gone) as
+    `sender_device_pk`: with `sender_account` and its phone number loaded, what a receipt
+    needs to be queued without another read."""
+    device = Device.objects.filter(
+        account_id=OuterRef("sender_account_id"), device_id=OuterRef("sender_device_id")
+    )
+    return records.annotate(sender_device_pk=Subquery(device.order_by().values("pk")[:1]))
+
+
+def _target_of(record: DeliveryRecord) -> _Target | None:
+    """The device a receipt about the record goes to, if it still exists."""
+    if not hasattr(record, "sender_device_pk"):
+        return _receipt_target(record.sender_account_id, record.sender_device_id)
+    device_pk = record.sender_device_pk
+    if device_pk is None:
+        return None
+    sender = record.sender_account
+    return _Target(int(device_pk), record.sender_device_id, sender.e164, sender.business_id)
+
+
+def _receipt_envelope(
     target: _Target,
     *,
     guid: uuid.UUID,
@@ -224,7 +340,9 @@ def _queue_receipt_to(
     from_account: RelayAccount | None,
     from_device_id: int | None,
 ) -> Envelope:
-    envelope = Envelope.objects.create(
+    """A receipt envelope for the target device (unsaved): the caller inserts it and
+    publishes its event."""
+    return Envelope(
         recipient_id=target.device_pk,
         sender_account=from_account,
         sender_device_id=from_device_id,
@@ -238,8 +356,6 @@ def _queue_receipt_to(
         receipt_guid=guid,
         receipt_at=at,
     )
-    _queued_event(envelope, target)
-    return envelope
 
 
 def queue_receipt(
@@ -249,21 +365,28 @@ def queue_receipt(
     at: dt.datetime,
     from_account: RelayAccount | None,
     from_device_id: int | None,
+    then: Sequence[Event] = (),
 ) -> Envelope | None:
-    """Queue a receipt envelope about `record` to its sender's device (if it still exists).
+    """Queue a receipt envelope about `record` to its sender's device (if it still exists)
+    and publish its EnvelopeQueued, then the events `then`, in one append to the stream.
     Call inside the caller's transaction."""
-    target = _receipt_target(record.sender_account_id, record.sender_device_id)
-    if target is None:
-        return None
-    return _queue_receipt_to(
-        target,
-        guid=record.guid,
-        client_timestamp=record.client_timestamp,
-        kind=kind,
-        at=at,
-        from_account=from_account,
-        from_device_id=from_device_id,
-    )
+    target = _target_of(record)
+    events = list(then)
+    envelope = None
+    if target is not None:
+        envelope = _receipt_envelope(
+            target,
+            guid=record.guid,
+            client_timestamp=record.client_timestamp,
+            kind=kind,
+            at=at,
+            from_account=from_account,
+            from_device_id=from_device_id,
+        )
+        envelope.save(force_insert=True)
+        events.insert(0, _queued_event(envelope, target))
+    publish_many(events)
+    return envelope
 
 
 def notify_undelivered(envelopes: list[Envelope], *, at: dt.datetime) -> int:
@@ -275,9 +398,11 @@ def notify_undelivered(envelopes: list[Envelope], *, at: dt.datetime) -> int:
     client = [e for e in envelopes if not e.receipt_kind]
     records = {
         r.guid: r
-        for r in DeliveryRecord.objects.select_for_update(of=("self",))
-        .select_related("sender_account", "sender_account__phone_number")
-        .filter(guid__in=[e.guid for e in client])
+        for r in _with_sender_device(
+            DeliveryRecord.objects.select_for_update(of=("self",))
+            .select_related("sender_account", "sender_account__phone_number")
+            .filter(guid__in=[e.guid for e in client])
+        )
     }
     for envelope in client:
         record = records.get(envelope.guid)
@@ -285,113 +410,180 @@ def notify_undelivered(envelopes: list[Envelope], *, at: dt.datetime) -> int:
             continue
         record.expired_at = at
         record.save(update_fields=["expired_at"])
-        queue_receipt(record, ReceiptKind.EXPIRED, at=at, from_account=None, from_device_id=None)
-        publish(
-            EnvelopeExpired(
-                business_id=record.sender_account.business_id,
-                occurred_at=at,
-                guid=str(record.guid),
-                sender_e164=record.sender_account.e164,
-                sender_device_id=record.sender_device_id,
-                recipient_e164=envelope.recipient.account.e164,
-                recipient_device_id=envelope.recipient.device_id,
-            )
+        expired = EnvelopeExpired(
+            business_id=record.sender_account.business_id,
+            occurred_at=at,
+            guid=str(record.guid),
+            sender_e164=record.sender_account.e164,
+            sender_device_id=record.sender_device_id,
+            recipient_e164=envelope.recipient.account.e164,
+            recipient_device_id=envelope.recipient.device_id,
+        )
+        queue_receipt(
+            record,
+            ReceiptKind.EXPIRED,
+            at=at,
+            from_account=None,
+            from_device_id=None,
+            then=[expired],
         )
     return len(client)
 
 
-def _delivered_event(record: DeliveryRecord, kind: str, recipient: Device, at: dt.datetime) -> None:
+def _delivered_event(
+    record: DeliveryRecord, kind: str, recipient: Device, at: dt.datetime
+) -> EnvelopeDelivered:
     sender = record.sender_account
-    publish(
-        EnvelopeDelivered(
-            business_id=sender.business_id,
-            occurred_at=at,
-            guid=str(record.guid),
-            kind=kind,
-            sender_e164=sender.e164,
-            sender_device_id=record.sender_device_id,
-            recipient_e164=recipient.account.e164,
-            recipient_device_id=recipient.device_id,
-        )
+    return EnvelopeDelivered(
+        business_id=sender.business_id,
+        occurred_at=at,
+        guid=str(record.guid),
+        kind=kind,
+        sender_e164=sender.e164,
+        sender_device_id=record.sender_device_id,
+        recipient_e164=recipient.account.e164,
+        recipient_device_id=recipient.device_id,
     )
 
 
 _ACK = "DELETE FROM relay_envelope WHERE recipient_id = %s AND guid = %s RETURNING receipt_kind"
-_DELIVERED = (
-    "UPDATE relay_deliveryrecord SET delivered_at = %s WHERE guid = %s AND delivered_at IS NULL"
-    " RETURNING sender_account_id, sender_device_id, client_timestamp"
+# What the delivery receipt and event need about the message's sender: its device's
+# primary key (NULL once the device is gone), its number and its tenant.
+_SENDER = (
+    " RETURNING relay_deliveryrecord.sender_account_id,"
+    " relay_deliveryrecord.sender_device_id, relay_deliveryrecord.client_timestamp,"
+    " (SELECT d.id FROM relay_device d"
+    "  WHERE d.account_id = relay_deliveryrecord.sender_account_id"
+    "  AND d.device_id = relay_deliveryrecord.sender_device_id) AS device_pk,"
+    " (SELECT a.e164 FROM relay_relayaccount a"
+    "  WHERE a.id = relay_deliveryrecord.sender_account_id) AS e164,"
+    " (SELECT p.business_id FROM relay_relayaccount a"
+    "  JOIN accounts_phonenumber p ON p.id = a.phone_number_id"
+    "  WHERE a.id = relay_deliveryrecord.sender_account_id) AS business_id"
 )
+_UNDELIVERED = "relay_deliveryrecord.guid = %s AND relay_deliveryrecord.delivered_at IS NULL"
+_DELIVERED = "UPDATE relay_deliveryrecord SET delivered_at = %s WHERE " + _UNDELIVERED + _SENDER
+# PostgreSQL: the DELETE and the UPDATE in one statement. The UPDATE only runs for a client
+# envelope that this statement deleted (a receipt's kind is not blank); no row back means
+# there was no such envelope, a row without the record's columns that there is nothing to
+# tell (a receipt, no record, or delivered before).
+_ACK_AND_DELIVERED = (
+    "WITH gone AS (" + _ACK + "),"
+    " done AS (UPDATE relay_deliveryrecord SET delivered_at = %s FROM gone"
+    " WHERE gone.receipt_kind = '' AND " + _UNDELIVERED + _SENDER + ")"
+    " SELECT gone.receipt_kind, done.* FROM gone LEFT JOIN done ON TRUE"
+)
+
+
+def _ack(
+    device: Device,
+    guid: uuid.UUID | str,
+    *,
+    now: dt.datetime,
+    receipts: list[Envelope],
+    events: list[Event],
+) -> None:
+    """Drop the envelope from the device's queue and, unless it was itself a receipt, mark
+    its message delivered: plain statements that each take their row (a DELETE and an
+    UPDATE … RETURNING what the receipt needs about the sender; one statement on
+    PostgreSQL), no read first. Adds the delivery receipt (unsaved) and the events to
+    publish to `receipts` and `events`; NotFound (nothing written) when the envelope is not
+    in the queue."""
+    key = uuid.UUID(str(guid))
+    param = Envelope._meta.get_field("guid").get_db_prep_value(key, connection)
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_ACK_AND_DELIVERED, [device.pk, param, stamp, param])
+            row = cursor.fetchone()
+            if row is None:
+                raise NotFound("No such message in this device's queue.")
+            record = None if row[1] is None else tuple(row[1:])
+        else:
+            cursor.execute(_ACK, [device.pk, param])
+            row = cursor.fetchone()
+            if row is None:
+                raise NotFound("No such message in this device's queue.")
+            record = None
+            if not row[0]:
+                cursor.execute(_DELIVERED, [stamp, param])
+                record = cursor.fetchone()
+    if row[0]:
+        return  # a receipt: nobody to tell
+    if record is None:
+        return  # no record, or delivered before
+    _, sender_device_id, client_timestamp, device_pk, e164, business_id = record
+    if device_pk is not None:
+        target = _Target(int(device_pk), int(sender_device_id), str(e164), int(business_id or 0))
+        receipt = _receipt_envelope(
+            target,
+            guid=key,
+            client_timestamp=int(client_timestamp),
+            kind=ReceiptKind.DELIVERY,
+            at=now,
+            from_account=device.account,
+            from_device_id=device.device_id,
+        )
+        receipts.append(receipt)
+        events.append(_queued_event(receipt, target))
+    events.append(
+        EnvelopeDelivered(
+            business_id=int(business_id or 0),
+            occurred_at=now,
+            guid=str(key),
+            kind=ReceiptKind.DELIVERY,
+            sender_e164=str(e164),
+            sender_device_id=int(sender_device_id),
+            recipient_e164=device.account.e164,
+            recipient_device_id=device.device_id,
+        )
+    )
+
+
+def _queue_acked(receipts: list[Envelope], events: list[Event]) -> None:
+    """Insert the delivery receipts and publish the events of acknowledgements: one INSERT
+    and one append to the stream, however many."""
+    if receipts:
+        Envelope.objects.bulk_create(receipts)
+    publish_many(events)
 
 
 def do_ack_envelope(device: Device, guid: uuid.UUID | str) -> None:
     """The device has the envelope: drop it from the queue and tell the sender (delivery
-    receipt) unless it was itself a receipt. Plain statements that each take their row
-    (a DELETE and an UPDATE … RETURNING, no read first): this runs for every envelope."""
-    now = clock.now()
-    key = uuid.UUID(str(guid))
-    param = Envelope._meta.get_field("guid").get_db_prep_value(key, connection)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_ACK, [device.pk, param])
-        row = cursor.fetchone()
-        if row is None:
-            raise NotFound("No such message in this device's queue.")
-        if row[0]:
-            return  # a receipt: nobody to tell
-        cursor.execute(_DELIVERED, [connection.ops.adapt_datetimefield_value(now), param])
-        record = cursor.fetchone()
-        if record is None:
-            return  # no record, or delivered before
-        sender_account_id, sender_device_id, client_timestamp = record
-        target = _receipt_target(sender_account_id, sender_device_id)
-        if target is not None:
-            _queue_receipt_to(
-                target,
-                guid=key,
-                client_timestamp=int(client_timestamp),
-                kind=ReceiptKind.DELIVERY,
-                at=now,
-                from_account=device.account,
-                from_device_id=device.device_id,
-            )
-        sender = target if target is not None else _account_of(sender_account_id)
-        publish(
-            EnvelopeDelivered(
-                business_id=sender.business_id,
-                occurred_at=now,
-                guid=str(key),
-                kind=ReceiptKind.DELIVERY,
-                sender_e164=sender.e164,
-                sender_device_id=int(sender_device_id),
-                recipient_e164=device.account.e164,
-                recipient_device_id=device.device_id,
-            )
-        )
-
-
-def _account_of(account_id: int) -> _Target:
-    """The sender's account when its device is gone (what the event names)."""
-    account = RelayAccount.objects.select_related("phone_number").get(pk=account_id)
-    return _Target(0, 0, account.e164, account.business_id)
+    receipt) unless it was itself a receipt. This runs for every envelope: the DELETE and
+    the UPDATE (one statement on PostgreSQL), the receipt's INSERT and one append of both
+    events."""
+    receipts: list[Envelope] = []
+    events: list[Event] = []
+    with transaction.atomic():
+        _ack(device, guid, now=clock.now(), receipts=receipts, events=events)
+        _queue_acked(receipts, events)
 
 
 def do_ack_envelopes(device: Device, guids: list[str]) -> int:
-    """Acknowledge several envelopes in one transaction, each as `do_ack_envelope` does;
-    guids no longer in the queue (acknowledged before) are skipped. Returns how many were
-    acknowledged now."""
+    """Acknowledge several envelopes in one transaction, each as `do_ack_envelope` does
+    (the statements of each, then one INSERT of all the receipts and one append of all the
+    events); guids no longer in the queue (acknowledged before) are skipped. Returns how
+    many were acknowledged now."""
+    now = clock.now()
     acked = 0
+    receipts: list[Envelope] = []
+    events: list[Event] = []
     with transaction.atomic():
         for guid in dict.fromkeys(guids):
             try:
-                do_ack_envelope(device, guid)
+                # No savepoint: a guid not in the queue has written nothing.
+                _ack(device, guid, now=now, receipts=receipts, events=events)
             except NotFound:
                 continue
             acked += 1
+        _queue_acked(receipts, events)
     return acked
 
 
 def _received_record(device: Device, guid: uuid.UUID | str) -> DeliveryRecord:
     """The delivery record of a message this device received, locked; NotFound otherwise."""
-    record = (
+    record = _with_sender_device(
         DeliveryRecord.objects.select_for_update(of=("self",))
         .select_related("sender_account", "sender_account__phone_number")
         .filter(
@@ -399,8 +591,7 @@ def _received_record(device: Device, guid: uuid.UUID | str) -> DeliveryRecord:
             recipient_account_id=device.account_id,
             recipient_device_id=device.device_id,
         )
-        .first()
-    )
+    ).first()
     if record is None:
         raise NotFound("No such message was delivered to this device.")
     return record
@@ -436,5 +627,5 @@ def do_send_read_receipt(device: Device, guid: uuid.UUID | str) -> None:
             at=now,
             from_account=device.account,
             from_device_id=device.device_id,
+            then=[_delivered_event(record, ReceiptKind.READ, device, now)],
         )
-        _delivered_event(record, ReceiptKind.READ, device, now)
