@@ -15,7 +15,8 @@ in :meth:`atomic`, so a call that fails writes nothing."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
@@ -46,7 +47,11 @@ from e2ee.protocol import (
 )
 from parley.accounts.models import PhoneNumber
 from parley.core import clock
+from parley.core.bulk import update_rows
 from parley.core.crypto import decrypt_text, encrypt_text
+
+# A peer's device: (name, device id).
+Key = tuple[str, int]
 
 
 def seal(data: bytes) -> str:
@@ -138,7 +143,22 @@ class DjangoDeviceState:
         # that encrypts many messages reads each session once; forgotten when the outermost
         # unit ends or anything in it fails (a rolled-back ratchet step must not survive).
         self._depth = 0
-        self._sessions: dict[tuple[str, int], SessionRecord | None] = {}
+        self._sessions: dict[Key, SessionRecord | None] = {}
+        # What the unit knows of the session rows: a row's id (None: no row), the device
+        # ids of a peer's rows, and the peers whose records it has read.
+        self._session_pks: dict[Key, int | None] = {}
+        self._device_ids: dict[str, set[int]] = {}
+        self._records_read: set[str] = set()
+        # The peers' identity keys (row id, key; None: no row), and the peers whose rows
+        # it has read.
+        self._identities: dict[Key, tuple[int, bytes] | None] = {}
+        self._identities_read: set[str] = set()
+        # The peers the unit is about to use (`prefetch`): the first need of one of them
+        # reads what it needs of them all, in one query per table.
+        self._hinted: set[str] = set()
+        # Sessions stored in the unit, written together (one statement) when it ends or
+        # before a nested unit starts (so a nested unit that fails rolls back only its own).
+        self._dirty: dict[Key, tuple[SessionRecord, dt.datetime]] = {}
         # Envelopes of expected business messages, recorded together when the unit ends.
         self._sent_envelopes: list[tuple[int, str, int]] = []
         # Receipts about a business number's messages (guid, status), applied together when
@@ -148,6 +168,12 @@ class DjangoDeviceState:
 
     def _forget(self) -> None:
         self._sessions.clear()
+        self._session_pks.clear()
+        self._device_ids.clear()
+        self._records_read.clear()
+        self._identities.clear()
+        self._identities_read.clear()
+        self._dirty.clear()
         self._sent_envelopes.clear()
 
     # -- unit of work --------------------------------------------------------------------
@@ -157,10 +183,15 @@ class DjangoDeviceState:
 
     @contextmanager
     def _unit(self) -> Iterator[None]:
+        if self._depth:
+            # What the enclosing unit stored stands whatever this one does.
+            self._flush_sessions()
         self._depth += 1
         try:
             with transaction.atomic():
                 yield
+                if self._depth == 1:
+                    self._flush_sessions()
                 if self._depth == 1 and self._sent_envelopes:
                     _history().record_sent(self._sent_envelopes)
                     self._sent_envelopes.clear()
@@ -177,6 +208,14 @@ class DjangoDeviceState:
             if not self._depth:
                 self._forget()
                 self._statuses.clear()
+                self._hinted.clear()
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """The peers the current unit of work is about to use (a batch of messages to
+        send): the first need of one of them reads their sessions, devices and identities
+        for all of them, a query per table. Outside a unit of work it does nothing."""
+        if self._depth:
+            self._hinted.update(names)
 
     # -- identity ------------------------------------------------------------------------
 
@@ -191,10 +230,37 @@ class DjangoDeviceState:
     def get_local_registration_id(self) -> int:
         return self.device.registration_id
 
-    def _identity_row(self, address: ProtocolAddress) -> PeerIdentity | None:
-        return PeerIdentity.objects.filter(
-            device=self.device, name=address.name, peer_device_id=address.device_id
-        ).first()
+    def _identity_row(self, address: ProtocolAddress) -> tuple[int, bytes] | None:
+        """The row id and key of the identity saved for `address` (in a unit of work: read
+        once, with those of the other peers it is about to use)."""
+        key = (address.name, address.device_id)
+        if self._depth and key in self._identities:
+            return self._identities[key]
+        if (
+            self._depth
+            and address.name in self._hinted
+            and address.name not in self._identities_read
+        ):
+            names = sorted(self._hinted - self._identities_read)
+            rows = PeerIdentity.objects.filter(device=self.device, name__in=names)
+            for pk, name, device_id, identity in rows.values_list(
+                "pk", "name", "peer_device_id", "identity_key"
+            ):
+                self._identities.setdefault((name, device_id), (pk, bytes(identity)))
+            self._identities_read.update(names)
+        if self._depth and address.name in self._identities_read:
+            return self._identities.setdefault(key, None)
+        row = (
+            PeerIdentity.objects.filter(
+                device=self.device, name=address.name, peer_device_id=address.device_id
+            )
+            .values_list("pk", "identity_key")
+            .first()
+        )
+        found = None if row is None else (int(row[0]), bytes(row[1]))
+        if self._depth:
+            self._identities[key] = found
+        return found
 
     def is_trusted_identity(
         self, address: ProtocolAddress, identity_key: IdentityKey, direction: Direction
@@ -205,22 +271,25 @@ class DjangoDeviceState:
     def save_identity(self, address: ProtocolAddress, identity_key: IdentityKey) -> bool:
         now = clock.now()
         new = identity_key.serialize()
-        row = self._identity_row(address)
-        if row is None:
-            PeerIdentity.objects.create(
+        key = (address.name, address.device_id)
+        known = self._identity_row(address)
+        if known is None:
+            row = PeerIdentity.objects.create(
                 device=self.device,
                 name=address.name,
                 peer_device_id=address.device_id,
                 identity_key=new,
                 updated_at=now,
             )
+            if self._depth:
+                self._identities[key] = (row.pk, new)
             return False
-        old = bytes(row.identity_key)
+        pk, old = known
         if old == new:
             return False
-        row.identity_key = new
-        row.updated_at = now
-        row.save(update_fields=["identity_key", "updated_at"])
+        PeerIdentity.objects.filter(pk=pk).update(identity_key=new, updated_at=now)
+        if self._depth:
+            self._identities[key] = (pk, new)
         IdentityChangeNotice.objects.create(
             device=self.device,
             name=address.name,
@@ -232,8 +301,8 @@ class DjangoDeviceState:
         return True
 
     def get_identity(self, address: ProtocolAddress) -> IdentityKey | None:
-        row = self._identity_row(address)
-        return None if row is None else PublicKey.deserialize(bytes(row.identity_key))
+        known = self._identity_row(address)
+        return None if known is None else PublicKey.deserialize(known[1])
 
     # -- pre-keys ------------------------------------------------------------------------
 
@@ -284,29 +353,131 @@ class DjangoDeviceState:
 
     def load_session(self, address: ProtocolAddress) -> SessionRecord | None:
         key = (address.name, address.device_id)
-        if self._depth and key in self._sessions:
+        if not self._depth:
+            return self._read_session(key)
+        if key in self._sessions:
             return self._sessions[key]
-        row = Session.objects.filter(
-            device=self.device, name=address.name, peer_device_id=address.device_id
-        ).first()
-        record = None if row is None else SessionRecord.from_bytes(unseal(row.record_encrypted))
-        if self._depth:
-            self._sessions[key] = record
+        if address.name in self._hinted and address.name not in self._records_read:
+            self._read_hinted_records()
+            if key in self._sessions:
+                return self._sessions[key]
+        ids = self._device_ids.get(address.name)
+        if ids is not None and address.device_id not in ids:
+            # The unit read this peer's rows: there is none for that device.
+            self._session_pks[key] = None
+            self._sessions[key] = None
+            return None
+        record = self._read_session(key)
+        self._sessions[key] = record
         return record
 
-    def store_session(self, address: ProtocolAddress, record: SessionRecord) -> None:
-        fields = {"record_encrypted": seal(record.to_bytes()), "updated_at": clock.now()}
-        mine = Session.objects.filter(
-            device=self.device, name=address.name, peer_device_id=address.device_id
+    def _read_session(self, key: Key) -> SessionRecord | None:
+        name, device_id = key
+        row = (
+            Session.objects.filter(device=self.device, name=name, peer_device_id=device_id)
+            .values_list("pk", "record_encrypted")
+            .first()
         )
-        if not mine.update(**fields):
-            Session.objects.create(
-                device=self.device, name=address.name, peer_device_id=address.device_id, **fields
-            )
         if self._depth:
-            self._sessions[(address.name, address.device_id)] = record
+            self._session_pks[key] = None if row is None else int(row[0])
+        return None if row is None else SessionRecord.from_bytes(unseal(row[1]))
+
+    def _index_sessions(self, names: set[str]) -> None:
+        """Read which devices of these peers (and of every peer hinted) have a session."""
+        missing = sorted((names | self._hinted) - self._device_ids.keys())
+        if not missing:
+            return
+        for name in missing:
+            self._device_ids[name] = set()
+        rows = Session.objects.filter(device=self.device, name__in=missing)
+        for pk, name, device_id in rows.values_list("pk", "name", "peer_device_id"):
+            self._device_ids[name].add(device_id)
+            self._session_pks.setdefault((name, device_id), pk)
+        # Sessions stored in this unit and not written yet.
+        for name, device_id in self._dirty:
+            if name in self._device_ids:
+                self._device_ids[name].add(device_id)
+
+    def _read_hinted_records(self) -> None:
+        """The sessions of every hinted peer not read yet, in one query."""
+        names = self._hinted - self._records_read
+        self._index_sessions(names)
+        wanted: dict[int, Key] = {}
+        for name in names:
+            for device_id in self._device_ids[name]:
+                key = (name, device_id)
+                pk = self._session_pks.get(key)
+                if key not in self._sessions and pk is not None:
+                    wanted[pk] = key
+        if wanted:
+            rows = Session.objects.filter(pk__in=sorted(wanted))
+            for pk, token in rows.values_list("pk", "record_encrypted"):
+                self._sessions[wanted[pk]] = SessionRecord.from_bytes(unseal(token))
+        self._records_read.update(names)
+
+    def store_session(self, address: ProtocolAddress, record: SessionRecord) -> None:
+        key = (address.name, address.device_id)
+        now = clock.now()
+        if self._depth and key in self._session_pks:
+            # Written when the unit ends: a batch that ratchets many sessions (or one many
+            # times) writes each once, all in one statement.
+            self._dirty[key] = (record, now)
+        else:
+            fields = {"record_encrypted": seal(record.to_bytes()), "updated_at": now}
+            mine = Session.objects.filter(
+                device=self.device, name=address.name, peer_device_id=address.device_id
+            )
+            if not mine.update(**fields):
+                Session.objects.create(
+                    device=self.device,
+                    name=address.name,
+                    peer_device_id=address.device_id,
+                    **fields,
+                )
+        if self._depth:
+            self._sessions[key] = record
+            ids = self._device_ids.get(address.name)
+            if ids is not None:
+                ids.add(address.device_id)
+
+    def _flush_sessions(self) -> None:
+        """Write the sessions stored in this unit: the rows it read in one UPDATE, new
+        ones in one INSERT."""
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, {}
+        changed: list[tuple[int, str, dt.datetime]] = []
+        new: list[Session] = []
+        for key, (record, at) in dirty.items():
+            pk = self._session_pks.get(key)
+            token = seal(record.to_bytes())
+            if pk is not None:
+                changed.append((pk, token, at))
+            else:
+                new.append(
+                    Session(
+                        device=self.device,
+                        name=key[0],
+                        peer_device_id=key[1],
+                        record_encrypted=token,
+                        updated_at=at,
+                    )
+                )
+        update_rows(Session, ["record_encrypted", "updated_at"], sorted(changed))
+        if new:
+            Session.objects.bulk_create(new)
+            for row in new:
+                key = (row.name, row.peer_device_id)
+                if row.pk is None:
+                    # Not returned by this database: a later store of it writes at once.
+                    self._session_pks.pop(key, None)
+                else:
+                    self._session_pks[key] = row.pk
 
     def session_device_ids(self, name: str) -> list[int]:
+        if self._depth:
+            self._index_sessions({name})
+            return sorted(self._device_ids[name])
         return sorted(
             Session.objects.filter(device=self.device, name=name).values_list(
                 "peer_device_id", flat=True
@@ -314,7 +485,14 @@ class DjangoDeviceState:
         )
 
     def delete_session(self, address: ProtocolAddress) -> None:
-        self._sessions.pop((address.name, address.device_id), None)
+        key = (address.name, address.device_id)
+        self._sessions.pop(key, None)
+        self._dirty.pop(key, None)
+        if self._depth:
+            self._session_pks[key] = None
+            ids = self._device_ids.get(address.name)
+            if ids is not None:
+                ids.discard(address.device_id)
         Session.objects.filter(
             device=self.device, name=address.name, peer_device_id=address.device_id
         ).delete()
@@ -425,6 +603,8 @@ class DjangoDeviceState:
         return get_device_health(self.device)
 
     def export_store(self) -> InMemoryProtocolStore:
+        if self._depth:
+            self._flush_sessions()
         store = InMemoryProtocolStore(self.get_identity_key_pair(), self.device.registration_id)
         for ident in PeerIdentity.objects.filter(device=self.device):
             address = ProtocolAddress(ident.name, ident.peer_device_id)

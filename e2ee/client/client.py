@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from e2ee.client.attachments import AttachmentStore, InMemoryAttachmentStore
 from e2ee.client.relay import DEFAULT_RELAY_URL, RelayError, RelayHttp, b64, unb64, ws_frames
@@ -51,6 +51,14 @@ ENVELOPE_RECEIPT = 5
 _TO_ENVELOPE = {MessageType.WHISPER: ENVELOPE_CIPHERTEXT, MessageType.PREKEY: ENVELOPE_PREKEY}
 _RECEIPT_STATUS = {"delivery": "delivered", "read": "read", "expired": "expired"}
 CONTENT_VERSION = 1
+
+
+@runtime_checkable
+class PrefetchingState(Protocol):
+    """A :class:`DeviceState` that can read what a unit of work needs of many peers at once
+    (the Django store: a query per table instead of several per message)."""
+
+    def prefetch(self, names: Iterable[str]) -> None: ...
 
 
 class ClientError(Exception):
@@ -419,20 +427,27 @@ class SignalClient:
         stamps = [item.timestamp or base + i for i, item in enumerate(items)]
         pending = list(range(len(items)))
         for _ in range(4):
+            ready = self._with_sessions({items[i].peer for i in pending})
             for i in pending:
+                peer = items[i].peer
+                if peer in ready:
+                    continue
                 try:
-                    if not self.has_session(items[i].peer):
-                        self.start_session(items[i].peer)
+                    self.start_session(peer)
+                    ready.add(peer)
                 except RelayError as exc:
                     if _transient(exc):
                         raise
                     results[i] = exc
                 except ClientError as exc:
                     results[i] = exc
+                if i in results and self.has_session(peer):
+                    ready.add(peer)  # some of its devices agreed before one failed
             pending = [i for i in pending if i not in results]
             if not pending:
                 break
             with self.state.atomic():
+                self._prefetch({items[i].peer for i in pending})
                 parts = [
                     {
                         "destination": items[i].peer,
@@ -461,6 +476,17 @@ class SignalClient:
         for i in pending:
             results[i] = ClientError(f"could not agree on {items[i].peer}'s devices with the relay")
         return [results[i] for i in range(len(items))]
+
+    def _prefetch(self, peers: set[str]) -> None:
+        """Tell a state that reads in bulk which peers the current unit of work will use."""
+        if isinstance(self.state, PrefetchingState):
+            self.state.prefetch(sorted(peers))
+
+    def _with_sessions(self, peers: set[str]) -> set[str]:
+        """Those of `peers` we hold a session with (one read for all of them)."""
+        with self.state.atomic():
+            self._prefetch(peers)
+            return {peer for peer in peers if self.state.session_device_ids(peer)}
 
     def _encrypt_for(self, peer: str, plaintext: bytes) -> list[dict[str, Any]]:
         """One ciphertext per device of the peer we hold a session with."""
@@ -604,8 +630,10 @@ class SignalClient:
         if receipt:
             status = _RECEIPT_STATUS.get(str(receipt["kind"]))
             if status is not None:  # a typing indicator moves no message's status
-                with self.state.atomic():
-                    self.state.set_message_status(str(receipt["guid"]), status)
+                # One write of its own (or, inside a unit of work, one the unit makes at
+                # its end): no unit of its own, which would cost each receipt of a page a
+                # savepoint.
+                self.state.set_message_status(str(receipt["guid"]), status)
             return Received(
                 kind="receipt",
                 receipt_kind=str(receipt["kind"]),

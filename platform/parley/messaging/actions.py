@@ -21,6 +21,7 @@ from parley.core.errors import InvalidParameter
 from parley.core.events import (
     ConversationWindowClosed,
     DeliveryRecorded,
+    Event,
     MessageReceived,
     MessageStatusChanged,
 )
@@ -160,6 +161,10 @@ def _status_event(message: Message, previous: str) -> None:
 
 def _delivery_event(message: Message) -> None:
     """The facts billing rates, at delivery (business messages) or arrival (customers')."""
+    publish(_delivery_recorded(message))
+
+
+def _delivery_recorded(message: Message) -> DeliveryRecorded:
     conversation = message.conversation
     outbound = message.direction == Message.Direction.OUTBOUND
     content = parse_content(message.content)
@@ -167,26 +172,24 @@ def _delivery_event(message: Message) -> None:
     sent_at = message.accepted_at if outbound else message.received_at
     delivered_at = message.delivered_at if outbound else message.received_at
     assert sent_at is not None and delivered_at is not None
-    publish(
-        DeliveryRecorded(
-            business_id=message.business_id,
-            occurred_at=delivered_at,
-            message_id=message.wamid,
-            agent_id=conversation.number.e164,
-            agent_category=AGENT_CATEGORY,
-            customer=conversation.customer,
-            channel=CHANNEL,
-            direction="A2P" if outbound else "P2A",
-            content=billed.content,
-            sent_at=sent_at,
-            delivered_at=delivered_at,
-            text_bytes=billed.text_bytes,
-            size_bytes=billed.size_bytes,
-            suggestions=billed.suggestions,
-            url_preview=billed.url_preview,
-            template_category=billed.template_category,
-            entry_point=not outbound and from_entry_point(content),
-        )
+    return DeliveryRecorded(
+        business_id=message.business_id,
+        occurred_at=delivered_at,
+        message_id=message.wamid,
+        agent_id=conversation.number.e164,
+        agent_category=AGENT_CATEGORY,
+        customer=conversation.customer,
+        channel=CHANNEL,
+        direction="A2P" if outbound else "P2A",
+        content=billed.content,
+        sent_at=sent_at,
+        delivered_at=delivered_at,
+        text_bytes=billed.text_bytes,
+        size_bytes=billed.size_bytes,
+        suggestions=billed.suggestions,
+        url_preview=billed.url_preview,
+        template_category=billed.template_category,
+        entry_point=not outbound and from_entry_point(content),
     )
 
 
@@ -204,6 +207,46 @@ def _move(message: Message, new: str, *, at: dt.datetime) -> bool:
     if target == lifecycle.DELIVERED and message.direction == Message.Direction.OUTBOUND:
         _delivery_event(message)
     return True
+
+
+# What moving a message writes: its status, error and the stamps of the statuses it reached.
+_MOVE_COLUMNS = ["status", "error_code", "error_title"]
+
+
+def _move_many(moves: Sequence[tuple[Message, str]], *, at: dt.datetime) -> int:
+    """`_move` for many lifecycle reports about locked messages, in their order (a message
+    may move more than once: delivered, then read): the rows that changed are written in
+    one statement and the events published together, in the order one `_move` after
+    another would publish them. Returns how many reports moved a message."""
+    events: list[Event] = []
+    changed: dict[int, Message] = {}
+    stamps: set[str] = set()
+    moved = 0
+    for message, new in moves:
+        target = lifecycle.transition(message.status, new)
+        if target is None:
+            continue
+        moved += 1
+        previous = message.status
+        message.status = target
+        stamp = lifecycle.timestamp_field(target)
+        setattr(message, stamp, at)
+        stamps.add(stamp)
+        changed[message.pk] = message
+        events.append(_status_changed(message, previous))
+        if target == lifecycle.DELIVERED and message.direction == Message.Direction.OUTBOUND:
+            events.append(_delivery_recorded(message))
+    if changed:
+        # Every other column of a locked row is as it was read: writing the union of the
+        # stamps moved here leaves the stamps a row did not move unchanged.
+        columns = [*_MOVE_COLUMNS, *sorted(stamps)]
+        update_rows(
+            Message,
+            columns,
+            [(m.pk, *(getattr(m, c) for c in columns)) for m in changed.values()],
+        )
+        publish_many(events)
+    return moved
 
 
 def _locked(message_id: int) -> Message:
@@ -347,7 +390,7 @@ def do_record_sent_envelopes(sent: list[tuple[int, str, int]]) -> int:
             ],
             ignore_conflicts=True,
         )
-        return sum(_move(messages[pk], lifecycle.SENT, at=now) for pk in ids if pk in messages)
+        return _move_many([(messages[pk], lifecycle.SENT) for pk in ids if pk in messages], at=now)
 
 
 def do_fail_message(message_id: int, code: int, title: str) -> bool:
@@ -508,12 +551,12 @@ def do_apply_receipts(
             .filter(pk__in=sorted(set(carried.values())))
             .order_by("pk")
         }
-        moved = 0
-        for guid, status in wanted:
-            message = messages.get(carried.get(guid, 0))
-            if status is not None and message is not None:
-                moved += _move(message, status, at=at)
-        return moved
+        moves = [
+            (message, status)
+            for guid, status in wanted
+            if status is not None and (message := messages.get(carried.get(guid, 0))) is not None
+        ]
+        return _move_many(moves, at=at)
 
 
 # -- inbound -----------------------------------------------------------------------------
@@ -625,8 +668,7 @@ def do_mark_read_through(message: Message, *, typing: bool = False) -> list[str]
             )
             .order_by("id")
         )
-        for row in unread:
-            _move(row, lifecycle.READ, at=now)
+        _move_many([(row, lifecycle.READ) for row in unread], at=now)
         guids = list(
             Envelope.objects.filter(message__in=unread)
             .order_by("id")
@@ -687,4 +729,8 @@ def do_enable_endpoint(number: PhoneNumber, *, active: bool = True) -> Endpoint:
         if not created and endpoint.active != active:
             endpoint.active = active
             endpoint.save(update_fields=["active"])
+        # The nudge's remembered answers: dropped now, and again at commit (a read in
+        # between may have remembered the state before).
+        selectors.SERVED.forget()
+        transaction.on_commit(selectors.SERVED.forget)
     return endpoint

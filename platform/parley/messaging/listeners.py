@@ -1,8 +1,9 @@
 """The nudge: once the relay has committed an envelope for a served business number, ask a
 worker to pull it. Losable on purpose (an in-process listener): the periodic sweep pulls
 whatever a lost nudge would have. Whether a number is served is remembered a few seconds
-in each process (`selectors.SERVED`), forgotten at once when an endpoint changes in this
-process: a number served elsewhere is nudged within those seconds, and swept until then.
+in each process (`selectors.SERVED`), forgotten at once when `do_enable_endpoint` changes
+one in this process: a number served from another process is nudged within those seconds,
+and swept until then.
 
 The endpoints consumer reads number status changes from the durable stream: a number
 registered for messaging gets its Signal endpoint, a deregistered one stops being served.
@@ -11,17 +12,13 @@ The quality consumer reads customers' blocks: what a number's quality rating fol
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 
 from parley.core.events import BusinessBlocked, EnvelopeQueued, Event, NumberStatusChanged
 from parley.core.publish import listen
 from parley.core.stream.consumers import consumer
 from parley.messaging import selectors
-from parley.messaging.models import Endpoint
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +31,6 @@ def nudge_endpoint(event: EnvelopeQueued) -> None:
 
     if selectors.is_endpoint_served(event.recipient_e164, cache=selectors.SERVED):
         request_receive(event.recipient_e164)
-
-
-@receiver([post_save, post_delete], sender=Endpoint)
-def forget_served_numbers(sender: Any, **kwargs: Any) -> None:
-    """An endpoint was enabled, stopped or deleted (`do_enable_endpoint`): drop the
-    remembered answers now and again once its transaction commits (a read in between
-    could remember the state before it)."""
-    selectors.SERVED.forget()
-    transaction.on_commit(selectors.SERVED.forget)
 
 
 @consumer("endpoints", events=(NumberStatusChanged,))
