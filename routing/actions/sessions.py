@@ -417,7 +417,8 @@ def record_responses(answers: list[tuple[int, dt.datetime]]) -> list[Session]:
         return []
     sessions = {
         s.conversation_id: s
-        for s in Session.objects.select_for_update()
+        for s in Session.objects.select_for_update(of=("self",))
+        .select_related("queue__sla")  # each first response is checked against its SLA
         .filter(conversation_id__in=sorted({c for c, _ in answers}), state__in=Session.OPEN_STATES)
         .order_by("pk")
     }
@@ -434,7 +435,7 @@ def record_responses(answers: list[tuple[int, dt.datetime]]) -> list[Session]:
         if session.first_response_at is None:
             session.first_response_at = at
             fields.append("first_response_at")
-            record_late_first_response(session, at)
+            record_late_first_response(session, at, session.queue.sla)
         if session.state == State.OFFERED:
             _accept(session, at, actor=None)
             fields += ["state", "accepted_at", "offer_expires_at"]

@@ -17,10 +17,6 @@ BATCH = 1000
 Kind = SlaBreach.Kind
 
 
-def _policy_of(queue_id: int) -> SlaPolicy | None:
-    return SlaPolicy.objects.filter(queues=queue_id).first()
-
-
 def breach(session: Session, kind: str, due_at: dt.datetime, at: dt.datetime) -> bool:
     """Record a breach of `kind` due at `due_at` (once) and announce it."""
     try:
@@ -54,9 +50,9 @@ def breach(session: Session, kind: str, due_at: dt.datetime, at: dt.datetime) ->
     return True
 
 
-def record_late_first_response(session: Session, at: dt.datetime) -> None:
-    """A first response that came after its target (before the sweep noticed)."""
-    policy = _policy_of(session.queue_id)
+def record_late_first_response(session: Session, at: dt.datetime, policy: SlaPolicy | None) -> None:
+    """A first response that came after its target (before the sweep noticed); `policy`
+    is the session's queue's (None: it has none)."""
     if policy is None:
         return
     due = session.opened_at + dt.timedelta(seconds=policy.first_response_s)

@@ -12,9 +12,11 @@ have already relayed."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import threading
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from parley.core.models import StreamEntry
@@ -81,10 +83,37 @@ def send_to_staff(items: list[Delivery]) -> None:
     if not sends:
         return
     try:
-        async_to_sync(_send_all)(layer, sends)
+        _fan_out(layer, sends)
     except Exception:
         # Websockets fill the gap from the log at the business's next event or reconnect.
         log.warning("console: %s event(s) not pushed", len(items), exc_info=True)
+
+
+_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
+_loop_lock = threading.Lock()
+SEND_TIMEOUT = 10.0
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """This process's event loop for the fan-out, on a thread of its own, made on first use
+    (after a worker's fork). The channel layer keeps a connection per event loop: a new loop
+    a batch (`async_to_sync`) would connect to Redis again for every batch."""
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="console-fan-out", daemon=True).start()
+            _loop = (os.getpid(), loop)
+        return _loop[1]
+
+
+def _fan_out(layer: object, sends: list[tuple[str, dict[str, object]]]) -> None:
+    future = asyncio.run_coroutine_threadsafe(_send_all(layer, sends), _background_loop())
+    try:
+        future.result(timeout=SEND_TIMEOUT)
+    except BaseException:
+        future.cancel()
+        raise
 
 
 async def _send_all(layer: object, sends: list[tuple[str, dict[str, object]]]) -> None:
