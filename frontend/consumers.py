@@ -146,13 +146,17 @@ class StaffEventsConsumer(AsyncJsonWebsocketConsumer):
         agent = await database_sync_to_async(_record_heartbeat)(self.scope["user"], active)
         await self.send_json({"event": "heartbeat.recorded", "data": {"agent": agent}})
 
-    async def staff_event(self, message: dict[str, Any]) -> None:
-        event = message["event"]
+    async def staff_events(self, message: dict[str, Any]) -> None:
+        """A batch of the console consumer's events for one of this socket's groups, in
+        stream order: each relayed as it would be alone."""
+        for item in message["events"]:
+            await self._relay(item["event"], item.get("prev"))
+
+    async def _relay(self, event: dict[str, Any], prev: object) -> None:
         stream_id = event.get("stream_id")
         if isinstance(stream_id, int):
             if stream_id <= self.last_id:
                 return  # replayed already, or a repeat after a batch ran again
-            prev = message.get("prev")
             if isinstance(prev, int) and prev > self.last_id:
                 await self._fill(stream_id - 1)
             self.last_id = stream_id

@@ -70,16 +70,20 @@ def send_to_staff(items: list[Delivery]) -> None:
     if layer is None or not items:
         return
     previous = previous_ids(items)
-    sends: list[tuple[str, dict[str, object]]] = []
+    # One message per group for the whole batch (the events in stream order): a publish
+    # each is a round trip to Redis, and most events go to several groups.
+    by_group: dict[str, list[dict[str, object]]] = {}
     for item in items:
         event = item.event
-        message: dict[str, object] = {
-            "type": "staff.event",
+        relayed: dict[str, object] = {
             "event": event.as_message(item.stream_id),
             "prev": previous.get(item.stream_id, 0),
         }
         for group in groups_of(event.business_id, event.audience, event.user_id):
-            sends.append((group, message))
+            by_group.setdefault(group, []).append(relayed)
+    sends: list[tuple[str, dict[str, object]]] = [
+        (group, {"type": "staff.events", "events": relayed}) for group, relayed in by_group.items()
+    ]
     if not sends:
         return
     try:
