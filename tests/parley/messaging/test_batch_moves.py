@@ -18,13 +18,10 @@ from parley.core.events import DeliveryRecorded, Event, MessageStatusChanged
 from parley.messaging import actions
 from parley.messaging.content import Text
 from parley.messaging.models import Message
+from tests.parley.messaging.test_receipts import changes, guid
 
 pytestmark = pytest.mark.django_db
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-
-
-def guid(n: int) -> str:
-    return f"00000000-0000-4000-8000-{n:012d}"
 
 
 def accepted(number: PhoneNumber, count: int, first: int) -> list[Message]:
@@ -42,14 +39,6 @@ def record_sent(messages: list[Message], first: int) -> tuple[int, int]:
     with CaptureQueriesContext(connection) as queries, clock.frozen(T0 + dt.timedelta(seconds=1)):
         moved = actions.do_record_sent_envelopes(sent)
     return moved, len(queries)
-
-
-def changes(events: list[Event]) -> list[tuple[str, str, str]]:
-    return [
-        (e.message_id, e.previous_status, e.status)
-        for e in events
-        if isinstance(e, MessageStatusChanged)
-    ]
 
 
 def test_recording_envelopes_costs_the_same_for_5_or_20_messages(
