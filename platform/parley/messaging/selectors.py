@@ -198,7 +198,10 @@ def is_endpoint_served(number: PhoneNumber | str, *, cache: ServedNumbers | None
             return known
         generation = cache.generation
         served = Endpoint.objects.filter(number__e164=e164, active=True).exists()
-        cache.put(e164, served, generation)
+        if served:
+            # Only "served" is kept: a number that becomes served in another process is
+            # nudged at once, and a stale "served" costs only a worker's empty look.
+            cache.put(e164, served, generation)
         return served
     if isinstance(number, str):
         return Endpoint.objects.filter(number__e164=number, active=True).exists()
