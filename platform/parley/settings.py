@@ -410,8 +410,6 @@ PARLEY: dict[str, Any] = {
     "STREAM_MAX_ATTEMPTS": int(os.environ.get("PARLEY_STREAM_MAX_ATTEMPTS", "8")),
     "STREAM_RETENTION_DAYS": float(os.environ.get("PARLEY_STREAM_RETENTION_DAYS", "7")),
     "STREAM_RUN_SECONDS": 20.0,
-    # How long a wake waits before the consumers run, gathering the commits meanwhile.
-    "STREAM_WAKE_DELAY_SECONDS": float(os.environ.get("PARLEY_STREAM_WAKE_DELAY_SECONDS", "0.05")),
     # Extra modules that register stream consumers (comma-separated import paths).
     "STREAM_CONSUMER_MODULES": [
         m.strip()

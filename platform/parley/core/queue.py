@@ -12,6 +12,6 @@ from typing import Any
 from celery import current_app
 
 
-def enqueue(name: str, *args: Any, countdown: float | None = None) -> None:
-    """Queue the task registered as `name` with `args` (to run `countdown` seconds later)."""
-    current_app.send_task(name, args=list(args), countdown=countdown or None)
+def enqueue(name: str, *args: Any) -> None:
+    """Queue the task registered as `name` with `args`."""
+    current_app.send_task(name, args=list(args))

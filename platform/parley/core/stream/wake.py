@@ -1,8 +1,7 @@
 """Waking the consumers after a commit: at most one queued run at a time.
 
-A Redis `SET NX` marks a run as queued, to start `STREAM_WAKE_DELAY_SECONDS` later (the
-commits meanwhile share it); the run clears the mark before it reads the log, so an event
-committed during a run queues the next one. The beat sweep (every few seconds)
+A Redis `SET NX` marks a run as queued; the run clears the mark before it reads the log, so
+an event committed during a run queues the next one. The beat sweep (every few seconds)
 covers a wake lost with Redis."""
 
 from __future__ import annotations
@@ -70,10 +69,7 @@ def wake_consumers() -> None:
         pipe.publish(commit_channel(), b"1")
         queued, _ = pipe.execute()
         if queued:
-            # A moment later: what commits meanwhile is read by the same run (one round for
-            # many commits instead of one each, each round costing every consumer a batch).
-            enqueue("parley.core.tasks.run_stream",
-                    countdown=float(settings.PARLEY["STREAM_WAKE_DELAY_SECONDS"]))  # fmt: skip
+            enqueue("parley.core.tasks.run_stream")
     except Exception:
         # The commit stands; the sweep runs the consumers shortly.
         log.warning("could not wake the stream consumers", exc_info=True)
