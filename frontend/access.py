@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from parley.accounts.middleware import VERIFIED_KEY
 from parley.accounts.models import StaffUser
 from parley.accounts.roles import Capability
+from parley.core.stream import log as stream_log
 
 # Views return a page, a redirect or a streamed file.
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
@@ -48,3 +49,18 @@ def console_view(*capabilities: Capability) -> Callable[[View], View]:
         return cast(View, wrapper)
 
     return decorate
+
+
+def live_page(view: View) -> View:
+    """A page that follows the event stream: note the stream's position before the view reads
+    anything, so the page's socket starts there (`data-stream-after`) and first replays what
+    committed while the page was rendered and loading; nothing falls between the page and
+    its live feed. Requests for a fragment of the page (`?part=`) follow no stream."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if "part" not in request.GET:
+            request.stream_after = stream_log.safe_bound(0)  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    return cast(View, wrapper)

@@ -51,6 +51,8 @@ def console(request: HttpRequest) -> dict[str, Any]:
         "role_label": Role(user.role).label,
         "business": user.business,
         "sim_clock": _simulated(),
+        # Where a live page's socket starts (frontend.access.live_page).
+        "stream_after": getattr(request, "stream_after", None),
     }
 
 

@@ -46,7 +46,7 @@ from archive.selectors import (
     search_records,
     summary,
 )
-from frontend.access import console_view, staff
+from frontend.access import console_view, live_page, staff
 from frontend.compliance_forms import (
     MODE_LABELS,
     CriteriaForm,
@@ -278,6 +278,7 @@ def _export_rows(jobs: Any, directory: Directory) -> list[ExportRow]:
 
 @console_view(C.VIEW_ARCHIVE)
 @require_http_methods(["GET", "POST"])
+@live_page
 def exports(request: HttpRequest) -> HttpResponse:
     user = staff(request)
     directory = Directory.of(user)

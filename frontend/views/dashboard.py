@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from e2ee.selectors import get_health
-from frontend.access import console_view, staff
+from frontend.access import console_view, live_page, staff
 from parley.accounts.roles import Capability, Role, capabilities_of
 from parley.accounts.selectors import count_staff_by_role, list_audit_entries, list_numbers
 from parley.core.errors import ParleyError
@@ -18,6 +18,7 @@ from parley.core.stream.selectors import get_stream_status
 
 
 @console_view()
+@live_page
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = staff(request)
     context: dict[str, object] = {

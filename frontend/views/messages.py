@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
-from frontend.access import console_view, staff
+from frontend.access import console_view, live_page, staff
 from frontend.message_selectors import charges_for, list_message_stream_events
 from frontend.views.common import not_found, page_of
 from parley.accounts.actions.numbers import parse_e164
@@ -144,6 +144,7 @@ def _flags(user: StaffUser) -> dict[str, bool]:
 
 @console_view(Capability.VIEW_MESSAGE_LOG)
 @require_GET
+@live_page
 def message_log(request: HttpRequest) -> HttpResponse:
     user = staff(request)
     business = user.business
@@ -180,6 +181,7 @@ def message_log(request: HttpRequest) -> HttpResponse:
 
 @console_view(Capability.VIEW_MESSAGE_LOG)
 @require_GET
+@live_page
 def message_detail(request: HttpRequest, wamid: str) -> HttpResponse:
     user = staff(request)
     message = selectors.get_business_message(user.business, wamid)

@@ -22,7 +22,7 @@ from django.shortcuts import redirect, render
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from frontend.access import console_view, staff
+from frontend.access import console_view, live_page, staff
 from frontend.views.common import not_found, page_of, show_error
 from parley.accounts.roles import Capability
 from parley.core import clock
@@ -208,6 +208,7 @@ def live_context(business_id: int, now: dt.datetime) -> dict[str, Any]:
 
 @console_view(Capability.SUPERVISE_QUEUES)
 @require_GET
+@live_page
 def supervision(request: HttpRequest) -> HttpResponse:
     user = staff(request)
     now = clock.now()

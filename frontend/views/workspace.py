@@ -22,7 +22,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from frontend import workspace_selectors as ws
-from frontend.access import console_view, staff
+from frontend.access import console_view, live_page, staff
 from frontend.views.common import not_found
 from frontend.views.workspace_forms import (
     AttachmentForm,
@@ -121,6 +121,7 @@ def _list_context(request: HttpRequest, tab: str) -> dict[str, Any]:
 
 @workspace_view
 @require_GET
+@live_page
 def workspace(request: HttpRequest) -> HttpResponse:
     user = staff(request)
     tab = _tab(request)
@@ -236,6 +237,7 @@ def _render_thread(
 
 @workspace_view
 @require_GET
+@live_page
 def thread(request: HttpRequest, conversation_id: str) -> HttpResponse:
     user = staff(request)
     conversation = _conversation(user, conversation_id)

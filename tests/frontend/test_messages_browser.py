@@ -150,3 +150,44 @@ def test_a_filtered_log_announces_new_messages_and_the_timeline_updates_live(
         context.close()
     assert page.evaluate("window.stillTheSamePage === true")
     assert problems == []
+
+
+def test_a_status_that_moves_while_the_page_loads_still_reaches_it(
+    page: Page, asgi_server: str, celery_worker: None, factory: Any
+) -> None:
+    """The page's socket starts at the stream position the page was rendered at: what
+    commits between the render and the socket's first connection is replayed, not lost."""
+    business = factory.business()
+    developer = factory.staff(business, "developer")
+    number = _number(business)
+    message = actions.do_send_message(number, CUSTOMER, Text("on its way"), deliver=False)
+    actions.do_record_sent_envelope(message.pk, "live-3", 1)
+    held: list[Any] = []
+
+    def route(ws: Any) -> None:
+        if held:
+            ws.connect_to_server()
+        else:
+            held.append(ws)  # the page's first socket never reaches the server
+
+    page.route_web_socket(re.compile(r"/ws/events/"), route)
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": verified_session(developer),
+          "url": asgi_server}]
+    )  # fmt: skip
+    page.goto(f"{asgi_server}/messages/")
+    badge = _row(page, message.wamid).get_by_test_id("msg-status")
+    expect(badge).to_have_text("sent")
+    rendered_at = page.locator("body").get_attribute("data-stream-after")
+    assert rendered_at is not None and rendered_at.isdigit()
+    for _ in range(400):  # let Playwright hand the page's socket to `route`
+        if held:
+            break
+        page.evaluate("() => new Promise(resolve => setTimeout(resolve, 25))")
+    assert len(held) == 1
+    expect(page.get_by_test_id("stream-state")).not_to_have_text("live")
+
+    actions.do_apply_receipt(number, "live-3", "delivery")  # while the socket is away
+    held[0].close()  # the page reconnects, from where it was rendered
+    expect(page.get_by_test_id("stream-state")).to_have_text("live", timeout=20_000)
+    expect(badge).to_have_text("delivered", timeout=20_000)

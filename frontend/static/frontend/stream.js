@@ -13,7 +13,9 @@ window.ParleyStream = (function () {
   "use strict";
 
   function connect(options) {
-    var lastId = null;
+    // The position the page was rendered at: the socket first replays what came after it.
+    var start = document.body.getAttribute("data-stream-after");
+    var lastId = start && /^[0-9]+$/.test(start) ? parseInt(start, 10) : null;
     var state = options.state;
 
     function open(delay) {
