@@ -28,24 +28,39 @@ CHROMIUM = os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+# What migrate made once and no test changes: kept when a transactional test empties the rest.
+KEPT_TABLES = frozenset({"django_content_type", "auth_permission"})
+
+
+def _empty_tables(test: Any) -> None:
+    """What Django's flush does after a transactional test, faster: DELETE in one transaction
+    (foreign keys are checked at its commit) instead of TRUNCATE, which costs PostgreSQL
+    about half a second for this many tables; and the content types and permissions stay,
+    rather than being deleted and made again by post_migrate."""
+    from django.db import connections, transaction
+
+    for db_name in test._databases_names(include_mirrors=False):
+        conn = connections[db_name]
+        tables = conn.introspection.django_table_names(only_existing=True, include_views=False)
+        with transaction.atomic(using=db_name), conn.cursor() as cursor:
+            for table in sorted(set(tables) - KEPT_TABLES):
+                cursor.execute(f"DELETE FROM {conn.ops.quote_name(table)}")
+
+
 def _retry_flush_on_deadlock() -> None:
-    """A transactional test ends by truncating every table while the live worker may be
-    inside a stream batch; PostgreSQL then aborts one side as a deadlock. The worker's batch
-    rolls back and runs again by design; the flush is retried the same way."""
-    from django.core.management import CommandError
+    """A transactional test ends by emptying every table while the live worker may be inside
+    a stream batch; PostgreSQL then aborts one side as a deadlock. The worker's batch rolls
+    back and runs again by design; the emptying is retried the same way."""
     from django.db import OperationalError
     from django.test import TransactionTestCase
-
-    original = getattr(TransactionTestCase, "_fixture_teardown")  # noqa: B009 (untyped)
 
     def teardown(self: TransactionTestCase) -> None:
         for attempt in range(5):
             try:
-                original(self)
+                _empty_tables(self)
                 return
-            # The flush command wraps the database's error in a CommandError.
-            except (OperationalError, CommandError) as exc:
-                if "deadlock" not in f"{exc} {exc.__cause__}" or attempt == 4:
+            except OperationalError as exc:
+                if "deadlock" not in str(exc) or attempt == 4:
                     raise
                 time.sleep(0.2 * (attempt + 1))
 
