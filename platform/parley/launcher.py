@@ -167,21 +167,31 @@ def test(pytest_args: list[str]) -> int:
         return 0
 
 
-def main() -> None:
+def parse(argv: list[str]) -> tuple[str, int, list[str]]:
+    """(command, port, pytest arguments) of a command line. What follows `test` goes to
+    pytest as written, options included (`make test PYTEST_ARGS="-k audit"`)."""
     parser = argparse.ArgumentParser(prog="parley")
     sub = parser.add_subparsers(dest="command", required=True)
     run_p = sub.add_parser(
         "run", help="migrate, seed the demo, serve web, worker, beat, fleet, webhooks"
     )
     run_p.add_argument("--port", type=int, default=int(os.environ.get("PARLEY_PORT", "8000")))
-    test_p = sub.add_parser("test", help="lint, type-check and run the whole suite")
-    test_p.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    args = parser.parse_args()
+    sub.add_parser(
+        "test", help="lint, type-check and run the whole suite (what follows goes to pytest)"
+    )
+    if argv[:1] == ["test"]:
+        return "test", 0, argv[1:]
+    args = parser.parse_args(argv)
+    return args.command, args.port, []
+
+
+def main() -> None:
+    command, port, pytest_args = parse(sys.argv[1:])
     # Ctrl-C goes to the whole process group; let honcho and the children handle it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    if args.command == "run":
-        sys.exit(run(args.port))
-    sys.exit(test(args.pytest_args))
+    if command == "run":
+        sys.exit(run(port))
+    sys.exit(test(pytest_args))
 
 
 if __name__ == "__main__":
