@@ -191,3 +191,39 @@ def test_a_status_that_moves_while_the_page_loads_still_reaches_it(
     held[0].close()  # the page reconnects, from where it was rendered
     expect(page.get_by_test_id("stream-state")).to_have_text("live", timeout=20_000)
     expect(badge).to_have_text("delivered", timeout=20_000)
+
+
+def test_a_status_that_moves_while_a_new_row_is_fetched_is_applied_to_it(
+    page: Page, asgi_server: str, celery_worker: None, factory: Any
+) -> None:
+    """A new message's row is read from the server; a status that commits after that read
+    but arrives before the row is in the table still reaches the row."""
+    business = factory.business()
+    developer = factory.staff(business, "developer")
+    number = _number(business)
+    held: list[tuple[Any, Any]] = []
+
+    def route(request: Any) -> None:
+        if held:
+            request.continue_()
+        else:
+            held.append((request, request.fetch()))  # read now, handed to the page later
+
+    problems = _open(page, asgi_server, developer, "/messages/")
+    page.route(re.compile(r"/messages/[^?]+\?part=row"), route)
+    first = actions.do_send_message(number, CUSTOMER, Text("first"), deliver=False)
+    for _ in range(400):  # the page asks for the new row; `route` holds the answer
+        if held:
+            break
+        page.evaluate("() => new Promise(resolve => setTimeout(resolve, 25))")
+    assert len(held) == 1
+    actions.do_record_sent_envelope(first.pk, "live-4", 1)
+    # Events reach the page in stream order: once the next message's row is in, the page
+    # has had the first one's "sent" while its row was still being fetched.
+    second = actions.do_send_message(number, CUSTOMER, Text("second"), deliver=False)
+    expect(_row(page, second.wamid)).to_have_count(1, timeout=20_000)
+    request, response = held[0]
+    request.fulfill(response=response)
+    expect(_row(page, first.wamid).get_by_test_id("msg-status")).to_have_text("sent")
+    expect(_row(page, first.wamid).locator('[data-stamp="sent"]')).to_be_visible()
+    assert problems == []

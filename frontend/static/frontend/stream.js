@@ -53,5 +53,13 @@ window.ParleyStream = (function () {
     open(1000);
   }
 
-  return { connect: connect };
+  // How far along a message is: a status change applies when it moves a message on.
+  var RANK = { accepted: 0, sent: 1, delivered: 2, read: 3, failed: 3, expired: 3 };
+
+  function movesOn(shown, status) {
+    var from = RANK[shown];
+    return from === undefined || RANK[status] > from;
+  }
+
+  return { connect: connect, movesOn: movesOn };
 })();
