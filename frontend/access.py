@@ -51,16 +51,21 @@ def console_view(*capabilities: Capability) -> Callable[[View], View]:
     return decorate
 
 
+def follow_stream(request: HttpRequest) -> None:
+    """Note the event stream's position for the page about to be read and rendered: the
+    page's socket starts there (`data-stream-after`) and first replays what committed while
+    the page was rendered and loading, so nothing falls between the page and its live feed."""
+    request.stream_after = stream_log.safe_bound(0)  # type: ignore[attr-defined]
+
+
 def live_page(view: View) -> View:
-    """A page that follows the event stream: note the stream's position before the view reads
-    anything, so the page's socket starts there (`data-stream-after`) and first replays what
-    committed while the page was rendered and loading; nothing falls between the page and
-    its live feed. Requests for a fragment of the page (`?part=`) follow no stream."""
+    """A page that follows the event stream (`follow_stream` before the view reads
+    anything). Requests for a fragment of the page (`?part=`) follow no stream."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if "part" not in request.GET:
-            request.stream_after = stream_log.safe_bound(0)  # type: ignore[attr-defined]
+            follow_stream(request)
         return view(request, *args, **kwargs)
 
     return cast(View, wrapper)

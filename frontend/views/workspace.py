@@ -22,7 +22,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from frontend import workspace_selectors as ws
-from frontend.access import console_view, live_page, staff
+from frontend.access import console_view, follow_stream, live_page, staff
 from frontend.views.common import not_found
 from frontend.views.workspace_forms import (
     AttachmentForm,
@@ -286,6 +286,7 @@ def _submit(
         else:
             messages.success(request, done)
             return redirect(_url(conversation.pk, _tab(request)) + f"#{name}")
+    follow_stream(request)  # the page again, live from here
     return _render_thread(request, conversation, {name: form})
 
 

@@ -683,3 +683,27 @@ def test_the_reply_box_part_follows_the_service_window(
     rival = factory.business("Rival")
     other = factory.staff(rival, "agent")
     assert console_client.as_(other).get(part).status_code == 404
+
+
+def test_live_pages_carry_the_stream_position_they_were_read_at(
+    factory: Any, number: PhoneNumber, console_client: Any
+) -> None:
+    """The socket of a live page starts where the page was read (stream.js reads
+    `data-stream-after`): an error shown again starts from there too; fragments and pages
+    without a live feed carry none."""
+    from parley.core.stream import log as stream_log
+
+    agent(factory, number)
+    message = offered(number)
+    developer = factory.staff(number.business, "developer")
+    client = console_client.as_(developer)
+    position = f'data-stream-after="{stream_log.last_id()}"'
+    assert stream_log.last_id() > 0
+    assert position in page(client.get(f"/workspace/{message.conversation_id}/"))
+    assert position in page(client.get("/messages/"))
+    refused = client.post(f"/workspace/{message.conversation_id}/reply/", {"text": "hi"})
+    assert "not assigned to you" in page(refused)
+    assert position in page(refused)
+    fragment = client.get(f"/workspace/{message.conversation_id}/?part=reply")
+    assert "data-stream-after" not in page(fragment)
+    assert "data-stream-after" not in page(client.get("/tokens/"))
