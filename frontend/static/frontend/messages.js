@@ -55,17 +55,7 @@
   }
 
   var inserting = {};
-  // Status changes that arrived while their message's row was being fetched: the row may
-  // have been read before they committed, so they are applied to it once it is in.
-  var later = {};
-
-  function catchUp(row, wamid) {
-    (later[wamid] || []).forEach(function (d) {
-      var badge = row.querySelector("[data-testid=msg-status]");
-      if (!badge || ParleyStream.movesOn(badge.textContent.trim(), d.status)) updateRow(row, d, utc(d.occurred_at));
-    });
-    delete later[wamid];
-  }
+  var later = ParleyStream.heldStatuses();
 
   function insertRow(wamid) {
     if (inserting[wamid] || rowOf(wamid)) return;
@@ -84,7 +74,7 @@
         row.classList.add("new");
         var body = log.querySelector("tbody");
         body.insertBefore(row, body.firstChild);
-        catchUp(row, wamid);
+        later.apply(wamid, row, function (d) { updateRow(row, d, utc(d.occurred_at)); });
       })
       .catch(notice);
   }
@@ -107,7 +97,7 @@
     var row = rowOf(d.message_id);
     if (msg.event === "message.status_changed") {
       if (row) updateRow(row, d, utc(d.occurred_at));
-      else if (inserting[d.message_id]) (later[d.message_id] = later[d.message_id] || []).push(d);
+      else if (inserting[d.message_id]) later.hold(d.message_id, d);
       else if (!d.previous_status) newMessage(d.message_id, d.number_id, null);
     } else if (msg.event === "message.delivery_recorded" && d.direction === "P2A" && !row) {
       newMessage(d.message_id, null, d.agent_id);

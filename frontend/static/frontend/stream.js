@@ -56,10 +56,24 @@ window.ParleyStream = (function () {
   // How far along a message is: a status change applies when it moves a message on.
   var RANK = { accepted: 0, sent: 1, delivered: 2, read: 3, failed: 3, expired: 3 };
 
-  function movesOn(shown, status) {
-    var from = RANK[shown];
-    return from === undefined || RANK[status] > from;
+  // Status changes that arrive while their message's row is being fetched: the row may have
+  // been read before they committed, so they are applied to it once it is in (those that
+  // move it on). `update(d)` applies one.
+  function heldStatuses() {
+    var held = {};
+    return {
+      hold: function (wamid, d) { (held[wamid] = held[wamid] || []).push(d); },
+      apply: function (wamid, element, update) {
+        (held[wamid] || []).forEach(function (d) {
+          var badge = element.querySelector("[data-testid=msg-status]");
+          var from = badge ? RANK[badge.textContent.trim()] : undefined;
+          if (from === undefined || RANK[d.status] > from) update(d);
+        });
+        delete held[wamid];
+      },
+      drop: function (wamid) { delete held[wamid]; }
+    };
   }
 
-  return { connect: connect, movesOn: movesOn };
+  return { connect: connect, heldStatuses: heldStatuses };
 })();

@@ -176,16 +176,7 @@
   }
 
   var appending = {};
-  // Status changes that arrived while their message was being fetched: the fragment may
-  // have been read before they committed, so they are applied to it once it is in.
-  var later = {};
-
-  function catchUp(item, wamid) {
-    (later[wamid] || []).forEach(function (d) {
-      var badge = item.querySelector("[data-testid=msg-status]");
-      if (!badge || ParleyStream.movesOn(badge.textContent.trim(), d.status)) updateTicks(item, d);
-    });
-  }
+  var later = ParleyStream.heldStatuses();
 
   function appendMessage(wamid) {
     if (!thread || appending[wamid] || messageBy(wamid)) return;
@@ -198,13 +189,13 @@
         if (!item) return;
         item.classList.add("new");
         thread.appendChild(item);
-        catchUp(item, wamid);
+        later.apply(wamid, item, function (d) { updateTicks(item, d); });
         var empty = document.getElementById("ws-thread-empty");
         if (empty) empty.hidden = true;
         item.scrollIntoView({ block: "nearest" });
       })
       .catch(notice)
-      .then(function () { delete appending[wamid]; delete later[wamid]; });
+      .then(function () { delete appending[wamid]; later.drop(wamid); });
   }
 
   var TICKS = { accepted: "◷", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "!", expired: "×" };
@@ -326,7 +317,7 @@
         if (!isOpen(d.conversation_id)) break;
         var item = messageBy(d.message_id);
         if (item) updateTicks(item, d);
-        else if (appending[d.message_id]) (later[d.message_id] = later[d.message_id] || []).push(d);
+        else if (appending[d.message_id]) later.hold(d.message_id, d);
         else if (!d.previous_status) appendMessage(d.message_id);
         break;
       }

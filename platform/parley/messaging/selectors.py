@@ -145,8 +145,9 @@ class ServedNumbers:
     """Whether numbers' endpoints are served, remembered in this process for `ttl` seconds of
     `timer` (a monotonic clock unless a test gives another). The nudge asks after every
     commit that queued an envelope for a business number, and the answer rarely changes:
-    `forget` drops every answer when an endpoint changes (`listeners` calls it for changes
-    made in this process); another process's change is seen once the answer expires."""
+    `forget` drops every answer when an endpoint changes (`do_enable_endpoint` calls it for
+    changes made in this process); another process's change is seen once the answer
+    expires. `is_endpoint_served` keeps only "served" answers."""
 
     MAX_NUMBERS = 4096
 
@@ -201,7 +202,7 @@ def is_endpoint_served(number: PhoneNumber | str, *, cache: ServedNumbers | None
         if served:
             # Only "served" is kept: a number that becomes served in another process is
             # nudged at once, and a stale "served" costs only a worker's empty look.
-            cache.put(e164, served, generation)
+            cache.put(e164, True, generation)
         return served
     if isinstance(number, str):
         return Endpoint.objects.filter(number__e164=number, active=True).exists()
