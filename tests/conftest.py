@@ -213,8 +213,10 @@ def live_env(django_db_setup: None, django_db_blocker: Any) -> dict[str, str]:
     namespace (queues, channel groups, cache keys)."""
     with django_db_blocker.unblock():
         url = _database_url()
+    # A live process is not a pytest worker: it reads the shared clock.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
     return {
-        **os.environ,
+        **inherited,
         "DATABASE_URL": url,
         "REDIS_URL": settings.REDIS_URL,
         "PARLEY_NAMESPACE": settings.NAMESPACE,

@@ -155,7 +155,7 @@ def test(pytest_args: list[str]) -> int:
             ("ruff", [PY, "-m", "ruff", "check", "."]),
             ("ruff format", [PY, "-m", "ruff", "format", "--check", "."]),
             ("mypy", [PY, "-m", "mypy", "."]),
-            ("pytest", [PY, "-m", "pytest", *pytest_args]),
+            ("pytest", [PY, "-m", "pytest", *pytest_options(pytest_args)]),
         ]
         for name, command in steps:
             _say(f"{name}: {' '.join(Path(c).name if c == PY else c for c in command)}")
@@ -165,6 +165,14 @@ def test(pytest_args: list[str]) -> int:
             if code != 0:
                 return code
         return 0
+
+
+def pytest_options(pytest_args: list[str]) -> list[str]:
+    """The suite runs in PARLEY_TEST_WORKERS pytest-xdist workers (2 by default), each with
+    its own test database, namespace, live processes and browser: most of a test's time is
+    spent waiting on them, so two workers keep a 2-core machine busy. What the caller passes
+    comes after, so `-n 0` runs the suite in one process."""
+    return ["-n", os.environ.get("PARLEY_TEST_WORKERS", "2"), *pytest_args]
 
 
 def parse(argv: list[str]) -> tuple[str, int, list[str]]:

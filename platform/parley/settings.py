@@ -63,13 +63,15 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 DEBUG = _env_bool("PARLEY_DEBUG")
 # Under pytest (or with PARLEY_TESTING=1): fast password hashing, and a namespace of its own
-# for queues, channel groups and cache keys so a test run never meets a running Parley.
+# for queues, channel groups and cache keys so a test run never meets a running Parley. A
+# pytest-xdist worker is started as `python -c` and told its id in the environment.
 _argv0 = Path(sys.argv[0])
-TESTING = (
-    _env_bool("PARLEY_TESTING")
-    or _argv0.name in {"pytest", "py.test"}
+_UNDER_PYTEST = (
+    _argv0.name in {"pytest", "py.test"}
     or _argv0.parent.name == "pytest"
+    or (sys.argv[0] == "-c" and "PYTEST_XDIST_WORKER" in os.environ)
 )
+TESTING = _env_bool("PARLEY_TESTING") or _UNDER_PYTEST
 NAMESPACE = os.environ.get("PARLEY_NAMESPACE") or (
     f"parley-test-{os.getpid()}" if TESTING else "parley"
 )
@@ -446,8 +448,7 @@ PARLEY: dict[str, Any] = {
     # The installation's simulation clock (parley.core.clock): live processes read it; the
     # pytest process keeps a local clock its tests freeze. Moves reach every process at once
     # over Redis, and at the latest after this many seconds.
-    "SHARED_CLOCK": _env_bool("PARLEY_SHARED_CLOCK")
-    or not (_argv0.name in {"pytest", "py.test"} or _argv0.parent.name == "pytest"),
+    "SHARED_CLOCK": _env_bool("PARLEY_SHARED_CLOCK") or not _UNDER_PYTEST,
     "CLOCK_CACHE_SECONDS": 5.0,
     # Send limits (parley.messaging.limits, simulation clock): a number's messages a second
     # by throughput level (130429 beyond), and one number to one customer at about one

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from parley.launcher import parse
+from parley.launcher import parse, pytest_options
 
 
 def test_what_follows_test_goes_to_pytest_as_written() -> None:
@@ -21,3 +21,14 @@ def test_run_takes_a_port_and_refuses_anything_else(capsys: pytest.CaptureFixtur
     assert "unrecognized arguments: -k audit" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parse(["serve"])
+
+
+def test_the_suite_runs_in_two_workers_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PARLEY_TEST_WORKERS", raising=False)
+    assert pytest_options([]) == ["-n", "2"]
+    # pytest takes the last -n it is given: the caller's wins.
+    assert pytest_options(["-n", "0", "-k", "audit"]) == ["-n", "2", "-n", "0", "-k", "audit"]
+    monkeypatch.setenv("PARLEY_TEST_WORKERS", "4")
+    assert pytest_options([]) == ["-n", "4"]

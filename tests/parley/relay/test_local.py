@@ -120,7 +120,7 @@ def test_fetch_acks_and_receipts_answer_as_over_http(handset: Any) -> None:
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
-        ("DELETE", f"/relay/v1/messages/{uuid.uuid4()}", None),  # not queued
+        ("DELETE", "/relay/v1/messages/0b6f3c1e-6a55-4c1f-9a57-3f1d2c8e4a01", None),  # not queued
         ("POST", "/relay/v1/messages/acks", {"guids": ["nope"]}),
         ("POST", "/relay/v1/messages/acks", {"guids": []}),
         ("POST", "/relay/v1/messages/acks", ["a list"]),
@@ -128,9 +128,13 @@ def test_fetch_acks_and_receipts_answer_as_over_http(handset: Any) -> None:
         ("PUT", BATCH, {"batch": [{"destination": "+919899999998"}]}),
         ("PUT", BATCH, {"batch": [part("+919899999998", b"")]}),
         ("PUT", "/relay/v1/messages/+919899999998", part("x", b"\x01")),  # no such account
-        ("POST", f"/relay/v1/receipts/{uuid.uuid4()}", {"kind": "read"}),  # never received
+        (
+            "POST",
+            "/relay/v1/receipts/5d2a9e70-1b3c-4f8e-a6d4-7c9b0e2f1a35",
+            {"kind": "read"},
+        ),  # never received
         ("POST", "/relay/v1/receipts/not-a-guid", {}),
-        ("POST", f"/relay/v1/receipts/{uuid.uuid4()}", {"kind": "seen"}),
+        ("POST", "/relay/v1/receipts/5d2a9e70-1b3c-4f8e-a6d4-7c9b0e2f1a35", {"kind": "seen"}),
         ("POST", "/relay/v1/messages/acks", {"guids": [str(uuid.uuid4())], "x": 2**70}),
     ],
 )
