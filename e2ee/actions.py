@@ -114,10 +114,13 @@ def do_restore_device(
     return device
 
 
-def client_for(device: LocalDevice, relay_url: str | None = None) -> SignalClient:
-    """The client of a stored device (its relay URL unless another is given)."""
+def client_for(
+    device: LocalDevice, relay_url: str | None = None, *, sole_writer: bool = False
+) -> SignalClient:
+    """The client of a stored device (its relay URL unless another is given); see
+    `DjangoDeviceState` for `sole_writer`."""
     return SignalClient(
-        DjangoDeviceState(device),
+        DjangoDeviceState(device, sole_writer=sole_writer),
         relay_url=relay_url or device.relay_url or None,
         attachments=StorageAttachmentStore(),
     )

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from e2ee.client.state import Health, HistoryItem
 from e2ee.health import do_count_health, get_device_health
@@ -127,9 +127,15 @@ def _handset() -> HandsetHistory:
 
 
 class DjangoDeviceState:
-    """A :class:`~e2ee.client.state.DeviceState` in the database."""
+    """A :class:`~e2ee.client.state.DeviceState` in the database.
 
-    def __init__(self, device: LocalDevice) -> None:
+    With `sole_writer`, the caller promises that no other process writes this device's
+    sessions or its peers' identities while this object lives (the handset fleet, for the
+    phones it runs: the `handset` command goes through it). What each committed unit of work
+    read and wrote of them is then kept, and later units read it from memory instead of the
+    database; a unit that fails, or one that is not committed on its own, forgets it all."""
+
+    def __init__(self, device: LocalDevice, *, sole_writer: bool = False) -> None:
         self.device = device
         self.e164 = device.e164
         self.device_id = device.device_id
@@ -165,8 +171,16 @@ class DjangoDeviceState:
         # the outermost unit ends (a page of receipts: one read and one lock for all);
         # dropped only when that unit fails, as its transaction is.
         self._statuses: list[tuple[str, str]] = []
+        # What the unit read or wrote of session rows (the record's bytes, None: no row),
+        # and, for a sole writer, what committed units left: a session's (row id, bytes),
+        # a peer's identity (row id, key; None: no row).
+        self._raw: dict[Key, bytes | None] = {}
+        self._sole_writer = sole_writer
+        self._kept_sessions: dict[Key, tuple[int | None, bytes | None]] = {}
+        self._kept_identities: dict[Key, tuple[int, bytes] | None] = {}
 
     def _forget(self) -> None:
+        self._raw.clear()
         self._sessions.clear()
         self._session_pks.clear()
         self._device_ids.clear()
@@ -201,14 +215,36 @@ class DjangoDeviceState:
                     _history().apply_statuses(number, self._statuses)
                     self._statuses.clear()
         except BaseException:
+            self._forget_kept()
             self._forget()
             raise
         finally:
             self._depth -= 1
             if not self._depth:
+                self._keep()
                 self._forget()
                 self._statuses.clear()
                 self._hinted.clear()
+
+    def _keep(self) -> None:
+        """A sole writer keeps what the outermost unit read and wrote, once it is committed
+        (not when an enclosing transaction may still roll it back)."""
+        if not self._sole_writer:
+            return
+        if connection.in_atomic_block:
+            self._forget_kept()
+            return
+        for key, raw in self._raw.items():
+            pk = self._session_pks.get(key)
+            if raw is None or pk is not None:
+                self._kept_sessions[key] = (pk, raw)
+            else:
+                self._kept_sessions.pop(key, None)  # its row id is not known
+        self._kept_identities.update(self._identities)
+
+    def _forget_kept(self) -> None:
+        self._kept_sessions.clear()
+        self._kept_identities.clear()
 
     def prefetch(self, names: Iterable[str]) -> None:
         """The peers the current unit of work is about to use (a batch of messages to
@@ -250,6 +286,9 @@ class DjangoDeviceState:
             self._identities_read.update(names)
         if self._depth and address.name in self._identities_read:
             return self._identities.setdefault(key, None)
+        if self._depth and key in self._kept_identities:
+            self._identities[key] = self._kept_identities[key]
+            return self._identities[key]
         row = (
             PeerIdentity.objects.filter(
                 device=self.device, name=address.name, peer_device_id=address.device_id
@@ -283,6 +322,8 @@ class DjangoDeviceState:
             )
             if self._depth:
                 self._identities[key] = (row.pk, new)
+            else:
+                self._kept_identities.pop(key, None)
             return False
         pk, old = known
         if old == new:
@@ -290,6 +331,8 @@ class DjangoDeviceState:
         PeerIdentity.objects.filter(pk=pk).update(identity_key=new, updated_at=now)
         if self._depth:
             self._identities[key] = (pk, new)
+        else:
+            self._kept_identities.pop(key, None)
         IdentityChangeNotice.objects.create(
             device=self.device,
             name=address.name,
@@ -372,15 +415,20 @@ class DjangoDeviceState:
         return record
 
     def _read_session(self, key: Key) -> SessionRecord | None:
-        name, device_id = key
-        row = (
-            Session.objects.filter(device=self.device, name=name, peer_device_id=device_id)
-            .values_list("pk", "record_encrypted")
-            .first()
-        )
+        if self._depth and key in self._kept_sessions:
+            pk, raw = self._kept_sessions[key]
+        else:
+            name, device_id = key
+            row = (
+                Session.objects.filter(device=self.device, name=name, peer_device_id=device_id)
+                .values_list("pk", "record_encrypted")
+                .first()
+            )
+            pk, raw = (None, None) if row is None else (int(row[0]), unseal(row[1]))
         if self._depth:
-            self._session_pks[key] = None if row is None else int(row[0])
-        return None if row is None else SessionRecord.from_bytes(unseal(row[1]))
+            self._session_pks[key] = pk
+            self._raw[key] = raw
+        return None if raw is None else SessionRecord.from_bytes(raw)
 
     def _index_sessions(self, names: set[str]) -> None:
         """Read which devices of these peers (and of every peer hinted) have a session."""
@@ -412,7 +460,9 @@ class DjangoDeviceState:
         if wanted:
             rows = Session.objects.filter(pk__in=sorted(wanted))
             for pk, token in rows.values_list("pk", "record_encrypted"):
-                self._sessions[wanted[pk]] = SessionRecord.from_bytes(unseal(token))
+                raw = unseal(token)
+                self._raw[wanted[pk]] = raw
+                self._sessions[wanted[pk]] = SessionRecord.from_bytes(raw)
         self._records_read.update(names)
 
     def store_session(self, address: ProtocolAddress, record: SessionRecord) -> None:
@@ -423,7 +473,12 @@ class DjangoDeviceState:
             # times) writes each once, all in one statement.
             self._dirty[key] = (record, now)
         else:
-            fields = {"record_encrypted": seal(record.to_bytes()), "updated_at": now}
+            raw = record.to_bytes()
+            fields = {"record_encrypted": seal(raw), "updated_at": now}
+            if self._depth:
+                self._raw[key] = raw  # its row id unknown: not kept
+            else:
+                self._kept_sessions.pop(key, None)
             mine = Session.objects.filter(
                 device=self.device, name=address.name, peer_device_id=address.device_id
             )
@@ -450,7 +505,9 @@ class DjangoDeviceState:
         new: list[Session] = []
         for key, (record, at) in dirty.items():
             pk = self._session_pks.get(key)
-            token = seal(record.to_bytes())
+            raw = record.to_bytes()
+            self._raw[key] = raw
+            token = seal(raw)
             if pk is not None:
                 changed.append((pk, token, at))
             else:
@@ -490,9 +547,12 @@ class DjangoDeviceState:
         self._dirty.pop(key, None)
         if self._depth:
             self._session_pks[key] = None
+            self._raw[key] = None
             ids = self._device_ids.get(address.name)
             if ids is not None:
                 ids.discard(address.device_id)
+        else:
+            self._kept_sessions.pop(key, None)
         Session.objects.filter(
             device=self.device, name=address.name, peer_device_id=address.device_id
         ).delete()

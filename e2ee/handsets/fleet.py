@@ -162,7 +162,8 @@ class Fleet:
     def _client(self, handset: Handset) -> SignalClient:
         if handset.client is None:
             device = LocalDevice.objects.get(pk=handset.device_pk)
-            client = client_for(device, self.relay_url)
+            # The fleet is the one writer of the stores of the phones it runs.
+            client = client_for(device, self.relay_url, sole_writer=True)
             client.relay.source_address = handset.source_address
             handset.client = client
         return handset.client
