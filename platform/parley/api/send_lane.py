@@ -16,13 +16,10 @@ content type. `PARLEY["SEND_LANE"] = False` sends everything to Django."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import re
-import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +34,7 @@ from parley.api.base import supported_versions
 from parley.api.message_wire import SendRequest, parse_message_request
 from parley.api.messages import PreparedSend, prepare_send
 from parley.api.wire import JsonRenderer, max_body_bytes, parse_json
+from parley.core.group_commit import GroupCommit
 from parley.core.http import CONTENT_SECURITY_POLICY, PERMISSIONS_POLICY
 from parley.messaging import limits
 from parley.messaging.actions import Outbound, do_send_messages
@@ -162,53 +160,17 @@ def accept_batch(requests: list[LaneRequest]) -> list[bytes | None]:
         close_old_connections()
 
 
-class _Batcher:
-    """Hands what arrives while batches are being written to the next one (group commit),
-    on threads of its own: the database work never runs on the event loop. `parallel`
-    batches may be written at once, so one waits on its commit while the next is checked."""
-
-    def __init__(
-        self, work: Callable[[list[LaneRequest]], list[bytes | None]], parallel: int
-    ) -> None:
-        self._work = work
-        self._parallel = parallel
-        self._waiting: list[tuple[LaneRequest, asyncio.Future[bytes | None]]] = []
-        self._running: set[asyncio.Task[None]] = set()
-        self._executor = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="send-lane")
-
-    async def submit(self, request: LaneRequest) -> bytes | None:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bytes | None] = loop.create_future()
-        self._waiting.append((request, future))
-        if len(self._running) < self._parallel:
-            task = loop.create_task(self._drain())
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
-        return await future
-
-    async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._waiting:
-            batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-            requests = [request for request, _ in batch]
-            try:
-                answers = await loop.run_in_executor(self._executor, self._work, requests)
-            except Exception:
-                log.exception("the send lane failed; Django answers the batch")
-                answers = [None] * len(batch)
-            for (_, future), answer in zip(batch, answers, strict=True):
-                if not future.done():  # its client may have gone
-                    future.set_result(answer)
-
-
 class SendLane:
     """ASGI middleware in front of Django's HTTP handler (see the module's docstring)."""
 
     def __init__(self, app: Asgi) -> None:
         self.app = app
-        # One per event loop (a server has one; each test's asyncio.run another).
-        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batcher] = (
-            weakref.WeakKeyDictionary()
+        # `accept_batch` is looked up at each batch (tests count the batches through it).
+        self._batches: GroupCommit[LaneRequest, bytes | None] = GroupCommit(
+            lambda requests: accept_batch(requests),
+            name="send-lane",
+            parallel=_parallel,
+            max_batch=MAX_BATCH,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -226,7 +188,10 @@ class SendLane:
         body, complete = await _read(receive, max_body_bytes())
         answer = None
         if complete and body.strip():
-            answer = await self._batcher().submit(LaneRequest(match.group(2), secret, body))
+            try:
+                answer = await self._batches.submit(LaneRequest(match.group(2), secret, body))
+            except Exception:  # logged with its batch: Django answers each request of it
+                answer = None
         if answer is None:
             await self.app(scope, _replay(body, complete, receive), send)
             return
@@ -234,15 +199,13 @@ class SendLane:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": answer})
 
-    def _batcher(self) -> _Batcher:
-        loop = asyncio.get_running_loop()
-        if loop not in self._batchers:
-            # SQLite writes one transaction at a time: a second batch would only wait.
-            parallel = settings.PARLEY["SEND_LANE_PARALLEL"]
-            if connection.vendor != "postgresql":
-                parallel = 1
-            self._batchers[loop] = _Batcher(accept_batch, parallel)
-        return self._batchers[loop]
+
+def _parallel() -> int:
+    """Batches written at once: SQLite writes one transaction at a time, so a second batch
+    would only wait."""
+    if connection.vendor != "postgresql":
+        return 1
+    return int(settings.PARLEY["SEND_LANE_PARALLEL"])
 
 
 async def _read(receive: Receive, limit: int) -> tuple[bytes, bool]:

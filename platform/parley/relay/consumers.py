@@ -16,11 +16,13 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db import close_old_connections
 
 from parley.core import clock
-from parley.core.errors import ParleyError
+from parley.core.errors import NotFound, ParleyError
+from parley.core.group_commit import GroupCommit
 from parley.relay.actions.devices import do_touch_device
-from parley.relay.actions.mailbox import do_ack_envelope
+from parley.relay.actions.mailbox import NOT_QUEUED, do_ack_envelope, do_ack_from_devices
 from parley.relay.auth import authenticate_header_value
 from parley.relay.credentials import parse_credential
 from parley.relay.models import Device
@@ -59,6 +61,30 @@ def _one(device: Device, guid: str) -> dict[str, Any] | bool | None:
     if envelope.recipient.credential_digest != device.credential_digest:
         return False
     return envelope_out(envelope)
+
+
+def _ack_batch(acks: list[tuple[Device, str]]) -> list[bool]:
+    close_old_connections()
+    try:
+        return do_ack_from_devices(acks)
+    finally:
+        close_old_connections()
+
+
+# Every phone acknowledges each envelope as it arrives: the acknowledgements that come in
+# on any connection while a batch is written go together in the next transaction.
+_ACKS = GroupCommit(_ack_batch, name="relay-acks")
+
+
+async def _ack(device: Device, guid: str) -> None:
+    """Acknowledge one envelope of the device (NotFound when it is not in its queue)."""
+    try:
+        acked = await _ACKS.submit((device, guid))
+    except Exception:  # logged with its batch: acknowledged on its own instead
+        await database_sync_to_async(do_ack_envelope)(device, guid)
+        return
+    if not acked:
+        raise NotFound(NOT_QUEUED)
 
 
 class RelayDeviceConsumer(AsyncJsonWebsocketConsumer):
@@ -123,7 +149,7 @@ class RelayDeviceConsumer(AsyncJsonWebsocketConsumer):
             guid = str(content.get("guid", ""))
             try:
                 guid = str(uuid.UUID(guid))
-                await database_sync_to_async(do_ack_envelope)(self.device, guid)
+                await _ack(self.device, guid)
             except (ParleyError, ValueError) as exc:
                 await self.send_json({"type": "error", "guid": guid, "message": str(exc)})
                 return

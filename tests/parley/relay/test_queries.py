@@ -20,6 +20,7 @@ from parley.relay.actions.mailbox import (
     Sent,
     do_ack_envelope,
     do_ack_envelopes,
+    do_ack_from_devices,
     do_send_batch,
 )
 from parley.relay.errors import DeviceMismatch, StaleDevices
@@ -201,3 +202,34 @@ def test_acknowledgements_in_one_call_share_their_inserts(
     # receipts' INSERT and the events' once.
     per_ack = 1 if connection.vendor == "postgresql" else 2
     assert counts[1] - counts[0] == per_ack * 7, counts
+
+
+def test_acknowledgements_of_several_devices_share_one_transaction(
+    handset: Any, events: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    """What the relay's websockets gather: each phone's ack as `do_ack_envelope` makes it,
+    the receipts of all of them in one INSERT; an ack of a guid not (or no longer) in its
+    device's queue writes nothing and is reported as such."""
+    alice = handset()
+    sender = device_of(alice.number)
+    phones = [handset() for _ in range(3)]
+    acks: list[tuple[Device, str]] = []
+    for phone in phones:
+        (sent,) = sent_in(do_send_batch(sender, [item(phone.number, b"\x05" * 8)])[0])
+        acks.append((device_of(phone.number), sent.guid))
+    first_device, first_guid = acks[0]
+    events.clear()
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        done = do_ack_from_devices([*acks, (first_device, first_guid), (acks[1][0], first_guid)])
+    # The second ack of a guid, and another device's ack of it, find nothing.
+    assert done == [True, True, True, False, False]
+    inserts = [q for q in statements(queries) if q.lstrip().upper().startswith("INSERT")]
+    assert len([q for q in inserts if "relay_envelope" in q]) == 1, inserts
+    receipts = Envelope.objects.filter(recipient=sender).order_by("id")
+    assert [str(r.receipt_guid) for r in receipts] == [guid for _, guid in acks]
+    assert [type(e) for e in events] == [EnvelopeQueued, EnvelopeDelivered] * 3
+    assert DeliveryRecord.objects.filter(delivered_at__isnull=False).count() == 3
+    assert not Envelope.objects.filter(recipient__in=[d for d, _ in acks]).exists()

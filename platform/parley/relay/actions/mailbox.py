@@ -475,6 +475,9 @@ _ACK_AND_DELIVERED = (
 )
 
 
+NOT_QUEUED = "No such message in this device's queue."
+
+
 def _ack(
     device: Device,
     guid: uuid.UUID | str,
@@ -497,13 +500,13 @@ def _ack(
             cursor.execute(_ACK_AND_DELIVERED, [device.pk, param, stamp, param])
             row = cursor.fetchone()
             if row is None:
-                raise NotFound("No such message in this device's queue.")
+                raise NotFound(NOT_QUEUED)
             record = None if row[1] is None else tuple(row[1:])
         else:
             cursor.execute(_ACK, [device.pk, param])
             row = cursor.fetchone()
             if row is None:
-                raise NotFound("No such message in this device's queue.")
+                raise NotFound(NOT_QUEUED)
             record = None
             if not row[0]:
                 cursor.execute(_DELIVERED, [stamp, param])
@@ -561,24 +564,32 @@ def do_ack_envelope(device: Device, guid: uuid.UUID | str) -> None:
 
 
 def do_ack_envelopes(device: Device, guids: list[str]) -> int:
-    """Acknowledge several envelopes in one transaction, each as `do_ack_envelope` does
-    (the statements of each, then one INSERT of all the receipts and one append of all the
-    events); guids no longer in the queue (acknowledged before) are skipped. Returns how
-    many were acknowledged now."""
+    """Acknowledge several envelopes of one device, as `do_ack_from_devices` does; guids
+    no longer in the queue (acknowledged before) are skipped. Returns how many were
+    acknowledged now."""
+    return sum(do_ack_from_devices([(device, guid) for guid in dict.fromkeys(guids)]))
+
+
+def do_ack_from_devices(acks: Sequence[tuple[Device, uuid.UUID | str]]) -> list[bool]:
+    """Acknowledgements of any devices in one transaction (the relay's websockets gather
+    them), each as `do_ack_envelope` does: the statements of each, then one INSERT of all
+    the receipts and one append of all the events. Returns, for each, whether its envelope
+    was in its device's queue (False: nothing written for it, as a second ack of one guid)."""
     now = clock.now()
-    acked = 0
+    done: list[bool] = []
     receipts: list[Envelope] = []
     events: list[Event] = []
     with transaction.atomic():
-        for guid in dict.fromkeys(guids):
+        for device, guid in acks:
             try:
                 # No savepoint: a guid not in the queue has written nothing.
                 _ack(device, guid, now=now, receipts=receipts, events=events)
             except NotFound:
+                done.append(False)
                 continue
-            acked += 1
+            done.append(True)
         _queue_acked(receipts, events)
-    return acked
+    return done
 
 
 def _received_record(device: Device, guid: uuid.UUID | str) -> DeliveryRecord:
