@@ -25,9 +25,9 @@ from parley.relay.actions.devices import do_touch_device
 from parley.relay.actions.mailbox import NOT_QUEUED, do_ack_envelope, do_ack_from_devices
 from parley.relay.auth import authenticate_header_value
 from parley.relay.credentials import parse_credential
-from parley.relay.models import Device
+from parley.relay.models import Device, Envelope
 from parley.relay.realtime import device_group
-from parley.relay.selectors import get_device_for_credential, get_pending_envelope
+from parley.relay.selectors import get_device_for_credential, list_pending_envelopes_of
 from parley.relay.selectors import list_pending_envelopes as _pending
 from parley.relay.serializers import envelope_out
 
@@ -52,15 +52,28 @@ def _backlog(device: Device, after_id: int) -> list[tuple[int, str, dict[str, An
     ]
 
 
-def _one(device: Device, guid: str) -> dict[str, Any] | bool | None:
+def _to_push(device: Device, envelope: Envelope | None) -> dict[str, Any] | bool | None:
     """The envelope to push, None when it is gone, or False when this connection's device
     has been registered anew since it connected (its queue is no longer this socket's)."""
-    envelope = get_pending_envelope(device, guid)
     if envelope is None:
         return None
     if envelope.recipient.credential_digest != device.credential_digest:
         return False
     return envelope_out(envelope)
+
+
+def _push_batch(wanted: list[tuple[Device, str]]) -> list[dict[str, Any] | bool | None]:
+    close_old_connections()
+    try:
+        found = list_pending_envelopes_of(wanted)
+        return [_to_push(device, e) for (device, _), e in zip(wanted, found, strict=True)]
+    finally:
+        close_old_connections()
+
+
+# Each envelope queued for an online phone is read to be pushed: those announced to any
+# connection while a batch is read go together in the next read.
+_PUSHES = GroupCommit(_push_batch, name="relay-pushes")
 
 
 def _ack_batch(acks: list[tuple[Device, str]]) -> list[bool]:
@@ -168,7 +181,11 @@ class RelayDeviceConsumer(AsyncJsonWebsocketConsumer):
     async def relay_envelope(self, message: dict[str, Any]) -> None:
         if self.device is None or message["guid"] in self.sent:
             return
-        body = await database_sync_to_async(_one)(self.device, message["guid"])
+        wanted = (self.device, message["guid"])
+        try:
+            body = await _PUSHES.submit(wanted)
+        except Exception:  # logged with its batch: read on its own instead
+            body = (await database_sync_to_async(_push_batch)([wanted]))[0]
         if body is False:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return

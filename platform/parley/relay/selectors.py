@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
@@ -110,32 +111,44 @@ _PENDING = (
     " d.credential_digest AS recipient_credential_digest FROM relay_envelope e"
     " JOIN relay_device d ON d.id = e.recipient_id"
     " LEFT JOIN relay_relayaccount a ON a.id = e.sender_account_id"
-    " WHERE e.recipient_id = %s AND e.guid = %s"
+    " WHERE e.guid IN ({})"
 )
 
 
-def get_pending_envelope(device: Device, guid: uuid.UUID | str) -> Envelope | None:
-    """A queued envelope of the device, with its sender's account and its recipient device
-    loaded (as far as `envelope_out` and the push need them: numbers, device id, credential
-    digest). One plain read: the push runs it for every envelope."""
-    key = uuid.UUID(str(guid))
-    param = Envelope._meta.get_field("guid").get_db_prep_value(key, connection)
-    envelope = next(iter(Envelope.objects.raw(_PENDING, [device.pk, param])), None)
-    if envelope is None:
-        return None
-    row: Any = envelope
-    envelope.recipient = Device(
-        pk=envelope.recipient_id,
-        account_id=device.account_id,
-        device_id=row.recipient_device_id,
-        credential_digest=row.recipient_credential_digest,
-    )
-    envelope.sender_account = (
-        RelayAccount(pk=envelope.sender_account_id, e164=row.sender_e164)
-        if envelope.sender_account_id is not None
-        else None
-    )
-    return envelope
+def list_pending_envelopes_of(
+    wanted: Sequence[tuple[Device, uuid.UUID | str]],
+) -> list[Envelope | None]:
+    """Each (device, guid)'s envelope if it is in that device's queue, else None, with its
+    sender's account and its recipient device loaded (as far as `envelope_out` and the push
+    need them: numbers, device id, credential digest). One plain read for all: the push
+    runs it for every envelope of every online phone."""
+    if not wanted:
+        return []
+    field = Envelope._meta.get_field("guid")
+    keys = [uuid.UUID(str(guid)) for _, guid in wanted]
+    params = [field.get_db_prep_value(key, connection) for key in dict.fromkeys(keys)]
+    sql = _PENDING.format(", ".join(["%s"] * len(params)))
+    found = {envelope.guid: envelope for envelope in Envelope.objects.raw(sql, params)}
+    answers: list[Envelope | None] = []
+    for (device, _), key in zip(wanted, keys, strict=True):
+        envelope = found.get(key)
+        if envelope is None or envelope.recipient_id != device.pk:
+            answers.append(None)
+            continue
+        row: Any = envelope
+        envelope.recipient = Device(
+            pk=envelope.recipient_id,
+            account_id=device.account_id,
+            device_id=row.recipient_device_id,
+            credential_digest=row.recipient_credential_digest,
+        )
+        envelope.sender_account = (
+            RelayAccount(pk=envelope.sender_account_id, e164=row.sender_e164)
+            if envelope.sender_account_id is not None
+            else None
+        )
+        answers.append(envelope)
+    return answers
 
 
 def list_identity_changes(account: RelayAccount, *, since: dt.datetime) -> list[IdentityKeyRecord]:

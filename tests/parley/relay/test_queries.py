@@ -25,6 +25,7 @@ from parley.relay.actions.mailbox import (
 )
 from parley.relay.errors import DeviceMismatch, StaleDevices
 from parley.relay.models import DeliveryRecord, Device, Envelope
+from parley.relay.selectors import list_pending_envelopes_of
 
 pytestmark = pytest.mark.django_db
 
@@ -233,3 +234,27 @@ def test_acknowledgements_of_several_devices_share_one_transaction(
     assert [type(e) for e in events] == [EnvelopeQueued, EnvelopeDelivered] * 3
     assert DeliveryRecord.objects.filter(delivered_at__isnull=False).count() == 3
     assert not Envelope.objects.filter(recipient__in=[d for d, _ in acks]).exists()
+
+
+def test_the_envelopes_to_push_to_several_phones_are_one_read(handset: Any) -> None:
+    alice = handset()
+    sender = device_of(alice.number)
+    phones = [handset() for _ in range(3)]
+    wanted: list[tuple[Device, str]] = []
+    for phone in phones:
+        (sent,) = sent_in(do_send_batch(sender, [item(phone.number, b"\x06" * 8)])[0])
+        wanted.append((device_of(phone.number), sent.guid))
+    do_ack_envelope(*wanted[2])  # gone before it is pushed
+    other_device, first_guid = device_of(phones[1].number), wanted[0][1]
+    with CaptureQueriesContext(connection) as queries:
+        found = list_pending_envelopes_of(
+            [*wanted, (other_device, first_guid), (wanted[0][0], str(uuid.uuid4()))]
+        )
+    assert len(queries) == 1
+    # Each phone's own envelope, with what the push needs loaded; never another phone's.
+    first, second, acked, not_yours, unknown = found
+    assert acked is None and not_yours is None and unknown is None
+    assert first is not None and second is not None
+    assert [str(first.guid), str(second.guid)] == [wanted[0][1], wanted[1][1]]
+    assert first.recipient.credential_digest == wanted[0][0].credential_digest
+    assert first.sender_account is not None and first.sender_account.e164 == alice.number
