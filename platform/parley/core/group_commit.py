@@ -68,12 +68,21 @@ class GroupCommit(Generic[T, R]):
         state.waiting.append((item, future))
         self._pool()
         if len(state.running) < self._width:
-            task = loop.create_task(self._drain(state))
-            state.running.add(task)
-            task.add_done_callback(state.running.discard)
+            state.running.add(loop.create_task(self._drain(state)))
         return await future
 
     async def _drain(self, state: _Loop[T, R]) -> None:
+        try:
+            await self._batches(state)
+        finally:
+            # In the step that found nothing waiting: a done-callback would run later, and
+            # an item submitted before it (by the caller this batch just answered, say)
+            # would count this task as running and wait for a batch that never comes.
+            task = asyncio.current_task()
+            assert task is not None
+            state.running.discard(task)
+
+    async def _batches(self, state: _Loop[T, R]) -> None:
         loop = asyncio.get_running_loop()
         while state.waiting:
             batch = state.waiting[: self.max_batch]

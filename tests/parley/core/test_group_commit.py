@@ -92,3 +92,19 @@ def test_at_most_parallel_batches_run_at_once(width: int) -> None:
 
     assert asyncio.run(many()) == list(range(8))
     assert peak == width
+
+
+def test_an_item_submitted_as_the_last_batch_ends_is_not_left_waiting() -> None:
+    """The caller whose answer ended a batch runs before the finished batch's task is
+    cleaned up; what it submits at once must start a batch of its own."""
+
+    def work(items: list[int]) -> list[int]:
+        return [i + 1 for i in items]
+
+    commit = GroupCommit(work, name="test")
+
+    async def one_after_another() -> list[int]:
+        # Awaited in this task (not wrapped in one of its own, which would start later).
+        return [await commit.submit(i) for i in range(5)]
+
+    assert asyncio.run(asyncio.wait_for(one_after_another(), timeout=30)) == [1, 2, 3, 4, 5]
