@@ -6,10 +6,18 @@ receives what it missed from the log, so a reconnect leaves no gap; every event 
 While connected, the socket relays events in stream order without a gap: each live event
 names the previous entry of its business (`prev`); when that is beyond what the socket has
 accounted for, a push was lost (the channel layer is best effort) and the socket first reads
-the missing events from the log. The browser therefore only needs the highest id it saw."""
+the missing events from the log. The browser therefore only needs the highest id it saw.
+
+Pushes can also stop without a trace: a Redis server that restarts forgets the groups, and a
+channel layer that reconnects on its own leaves the socket open with no feed. So every
+KEEP_UP_SECONDS the socket joins its groups again and reads from the log whatever committed
+beyond its position (asking itself through its own channel, so this runs in order with the
+live events)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -30,6 +38,8 @@ MIN_BEAT_INTERVAL = 5.0
 # Seconds: typing indicators from one tab closer together than this are dropped (the page
 # sends one every 10 s while its user writes; an indicator shows for 25 s).
 MIN_TYPING_INTERVAL = 5.0
+# Seconds between two looks at the groups and the log (see the module's docstring).
+KEEP_UP_SECONDS = 5.0
 
 
 def _after(query_string: bytes) -> int | None:
@@ -65,6 +75,7 @@ class StaffEventsConsumer(AsyncJsonWebsocketConsumer):
     last_beat = float("-inf")
     beat_active = False
     last_typing: tuple[int, float] = (0, float("-inf"))
+    keeping_up: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         self.joined = []
@@ -94,6 +105,20 @@ class StaffEventsConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(
             {"event": "stream.ready", "role": user.role, "stream_id": self.last_id}
         )
+        self.keeping_up = asyncio.create_task(self._keep_up())
+
+    async def _keep_up(self) -> None:
+        while True:
+            await asyncio.sleep(KEEP_UP_SECONDS)
+            with contextlib.suppress(Exception):  # Redis down: the next look tries again
+                await self.channel_layer.send(self.channel_name, {"type": "stream.check"})
+
+    async def stream_check(self, message: dict[str, Any]) -> None:
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        current = await database_sync_to_async(stream_log.safe_bound)(0)
+        if current > self.last_id:
+            await self._fill(current)
 
     async def _replay(self, business_id: int, role: str, user_id: int) -> None:
         sent = 0
@@ -110,6 +135,8 @@ class StaffEventsConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"event": "stream.gap", "stream_id": self.last_id})
 
     async def disconnect(self, code: int) -> None:
+        if self.keeping_up is not None:
+            self.keeping_up.cancel()
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 

@@ -129,3 +129,29 @@ def test_unverified_or_anonymous_sockets_are_refused(asgi_server, factory) -> No
         return statuses
 
     assert asyncio.run(scenario()) == [403, 403, 403]
+
+
+def test_a_socket_that_is_pushed_nothing_catches_up_from_the_log(asgi_server, factory) -> None:
+    """What a Redis restart can do to the channel layer: pushes stop, yet the socket stays
+    open. Here the console consumer is moved past every entry, so nothing is pushed at all;
+    the socket still reads what it missed from the log, within KEEP_UP_SECONDS."""
+    from parley.core.models import StreamConsumer
+
+    business = factory.business()
+    admin = factory.staff(business, "administrator")
+    target = factory.staff(business, "agent")
+    session = verified_session(admin)
+
+    async def scenario() -> dict[str, Any]:
+        ws = await _open(asgi_server, session)
+        await _next_event(ws, "stream.ready")
+        await asyncio.to_thread(
+            StreamConsumer.objects.update_or_create, name="console",
+            defaults={"position": 10**15},
+        )  # fmt: skip
+        await asyncio.to_thread(do_change_roles, admin, [target.pk], "supervisor")
+        changed = await _next_event(ws, "staff.changed", timeout=30)
+        await ws.close()
+        return changed
+
+    assert asyncio.run(scenario())["data"]["user_ids"] == [target.pk]
