@@ -49,6 +49,16 @@ def opened(state: DjangoDeviceState, device: Any, message: Any) -> bytes:
     return bytes(decrypt(device.store, me, message[0], message[1]))
 
 
+def delivered(state: DjangoDeviceState, device: Any, text: str) -> set[str]:
+    """Send `text` to the peer device, check it opens it; the store tables the unit read."""
+    message, read = send(state, device.address, text)
+    assert opened(state, device, message) == text.encode()
+    return read
+
+
+BOTH = {"e2ee_session", "e2ee_peeridentity"}
+
+
 @pytest.fixture
 def pair() -> tuple[DjangoDeviceState, DjangoDeviceState, Any]:
     """Two states of one new device, a sole writer and a plain one, with a session (made by
@@ -62,17 +72,11 @@ def pair() -> tuple[DjangoDeviceState, DjangoDeviceState, Any]:
 
 def test_later_units_read_sessions_and_identities_from_memory(pair: Any) -> None:
     sole, plain, other = pair
-    first, first_reads = send(sole, other.address, "one")
-    assert first_reads == set()  # kept from the unit that made the session
-    assert opened(sole, other, first) == b"one"
-    second, second_reads = send(sole, other.address, "two")
-    assert second_reads == set()
-    assert opened(sole, other, second) == b"two"
+    assert delivered(sole, other, "one") == set()  # kept from the unit that made the session
+    assert delivered(sole, other, "two") == set()
     # What is kept is what was committed: a plain store of the device reads the same
     # ratchet from the database and carries on from it.
-    third, plain_reads = send(plain, other.address, "three")
-    assert plain_reads == {"e2ee_session", "e2ee_peeridentity"}
-    assert opened(plain, other, third) == b"three"
+    assert delivered(plain, other, "three") == BOTH
 
 
 def test_a_failed_unit_forgets_and_the_next_reads_what_was_committed(pair: Any) -> None:
@@ -85,11 +89,8 @@ def test_a_failed_unit_forgets_and_the_next_reads_what_was_committed(pair: Any) 
 
     with pytest.raises(Boom):
         step_then_fail()
-    again, again_reads = send(sole, other.address, "after")
-    assert again_reads == {"e2ee_session", "e2ee_peeridentity"}
-    assert opened(sole, other, again) == b"after"
-    _, kept_reads = send(sole, other.address, "kept again")
-    assert kept_reads == set()
+    assert delivered(sole, other, "after") == BOTH
+    assert delivered(sole, other, "kept again") == set()
 
 
 def test_a_unit_inside_a_transaction_keeps_nothing(pair: Any) -> None:
@@ -97,14 +98,10 @@ def test_a_unit_inside_a_transaction_keeps_nothing(pair: Any) -> None:
     with transaction.atomic():
         inside, _ = send(sole, other.address, "inside")
     assert opened(sole, other, inside) == b"inside"
-    after, after_reads = send(sole, other.address, "after")
-    assert after_reads == {"e2ee_session", "e2ee_peeridentity"}
-    assert opened(sole, other, after) == b"after"
+    assert delivered(sole, other, "after") == BOTH
 
 
 def test_a_plain_store_always_reads_the_database(pair: Any) -> None:
     _, plain, other = pair
-    for text in ("one", "two"):
-        message, plain_reads = send(plain, other.address, text)
-        assert plain_reads == {"e2ee_session", "e2ee_peeridentity"}
-        assert opened(plain, other, message) == text.encode()
+    assert delivered(plain, other, "one") == BOTH
+    assert delivered(plain, other, "two") == BOTH
