@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.http.request import split_domain_port, validate_host
 
 from parley.accounts.actions.tokens import authenticate_api_token
@@ -132,32 +132,28 @@ def _prepare(
 def accept_batch(requests: list[LaneRequest]) -> list[bytes | None]:
     """Accept what can be accepted of `requests`: each one's answer (a 200's body), or None
     where Django must answer it."""
-    close_old_connections()
-    try:
-        tokens: dict[str, ApiToken | None] = {}
-        numbers: dict[tuple[int, str], PhoneNumber] = {}
-        prepared = [_prepare(r, tokens, numbers) for r in requests]
-        todo = [(i, p) for i, p in enumerate(prepared) if p is not None]
-        refusals = limits.take_sends([(p.number, p.customer) for _, p in todo])
-        by_number: dict[int, list[tuple[int, PreparedSend]]] = {}
-        for (i, p), refused in zip(todo, refusals, strict=True):
-            # A refused send counted nothing: the view counts it again and answers the error.
-            if refused is None:
-                by_number.setdefault(p.number.pk, []).append((i, p))
-        answers: list[bytes | None] = [None] * len(requests)
-        renderer = JsonRenderer()
-        for group in by_number.values():
-            sends = [Outbound(p.customer, p.content, reply_to=p.reply_to) for _, p in group]
-            try:
-                messages = do_send_messages(group[0][1].number, sends)
-            except Exception:
-                log.exception("accepting %d sends together failed; Django answers each", len(sends))
-                continue
-            for (i, p), message in zip(group, messages, strict=True):
-                answers[i] = renderer.render(p.answer(message.wamid))
-        return answers
-    finally:
-        close_old_connections()
+    tokens: dict[str, ApiToken | None] = {}
+    numbers: dict[tuple[int, str], PhoneNumber] = {}
+    prepared = [_prepare(r, tokens, numbers) for r in requests]
+    todo = [(i, p) for i, p in enumerate(prepared) if p is not None]
+    refusals = limits.take_sends([(p.number, p.customer) for _, p in todo])
+    by_number: dict[int, list[tuple[int, PreparedSend]]] = {}
+    for (i, p), refused in zip(todo, refusals, strict=True):
+        # A refused send counted nothing: the view counts it again and answers the error.
+        if refused is None:
+            by_number.setdefault(p.number.pk, []).append((i, p))
+    answers: list[bytes | None] = [None] * len(requests)
+    renderer = JsonRenderer()
+    for group in by_number.values():
+        sends = [Outbound(p.customer, p.content, reply_to=p.reply_to) for _, p in group]
+        try:
+            messages = do_send_messages(group[0][1].number, sends)
+        except Exception:
+            log.exception("accepting %d sends together failed; Django answers each", len(sends))
+            continue
+        for (i, p), message in zip(group, messages, strict=True):
+            answers[i] = renderer.render(p.answer(message.wamid))
+    return answers
 
 
 class SendLane:

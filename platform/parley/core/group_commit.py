@@ -1,10 +1,11 @@
-"""Group commit for the web server's hot writes: what arrives while a batch is being written
-goes into the next one, so many requests share one transaction (the API's send lane, the
-relay's acknowledgements).
+"""Group commit for the web server's hot database work: what arrives while a batch is being
+written (or read) goes into the next one, so many requests share one transaction or one
+query (the API's send lane, the relay's acknowledgements and pushes).
 
-The work runs on threads of its own, never on the event loop; `parallel` batches may be
-written at once, so one waits on its commit while the next is prepared. A batch whose work
-raises fails each of its items with that exception (their callers decide what to do)."""
+The work runs on threads of its own, never on the event loop, each batch between Django's
+connection checks (as a request is); `parallel` batches may be written at once, so one waits
+on its commit while the next is prepared. A batch whose work raises fails each of its items
+with that exception (their callers decide what to do)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
+
+from django.db import close_old_connections
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +46,19 @@ class GroupCommit(Generic[T, R]):
         self._work = work
         self._name = name
         self._parallel = parallel
-        self.max_batch = max_batch
+        self._max_batch = max_batch
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Loop[T, R]] = (
             weakref.WeakKeyDictionary()
         )
         self._executor: ThreadPoolExecutor | None = None
         self._width = 1
+
+    def _run(self, items: list[T]) -> list[R]:
+        close_old_connections()
+        try:
+            return self._work(items)
+        finally:
+            close_old_connections()
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -85,11 +95,11 @@ class GroupCommit(Generic[T, R]):
     async def _batches(self, state: _Loop[T, R]) -> None:
         loop = asyncio.get_running_loop()
         while state.waiting:
-            batch = state.waiting[: self.max_batch]
-            state.waiting = state.waiting[self.max_batch :]
+            batch = state.waiting[: self._max_batch]
+            state.waiting = state.waiting[self._max_batch :]
             items = [item for item, _ in batch]
             try:
-                answers = await loop.run_in_executor(self._pool(), self._work, items)
+                answers = await loop.run_in_executor(self._pool(), self._run, items)
             except Exception as exc:
                 log.exception("%s: a batch of %d failed", self._name, len(items))
                 for _, future in batch:

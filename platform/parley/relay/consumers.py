@@ -16,7 +16,6 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.db import close_old_connections
 
 from parley.core import clock
 from parley.core.errors import NotFound, ParleyError
@@ -63,12 +62,8 @@ def _to_push(device: Device, envelope: Envelope | None) -> dict[str, Any] | bool
 
 
 def _push_batch(wanted: list[tuple[Device, str]]) -> list[dict[str, Any] | bool | None]:
-    close_old_connections()
-    try:
-        found = list_pending_envelopes_of(wanted)
-        return [_to_push(device, e) for (device, _), e in zip(wanted, found, strict=True)]
-    finally:
-        close_old_connections()
+    found = list_pending_envelopes_of(wanted)
+    return [_to_push(device, e) for (device, _), e in zip(wanted, found, strict=True)]
 
 
 # Each envelope queued for an online phone is read to be pushed: those announced to any
@@ -76,17 +71,9 @@ def _push_batch(wanted: list[tuple[Device, str]]) -> list[dict[str, Any] | bool 
 _PUSHES = GroupCommit(_push_batch, name="relay-pushes")
 
 
-def _ack_batch(acks: list[tuple[Device, str]]) -> list[bool]:
-    close_old_connections()
-    try:
-        return do_ack_from_devices(acks)
-    finally:
-        close_old_connections()
-
-
 # Every phone acknowledges each envelope as it arrives: the acknowledgements that come in
 # on any connection while a batch is written go together in the next transaction.
-_ACKS = GroupCommit(_ack_batch, name="relay-acks")
+_ACKS: GroupCommit[tuple[Device, str], bool] = GroupCommit(do_ack_from_devices, name="relay-acks")
 
 
 async def _ack(device: Device, guid: str) -> None:
