@@ -60,6 +60,15 @@ def peak_rss_kb(pid: int) -> int:
     return int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1])
 
 
+def machine_busy_seconds() -> tuple[float, float]:
+    """(CPU seconds busy, seconds elapsed times cores) of the whole machine so far, from
+    /proc/stat: how full the cores were, whoever used them."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time of a process and its live children (a prefork worker's pool), from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
