@@ -144,6 +144,9 @@ class DjangoDeviceState:
         # of each message); the endpoint service names the messages it is sending here
         # (`expect_message`), by peer and client timestamp.
         self.importing = False  # a restored backup: copy history quietly
+        # Identity changes this store recorded (a notice each), so its user can tell
+        # whether there is anything to announce without asking the database.
+        self.identity_changes = 0
         self._sent: dict[tuple[str, int], int] = {}
         # Inside one unit of work the sessions it read or wrote are kept here, so a batch
         # that encrypts many messages reads each session once; forgotten when the outermost
@@ -341,6 +344,7 @@ class DjangoDeviceState:
             new_key=new,
             created_at=now,
         )
+        self.identity_changes += 1
         return True
 
     def get_identity(self, address: ProtocolAddress) -> IdentityKey | None:

@@ -182,13 +182,15 @@ def _send_batch(device: LocalDevice, relay_url: str | None) -> int:
         if isinstance(result, Exception):
             reason = result.message if isinstance(result, RelayError) else str(result)
             do_fail_message(message.pk, UNDELIVERABLE[0], f"{UNDELIVERABLE[1]}: {reason}")
-    _identity_changes(device)
+    if client.state.identity_changes:
+        announce_identity_changes(device)
     return handled
 
 
-def _identity_changes(device: LocalDevice) -> None:
+def announce_identity_changes(device: LocalDevice) -> None:
     """A customer's new identity key met while sending or receiving (a re-install): tell
-    the business (customer.identity_changed)."""
+    the business (customer.identity_changed). A turn calls this when it met one; the sweep
+    calls it for every served number, for a notice a failed turn left unannounced."""
     from e2ee.actions import do_announce_identity_changes
 
     if IdentityChangeNotice.objects.filter(device=device, announced_at__isnull=True).exists():
@@ -200,7 +202,7 @@ def _receive_page(device: LocalDevice, relay_url: str | None) -> tuple[int, bool
     many envelopes it held and whether more wait."""
     received, more = endpoint_client(device, relay_url=relay_url).receive_page()
     if any(r.identity_changed for r in received):
-        _identity_changes(device)
+        announce_identity_changes(device)
     return len(received), more
 
 
@@ -257,10 +259,18 @@ def _take_notes(notes: dict[str, str]) -> dict[str, bool]:
     return {kind: values[i] is not None for i, kind in enumerate(notes)}
 
 
-def deliver(message_id: int, *, relay_url: str | None = None, wait: float = 30) -> str:
+def deliver(
+    message_id: int, *, e164: str = "", relay_url: str | None = None, wait: float = 30
+) -> str:
     """Send an accepted message (→ sent), with whatever else its number has waiting, or
     fail it. Returns the message's status once done ("accepted" when another worker holds
-    the endpoint and will send it). Raises RelayError when the relay could not be reached."""
+    the endpoint and will send it). Raises RelayError when the relay could not be reached.
+    With its number's `e164`, a served number's endpoint goes straight to work."""
+    device = business_device(e164) if e164 else None
+    if device is not None:
+        service(device, relay_url=relay_url, wait=wait, receive=False)
+        status = Message.objects.filter(pk=message_id).values_list("status", flat=True).first()
+        return status or "skipped"
     message = (
         Message.objects.select_related("conversation", "conversation__number")
         .filter(pk=message_id)

@@ -27,7 +27,7 @@ def deliver_message(self: Any, message_id: int, e164: str = "") -> str:
     if e164:
         work.started(e164, work.SEND)
     try:
-        return endpoint.deliver(message_id, wait=0)
+        return endpoint.deliver(message_id, e164=e164, wait=0)
     except RelayError as exc:
         if self.request.retries >= MAX_RETRIES:
             do_fail_message(message_id, *endpoint.GAVE_UP)
@@ -76,10 +76,14 @@ def sweep_inboxes() -> int:
     so nothing waits for a lost nudge or a worker that died holding an endpoint."""
     handled = 0
     for e164 in selectors.list_served_numbers():
+        device = endpoint.business_device(e164)
+        if device is None:
+            continue
         try:
-            sent, received = endpoint.service(e164)
+            sent, received = endpoint.service(device)
         except RelayError:
             continue  # the relay is away: the next sweep tries again
+        endpoint.announce_identity_changes(device)
         handled += sent + received
     return handled
 

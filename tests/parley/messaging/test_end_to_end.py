@@ -165,11 +165,14 @@ def test_waiting_messages_go_out_in_one_batch_and_a_refused_one_fails_alone(
     assert {status_of(m) for m in waiting} == {"delivered"}
 
 
+@pytest.mark.parametrize("by_number", [False, True], ids=["by-message", "by-number"])
 def test_a_task_for_a_message_already_sent_still_sends_what_waits(
-    asgi_server: str, celery_worker: None, number: PhoneNumber, factory: Any
+    asgi_server: str, celery_worker: None, number: PhoneNumber, factory: Any, by_number: bool
 ) -> None:
     """A task queued for message 1 may find it sent with an earlier batch; the request that
-    queued it also stood for message 2, committed while it waited: message 2 goes out."""
+    queued it also stood for message 2, committed while it waited: message 2 goes out. The
+    task names the number too (`by_number`): its endpoint goes to work without reading the
+    message first."""
     from parley.messaging import endpoint
 
     register_endpoint(number, factory, asgi_server)
@@ -179,6 +182,48 @@ def test_a_task_for_a_message_already_sent_still_sends_what_waits(
     first = do_send_message(number, alice.e164, Text("one"), deliver=False)
     assert endpoint.service(number.e164, receive=False) == (1, 0)
     second = do_send_message(number, alice.e164, Text("two"), deliver=False)
-    assert endpoint.deliver(first.pk) == "sent"
+    assert endpoint.deliver(first.pk, e164=number.e164 if by_number else "") == "sent"
     assert status_of(second) == "sent"
     assert [r.body for r in alice.receive() if r.kind == "text"] == ["one", "two"]
+
+
+def test_a_send_that_met_no_new_identity_asks_nothing_and_the_sweep_announces_a_leftover(
+    asgi_server: str, celery_worker: None, number: PhoneNumber, factory: Any
+) -> None:
+    """A turn asks about identity changes only when it met one; a notice a failed turn left
+    unannounced is announced by the sweep (customer.identity_changed)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from e2ee.models import IdentityChangeNotice
+    from parley.core import clock
+    from parley.messaging import endpoint
+    from parley.messaging.tasks import sweep_inboxes
+
+    register_endpoint(number, factory, asgi_server)
+    do_enable_endpoint(number)
+    alice = client_for(do_create_device(new_handset_number()), asgi_server)
+    alice.register()
+    customer_wrote(number, alice.e164)
+    do_send_message(number, alice.e164, Text("one"), deliver=False)
+    assert endpoint.service(number.e164, receive=False) == (1, 0)
+    device = endpoint.business_device(number)
+    assert device is not None
+    leftover = IdentityChangeNotice.objects.create(
+        device=device, name=alice.e164, peer_device_id=1, old_key=b"\x05" * 33,
+        new_key=b"\x05" * 33, created_at=clock.now(),
+    )  # fmt: skip
+
+    do_send_message(number, alice.e164, Text("two"), deliver=False)
+    with CaptureQueriesContext(connection) as queries:
+        assert endpoint.service(number.e164, receive=False) == (1, 0)
+    assert not [q for q in queries.captured_queries if "identitychangenotice" in q["sql"]]
+    leftover.refresh_from_db()
+    assert leftover.announced_at is None
+
+    sweep_inboxes()
+    leftover.refresh_from_db()
+    assert leftover.announced_at is not None
+    assert StreamEntry.objects.filter(
+        name="customer.identity_changed", payload__customer=alice.e164
+    ).exists()
