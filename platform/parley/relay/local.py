@@ -5,11 +5,11 @@ A call names the same method and path, and carries the same `Authorization` and 
 as it would over HTTP; it is answered by the same handlers as the HTTP views
 (`parley.relay.handlers`) after the same checks: the body goes through the API's JSON
 parser (size, depth, duplicate keys, NUL, numbers beyond 64 bits) and the view's
-serializer, the device is authenticated by its credential (and seen today) on every call,
-and an error is Meta's envelope with the status the view would answer. What differs is only
-what is skipped: building an HTTP request and running it through Django's middleware and
-DRF's dispatch, which cost a third of each call when the endpoint sent through the whole
-handler.
+serializer, the device is authenticated by its credential (and seen today) on a client's
+first call (an endpoint's client lives for one turn of its work), and an error is Meta's
+envelope with the status the view would answer. What differs is only what is skipped:
+building an HTTP request and running it through Django's middleware and DRF's dispatch,
+which cost a third of each call when the endpoint sent through the whole handler.
 
 Only the calls an endpoint makes per message are served here (send, fetch, acks,
 receipts); `answer` returns None for any other, which then goes through the whole
@@ -113,15 +113,28 @@ def _device(authorization: str) -> Device:
     return device
 
 
-def answer(method: str, path: str, body: Any, authorization: str) -> tuple[int, Any] | None:
+def answer(
+    method: str,
+    path: str,
+    body: Any,
+    authorization: str,
+    *,
+    known: dict[str, Device] | None = None,
+) -> tuple[int, Any] | None:
     """The relay's answer to a call (its status and JSON), None when this module does not
-    serve the call (use the HTTP handler). Raises RelayAnswer for an error answer."""
+    serve the call (use the HTTP handler). Raises RelayAnswer for an error answer. With
+    `known`, a caller's devices already authenticated (by Authorization value): a client's
+    calls in one turn of its work authenticate once."""
     found = _route(method.upper(), path)
     if found is None:
         return None
     route, kwargs = found
     try:
-        device = _device(authorization)
+        device = known.get(authorization) if known is not None else None
+        if device is None:
+            device = _device(authorization)
+            if known is not None:
+                known[authorization] = device
         payload = route.run(device, _body(route, body), kwargs)
     except Exception as exc:
         response = meta_exception_handler(exc, {})

@@ -204,3 +204,29 @@ def test_an_ack_tells_the_sender_and_the_stream_even_when_the_senders_device_is_
     assert DeliveryRecord.objects.get(guid=second).delivered_at is not None
     assert [type(e).__name__ for e in events] == ["EnvelopeDelivered"]
     assert events[0].sender_e164 == alice.number and events[0].guid == second
+
+
+def test_a_client_authenticates_its_device_once_and_never_remembers_a_refusal(
+    handset: Any,
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    alice = handset()
+    known: dict[str, Any] = {}
+    assert local.answer("GET", "/relay/v1/messages", None, alice.auth, known=known)
+    assert [(d.account.e164, d.device_id) for d in known.values()] == [(alice.number, 1)]
+    with CaptureQueriesContext(connection) as queries:
+        answered = local.answer("GET", "/relay/v1/messages", None, alice.auth, known=known)
+    assert answered is not None and answered[0] == 200
+    assert not [q for q in queries.captured_queries if '"credential_digest" = ' in q["sql"]]
+    # Another client (another turn) authenticates again; a wrong credential stays refused.
+    with CaptureQueriesContext(connection) as queries:
+        local.answer("GET", "/relay/v1/messages", None, alice.auth, known={})
+    assert [q for q in queries.captured_queries if '"credential_digest" = ' in q["sql"]]
+    wrong = "Basic " + base64.b64encode(f"{alice.number}.1:wrong".encode()).decode()
+    for _ in range(2):
+        with pytest.raises(local.RelayAnswer) as refused:
+            local.answer("GET", "/relay/v1/messages", None, wrong, known=known)
+        assert refused.value.status == 401
+    assert list(known) == [alice.auth]
