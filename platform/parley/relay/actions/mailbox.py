@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -511,7 +512,23 @@ def _ack(
             if not row[0]:
                 cursor.execute(_DELIVERED, [stamp, param])
                 record = cursor.fetchone()
-    if row[0]:
+    _acked(device, key, row[0], record, now=now, receipts=receipts, events=events)
+
+
+def _acked(
+    device: Device,
+    key: uuid.UUID,
+    receipt_kind: str,
+    record: tuple[Any, ...] | None,
+    *,
+    now: dt.datetime,
+    receipts: list[Envelope],
+    events: list[Event],
+) -> None:
+    """What an acknowledgement the queue took tells: for a client envelope whose record
+    it marked delivered (`record`: what the sender's side of it returned), the delivery
+    receipt (unsaved) and the events."""
+    if receipt_kind:
         return  # a receipt: nobody to tell
     if record is None:
         return  # no record, or delivered before
@@ -570,16 +587,65 @@ def do_ack_envelopes(device: Device, guids: list[str]) -> int:
     return sum(do_ack_from_devices([(device, guid) for guid in dict.fromkeys(guids)]))
 
 
+# PostgreSQL: many acknowledgements (recipient device, guid) in one statement, as
+# _ACK_AND_DELIVERED does one; a row per envelope deleted, with its record's columns when
+# that record was marked delivered now.
+_ACK_MANY_AND_DELIVERED = (
+    "WITH acks AS (SELECT * FROM unnest(%s::bigint[], %s::uuid[]) AS a(recipient_id, guid)),"
+    " gone AS (DELETE FROM relay_envelope e USING acks"
+    " WHERE e.recipient_id = acks.recipient_id AND e.guid = acks.guid"
+    " RETURNING e.recipient_id, e.guid, e.receipt_kind),"
+    " done AS (UPDATE relay_deliveryrecord SET delivered_at = %s FROM gone"
+    " WHERE gone.receipt_kind = '' AND relay_deliveryrecord.guid = gone.guid"
+    " AND relay_deliveryrecord.delivered_at IS NULL"
+    + _SENDER
+    + ", relay_deliveryrecord.guid AS record_guid)"
+    " SELECT gone.recipient_id, gone.guid, gone.receipt_kind, done.sender_account_id,"
+    " done.sender_device_id, done.client_timestamp, done.device_pk, done.e164,"
+    " done.business_id, done.record_guid FROM gone LEFT JOIN done ON done.record_guid = gone.guid"
+)
+
+
+def _ack_many_pg(
+    acks: Sequence[tuple[Device, uuid.UUID | str]],
+    *,
+    now: dt.datetime,
+    receipts: list[Envelope],
+    events: list[Event],
+) -> list[bool]:
+    keys = [(device, uuid.UUID(str(guid))) for device, guid in acks]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ACK_MANY_AND_DELIVERED,
+            [[d.pk for d, _ in keys], [k for _, k in keys],
+             connection.ops.adapt_datetimefield_value(now)],
+        )  # fmt: skip
+        taken = {(int(row[0]), uuid.UUID(str(row[1]))): row for row in cursor.fetchall()}
+    done: list[bool] = []
+    for device, key in keys:
+        row = taken.pop((device.pk, key), None)  # a second ack of one guid finds nothing
+        done.append(row is not None)
+        if row is not None:
+            record = None if row[9] is None else tuple(row[3:9])
+            _acked(device, key, row[2], record, now=now, receipts=receipts, events=events)
+    return done
+
+
 def do_ack_from_devices(acks: Sequence[tuple[Device, uuid.UUID | str]]) -> list[bool]:
     """Acknowledgements of any devices in one transaction (the relay's websockets gather
-    them), each as `do_ack_envelope` does: the statements of each, then one INSERT of all
-    the receipts and one append of all the events. Returns, for each, whether its envelope
-    was in its device's queue (False: nothing written for it, as a second ack of one guid)."""
+    them), each as `do_ack_envelope` does: one statement for all of them on PostgreSQL
+    (the statements of each elsewhere), then one INSERT of all the receipts and one append
+    of all the events. Returns, for each, whether its envelope was in its device's queue
+    (False: nothing written for it, as a second ack of one guid)."""
     now = clock.now()
     done: list[bool] = []
     receipts: list[Envelope] = []
     events: list[Event] = []
     with transaction.atomic():
+        if connection.vendor == "postgresql" and acks:
+            done = _ack_many_pg(acks, now=now, receipts=receipts, events=events)
+            _queue_acked(receipts, events)
+            return done
         for device, guid in acks:
             try:
                 # No savepoint: a guid not in the queue has written nothing.
