@@ -267,33 +267,30 @@ def deliver(
     the endpoint and will send it). Raises RelayError when the relay could not be reached.
     With its number's `e164`, a served number's endpoint goes straight to work."""
     device = business_device(e164) if e164 else None
-    if device is not None:
-        service(device, relay_url=relay_url, wait=wait, receive=False)
-        status = Message.objects.filter(pk=message_id).values_list("status", flat=True).first()
-        return status or "skipped"
-    message = (
-        Message.objects.select_related("conversation", "conversation__number")
-        .filter(pk=message_id)
-        .first()
-    )
-    if message is None:
-        return "skipped"
-    number = message.conversation.number
-    device = business_device(number)
-    if device is None and number.status == PhoneNumber.Status.CONNECTED:
-        # A number registered before it was served (seeded, or registered while no worker
-        # read the stream) gets its endpoint on its first send.
-        device = provision(number)
     if device is None:
-        if message.status != lifecycle.ACCEPTED:
-            return message.status
-        do_fail_message(message_id, *NO_ENDPOINT)
-        return "failed"
+        message = (
+            Message.objects.select_related("conversation", "conversation__number")
+            .filter(pk=message_id)
+            .first()
+        )
+        if message is None:
+            return "skipped"
+        number = message.conversation.number
+        device = business_device(number)
+        if device is None and number.status == PhoneNumber.Status.CONNECTED:
+            # A number registered before it was served (seeded, or registered while no
+            # worker read the stream) gets its endpoint on its first send.
+            device = provision(number)
+        if device is None:
+            if message.status != lifecycle.ACCEPTED:
+                return message.status
+            do_fail_message(message_id, *NO_ENDPOINT)
+            return "failed"
     # Even when this message went out with an earlier batch, the request that queued this
     # task also stands for what was committed for the number while it waited: send that.
     service(device, relay_url=relay_url, wait=wait, receive=False)
-    message.refresh_from_db(fields=["status"])
-    return message.status
+    status = Message.objects.filter(pk=message_id).values_list("status", flat=True).first()
+    return status or "skipped"
 
 
 # -- inbound -----------------------------------------------------------------------------

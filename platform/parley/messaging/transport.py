@@ -38,14 +38,14 @@ class InProcessRelay(RelayHttp):
     """A :class:`RelayHttp` whose calls go to this installation's relay in-process. It lives
     for one turn of an endpoint's work: its device is authenticated on its first call."""
 
-    _known: dict[str, Device] | None = None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._known: dict[str, Device] = {}  # Authorization value → its device
 
     def call(
         self, method: str, path: str, body: Any = None, *, auth: str | None = None
     ) -> tuple[int, Any]:
         authorization = auth if auth is not None else self.auth
-        if self._known is None:
-            self._known = {}
         try:
             answered = local.answer(method, path, body, authorization, known=self._known)
         except local.RelayAnswer as exc:

@@ -464,15 +464,24 @@ _SENDER = (
 )
 _UNDELIVERED = "relay_deliveryrecord.guid = %s AND relay_deliveryrecord.delivered_at IS NULL"
 _DELIVERED = "UPDATE relay_deliveryrecord SET delivered_at = %s WHERE " + _UNDELIVERED + _SENDER
-# PostgreSQL: the DELETE and the UPDATE in one statement. The UPDATE only runs for a client
-# envelope that this statement deleted (a receipt's kind is not blank); no row back means
-# there was no such envelope, a row without the record's columns that there is nothing to
-# tell (a receipt, no record, or delivered before).
-_ACK_AND_DELIVERED = (
-    "WITH gone AS (" + _ACK + "),"
+# PostgreSQL: acknowledgements (recipient device, guid) in one statement, however many:
+# the DELETE of their envelopes, and the UPDATE of the records of the client envelopes it
+# deleted (a receipt's kind is not blank). A row per envelope deleted (none: no such
+# envelope in that queue), without the record's columns when there is nothing to tell (a
+# receipt, no record, or delivered before).
+_ACK_MANY_AND_DELIVERED = (
+    "WITH acks AS (SELECT * FROM unnest(%s::bigint[], %s::uuid[]) AS a(recipient_id, guid)),"
+    " gone AS (DELETE FROM relay_envelope e USING acks"
+    " WHERE e.recipient_id = acks.recipient_id AND e.guid = acks.guid"
+    " RETURNING e.recipient_id, e.guid, e.receipt_kind),"
     " done AS (UPDATE relay_deliveryrecord SET delivered_at = %s FROM gone"
-    " WHERE gone.receipt_kind = '' AND " + _UNDELIVERED + _SENDER + ")"
-    " SELECT gone.receipt_kind, done.* FROM gone LEFT JOIN done ON TRUE"
+    " WHERE gone.receipt_kind = '' AND relay_deliveryrecord.guid = gone.guid"
+    " AND relay_deliveryrecord.delivered_at IS NULL"
+    + _SENDER
+    + ", relay_deliveryrecord.guid AS record_guid)"
+    " SELECT gone.recipient_id, gone.guid, gone.receipt_kind, done.sender_account_id,"
+    " done.sender_device_id, done.client_timestamp, done.device_pk, done.e164,"
+    " done.business_id, done.record_guid FROM gone LEFT JOIN done ON done.record_guid = gone.guid"
 )
 
 
@@ -488,30 +497,23 @@ def _ack(
     events: list[Event],
 ) -> None:
     """Drop the envelope from the device's queue and, unless it was itself a receipt, mark
-    its message delivered: plain statements that each take their row (a DELETE and an
-    UPDATE … RETURNING what the receipt needs about the sender; one statement on
-    PostgreSQL), no read first. Adds the delivery receipt (unsaved) and the events to
-    publish to `receipts` and `events`; NotFound (nothing written) when the envelope is not
-    in the queue."""
+    its message delivered (SQLite; PostgreSQL takes many in one statement, `_ack_many_pg`):
+    plain statements that each take their row (a DELETE and an UPDATE … RETURNING what the
+    receipt needs about the sender), no read first. Adds the delivery receipt (unsaved) and
+    the events to publish to `receipts` and `events`; NotFound (nothing written) when the
+    envelope is not in the queue."""
     key = uuid.UUID(str(guid))
     param = Envelope._meta.get_field("guid").get_db_prep_value(key, connection)
     stamp = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_ACK_AND_DELIVERED, [device.pk, param, stamp, param])
-            row = cursor.fetchone()
-            if row is None:
-                raise NotFound(NOT_QUEUED)
-            record = None if row[1] is None else tuple(row[1:])
-        else:
-            cursor.execute(_ACK, [device.pk, param])
-            row = cursor.fetchone()
-            if row is None:
-                raise NotFound(NOT_QUEUED)
-            record = None
-            if not row[0]:
-                cursor.execute(_DELIVERED, [stamp, param])
-                record = cursor.fetchone()
+        cursor.execute(_ACK, [device.pk, param])
+        row = cursor.fetchone()
+        if row is None:
+            raise NotFound(NOT_QUEUED)
+        record = None
+        if not row[0]:
+            cursor.execute(_DELIVERED, [stamp, param])
+            record = cursor.fetchone()
     _acked(device, key, row[0], record, now=now, receipts=receipts, events=events)
 
 
@@ -570,14 +572,12 @@ def _queue_acked(receipts: list[Envelope], events: list[Event]) -> None:
 
 def do_ack_envelope(device: Device, guid: uuid.UUID | str) -> None:
     """The device has the envelope: drop it from the queue and tell the sender (delivery
-    receipt) unless it was itself a receipt. This runs for every envelope: the DELETE and
-    the UPDATE (one statement on PostgreSQL), the receipt's INSERT and one append of both
-    events."""
-    receipts: list[Envelope] = []
-    events: list[Event] = []
-    with transaction.atomic():
-        _ack(device, guid, now=clock.now(), receipts=receipts, events=events)
-        _queue_acked(receipts, events)
+    receipt) unless it was itself a receipt, as `do_ack_from_devices` does. This runs for
+    every envelope: the DELETE and the UPDATE (one statement on PostgreSQL), the receipt's
+    INSERT and one append of both events; NotFound (nothing written) when the envelope is
+    not in the device's queue."""
+    if not do_ack_from_devices([(device, guid)])[0]:
+        raise NotFound(NOT_QUEUED)
 
 
 def do_ack_envelopes(device: Device, guids: list[str]) -> int:
@@ -585,25 +585,6 @@ def do_ack_envelopes(device: Device, guids: list[str]) -> int:
     no longer in the queue (acknowledged before) are skipped. Returns how many were
     acknowledged now."""
     return sum(do_ack_from_devices([(device, guid) for guid in dict.fromkeys(guids)]))
-
-
-# PostgreSQL: many acknowledgements (recipient device, guid) in one statement, as
-# _ACK_AND_DELIVERED does one; a row per envelope deleted, with its record's columns when
-# that record was marked delivered now.
-_ACK_MANY_AND_DELIVERED = (
-    "WITH acks AS (SELECT * FROM unnest(%s::bigint[], %s::uuid[]) AS a(recipient_id, guid)),"
-    " gone AS (DELETE FROM relay_envelope e USING acks"
-    " WHERE e.recipient_id = acks.recipient_id AND e.guid = acks.guid"
-    " RETURNING e.recipient_id, e.guid, e.receipt_kind),"
-    " done AS (UPDATE relay_deliveryrecord SET delivered_at = %s FROM gone"
-    " WHERE gone.receipt_kind = '' AND relay_deliveryrecord.guid = gone.guid"
-    " AND relay_deliveryrecord.delivered_at IS NULL"
-    + _SENDER
-    + ", relay_deliveryrecord.guid AS record_guid)"
-    " SELECT gone.recipient_id, gone.guid, gone.receipt_kind, done.sender_account_id,"
-    " done.sender_device_id, done.client_timestamp, done.device_pk, done.e164,"
-    " done.business_id, done.record_guid FROM gone LEFT JOIN done ON done.record_guid = gone.guid"
-)
 
 
 def _ack_many_pg(
@@ -633,29 +614,37 @@ def _ack_many_pg(
 
 def do_ack_from_devices(acks: Sequence[tuple[Device, uuid.UUID | str]]) -> list[bool]:
     """Acknowledgements of any devices in one transaction (the relay's websockets gather
-    them), each as `do_ack_envelope` does: one statement for all of them on PostgreSQL
-    (the statements of each elsewhere), then one INSERT of all the receipts and one append
-    of all the events. Returns, for each, whether its envelope was in its device's queue
-    (False: nothing written for it, as a second ack of one guid)."""
+    them): each drops its envelope from its device's queue and, unless that was itself a
+    receipt, marks the message delivered and tells its sender. One statement for all of
+    them on PostgreSQL (two each elsewhere), then one INSERT of all the delivery receipts
+    and one append of all the events. Returns, for each, whether its envelope was in its
+    device's queue (False: nothing written for it, as a second ack of one guid)."""
     now = clock.now()
-    done: list[bool] = []
     receipts: list[Envelope] = []
     events: list[Event] = []
     with transaction.atomic():
-        if connection.vendor == "postgresql" and acks:
-            done = _ack_many_pg(acks, now=now, receipts=receipts, events=events)
-            _queue_acked(receipts, events)
-            return done
-        for device, guid in acks:
-            try:
-                # No savepoint: a guid not in the queue has written nothing.
-                _ack(device, guid, now=now, receipts=receipts, events=events)
-            except NotFound:
-                done.append(False)
-                continue
-            done.append(True)
+        if connection.vendor == "postgresql":
+            done = _ack_many_pg(acks, now=now, receipts=receipts, events=events) if acks else []
+        else:
+            done = [_ack_or_not(d, g, now=now, receipts=receipts, events=events) for d, g in acks]
         _queue_acked(receipts, events)
     return done
+
+
+def _ack_or_not(
+    device: Device,
+    guid: uuid.UUID | str,
+    *,
+    now: dt.datetime,
+    receipts: list[Envelope],
+    events: list[Event],
+) -> bool:
+    try:
+        # No savepoint: a guid not in the queue has written nothing.
+        _ack(device, guid, now=now, receipts=receipts, events=events)
+    except NotFound:
+        return False
+    return True
 
 
 def _received_record(device: Device, guid: uuid.UUID | str) -> DeliveryRecord:
