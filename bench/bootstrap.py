@@ -69,6 +69,29 @@ def machine_busy_seconds() -> tuple[float, float]:
     return (sum(fields) - idle) / tick, sum(fields) / tick
 
 
+def cpu_by_command(names: tuple[str, ...]) -> dict[int, float]:
+    """CPU seconds so far of every live process whose command is one of `names` (say the
+    PostgreSQL backends and the Redis server), by pid."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        command = text.split("(", 1)[1].rsplit(")", 1)[0]
+        if command in names:
+            fields = text.rsplit(")", 1)[1].split()
+            found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two `cpu_by_command` readings by the processes alive at
+    the second (one started meanwhile counts from zero)."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time of a process and its live children (a prefork worker's pool), from /proc."""
     tick = os.sysconf("SC_CLK_TCK")

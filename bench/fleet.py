@@ -45,7 +45,9 @@ from typing import Any
 
 from bootstrap import (
     ROOT,
+    cpu_by_command,
     cpu_seconds,
+    cpu_spent,
     free_port,
     machine_busy_seconds,
     percentile,
@@ -70,6 +72,8 @@ from parley.messaging.content import Text  # noqa: E402
 from parley.messaging.models import Message  # noqa: E402
 
 PY = sys.executable
+# The servers' processes counted apart from "the rest" (when they run on this machine).
+SERVICES = ("postgres", "redis-server")
 BASELINE = """
 import sys, threading, time
 from websockets.sync.client import connect
@@ -265,6 +269,7 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
     profilers = _profile(pids)
     cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
     cpu["bench (the sender)"] = time.process_time()
+    services = {name: cpu_by_command((name,)) for name in SERVICES}
     busy_before = machine_busy_seconds()
     start = time.monotonic()
     # Sends go out on schedule from a pool (an API call, or an in-process send's commit, can
@@ -301,20 +306,29 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
     after["bench (the sender)"] = time.process_time()
     busy_after = machine_busy_seconds()
     cpu = {name: after[name] - t for name, t in cpu.items()}
-    # The rest of the machine in the same time: PostgreSQL, Redis, the kernel.
+    # The database and Redis servers of this machine (when they run here), then the rest of
+    # the machine in the same time: the kernel, other processes.
+    for name in SERVICES:
+        cpu[name] = cpu_spent(services[name], cpu_by_command((name,)))
     cpu["the rest"] = max(0.0, busy_after[0] - busy_before[0] - sum(cpu.values()))
     busy = (busy_sending[0] - busy_before[0]) / max(busy_sending[1] - busy_before[1], 1e-9)
     for profiler in profilers:
         profiler.send_signal(signal.SIGINT)
         profiler.wait(timeout=60)
     stamps = Message.objects.filter(pk__in=sent, delivered_at__isnull=False).values_list(
-        "pk", "accepted_at", "delivered_at"
+        "pk", "accepted_at", "sent_at", "delivered_at"
     )
     lat = [
         (d.timestamp() - called[pk] if args.api else (d - a).total_seconds()) * 1000
-        for pk, a, d in stamps
+        for pk, a, _, d in stamps
         if a and d
     ]
+    # Where the time goes: accepted → sent is the worker's send turn (with its wait for the
+    # task), sent → delivered the relay, the handset and the receipt's way back.
+    legs = {
+        "accepted → sent": [(s - a).total_seconds() * 1000 for _, a, s, _ in stamps if a and s],
+        "sent → delivered": [(d - s).total_seconds() * 1000 for _, _, s, d in stamps if s and d],
+    }
     if lat:
         print(
             f"{'API call' if args.api else 'send'} → delivered at {args.rate:g} msg/s, {n} "
@@ -323,6 +337,9 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
             f"(target p99 ≤ 100; {offered:.0f} msg/s offered, the last send returned "
             f"{late * 1000:.0f} ms after its slot)"
         )
+    for leg, ms in legs.items():
+        if ms:
+            print(f"  {leg}: p50 {statistics.median(ms):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms")
     print(
         "  CPU per message: "
         + ", ".join(f"{name} {seconds / total * 1000:.1f} ms" for name, seconds in cpu.items())

@@ -382,13 +382,12 @@ def do_record_sent_envelopes(sent: list[tuple[int, str, int]]) -> int:
             .filter(pk__in=ids)
             .order_by("pk")
         }
-        Envelope.objects.bulk_create(
-            [
-                Envelope(guid=guid, message_id=message_id, device_id=device_id)
-                for message_id, guid, device_id in sent
-                if message_id in messages
-            ],
-            ignore_conflicts=True,
+        upsert_rows(
+            Envelope,
+            ["guid", "message_id", "device_id"],
+            [(guid, pk, device_id) for pk, guid, device_id in sent if pk in messages],
+            conflict=["guid"],
+            update=[],
         )
         return _move_many([(messages[pk], lifecycle.SENT) for pk in ids if pk in messages], at=now)
 

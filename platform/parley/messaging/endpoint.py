@@ -31,7 +31,7 @@ from parley.messaging.actions import do_admit_sends, do_enable_endpoint, do_fail
 from parley.messaging.content import Content, Location, Media, Text, parse_content
 from parley.messaging.models import Message
 from parley.messaging.transport import InProcessRelay, OwnNumberRelay
-from parley.messaging.work import LOCK_SECONDS, RECEIVE, SEND, key, redis_client
+from parley.messaging.work import LOCK_SECONDS, RECEIVE, SEND, key, note, redis_client
 
 BATCH = 100  # messages per relay request
 # Cloud API error codes for a message that cannot go out.
@@ -217,12 +217,13 @@ def service(
     """Work the endpoint of a number (its E.164 or its device): send its accepted messages
     a batch at a time and fetch, decrypt and ack what the relay queued for it a page at a
     time, turn by turn (a steady stream of sends never starves the receipts), until nothing
-    is left. One worker at a time holds the device: when another one does, leave it a note
-    of what to do and return at once. Returns (messages sent, envelopes received)."""
+    is left, taking the notes of work requested meanwhile (`work.request`) as it goes. One
+    worker at a time holds the device: when another one does, leave it a note of what to do
+    and return at once. Returns (messages sent, envelopes received)."""
     device = number if isinstance(number, LocalDevice) else business_device(number)
     if device is None:
         return 0, 0
-    notes = {SEND: key("again:send", device.pk), RECEIVE: key("again:receive", device.pk)}
+    notes = {SEND: note(device.e164, SEND), RECEIVE: note(device.e164, RECEIVE)}
     wants = {SEND: send, RECEIVE: receive}
     sent = received = 0
     while True:
@@ -252,8 +253,8 @@ def service(
 
 def _take_notes(notes: dict[str, str]) -> dict[str, bool]:
     pipe = redis_client().pipeline()
-    for note in notes.values():
-        pipe.get(note)
+    for name in notes.values():
+        pipe.get(name)
     pipe.delete(*notes.values())
     values = pipe.execute()
     return {kind: values[i] is not None for i, kind in enumerate(notes)}

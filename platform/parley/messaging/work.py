@@ -3,8 +3,9 @@ endpoint coordinates with.
 
 A number needs at most one waiting task of each kind: `request_send` and `request_receive`
 queue one only when none is waiting (the waiting one sees what was committed before it
-starts). Tasks are queued by name (parley.core.queue), so the actions that call these after
-their commit import neither the tasks nor the endpoint."""
+starts). Each request also leaves a note by the number, which a worker already holding the
+number's endpoint takes at its next turn. Tasks are queued by name (parley.core.queue), so
+the actions that call these after their commit import neither the tasks nor the endpoint."""
 
 from __future__ import annotations
 
@@ -32,10 +33,21 @@ def key(kind: str, subject: int | str) -> str:
     return f"{settings.NAMESPACE}:messaging:{kind}:{subject}"
 
 
+def note(e164: str, kind: str) -> str:
+    """The key of the note that the number has work of `kind` waiting: whichever worker
+    holds the number's endpoint takes it at its next turn (a worker sending a steady stream
+    serves the receipts that come back meanwhile, without waiting for a task of its own)."""
+    return key(f"again:{kind}", e164)
+
+
 def request(e164: str, kind: str) -> bool:
-    """Mark that a worker has been asked to serve the number (`kind`: send or receive);
-    False when one was asked already and has not started: no second task is needed."""
-    return bool(redis_client().set(key(f"requested:{kind}", e164), 1, nx=True, ex=LOCK_SECONDS))
+    """Leave the note of work of `kind` (send or receive) for the number, and mark that a
+    worker has been asked to serve it; False when one was asked already and has not
+    started: no second task is needed."""
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.set(note(e164, kind), 1, ex=LOCK_SECONDS)
+    pipe.set(key(f"requested:{kind}", e164), 1, nx=True, ex=LOCK_SECONDS)
+    return bool(pipe.execute()[1])
 
 
 def started(e164: str, kind: str) -> None:

@@ -187,6 +187,33 @@ def test_a_task_for_a_message_already_sent_still_sends_what_waits(
     assert [r.body for r in alice.receive() if r.kind == "text"] == ["one", "two"]
 
 
+def test_a_worker_sending_for_a_number_serves_the_receipts_requested_meanwhile(
+    asgi_server: str, celery_worker: None, number: PhoneNumber, factory: Any
+) -> None:
+    """A request for the number's endpoint leaves a note by the number: a worker in a send
+    turn (it holds the endpoint) pulls the receipt at its next turn, while the pull task
+    queued earlier still waits behind busy workers."""
+    from parley.messaging import endpoint, work
+
+    register_endpoint(number, factory, asgi_server)
+    alice = client_for(do_create_device(new_handset_number()), asgi_server)
+    alice.register()
+    customer_wrote(number, alice.e164)
+    message = do_send_message(number, alice.e164, Text("one"), deliver=False)
+    assert endpoint.service(number.e164, receive=False) == (1, 0)
+    # A pull task is already queued (so the next request queues none) and waits.
+    requested = work.key(f"requested:{work.RECEIVE}", number.e164)
+    work.redis_client().set(requested, 1, ex=work.LOCK_SECONDS)
+    assert [r.body for r in alice.receive() if r.kind == "text"] == ["one"]
+    # Alice's acknowledgement queued a delivery receipt for the business's device; the
+    # relay's listener asks for the endpoint (no second task: one is queued already).
+    work.request_receive(number.e164)
+    assert status_of(message) == "sent"
+    assert endpoint.service(number.e164, receive=False) == (0, 1)
+    assert status_of(message) == "delivered"
+    assert not work.redis_client().exists(work.note(number.e164, work.RECEIVE))
+
+
 def test_a_send_that_met_no_new_identity_asks_nothing_and_the_sweep_announces_a_leftover(
     asgi_server: str, celery_worker: None, number: PhoneNumber, factory: Any
 ) -> None:

@@ -4,6 +4,7 @@ one of its items is refused among good ones."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -49,7 +50,9 @@ def statements(queries: CaptureQueriesContext) -> list[str]:
     """The statements run, less transaction control (savepoints: the test's transaction
     turns the action's own into savepoints)."""
     control = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN", "COMMIT")
-    return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(control)]
+    # Django notes one executemany (SQLite's bulk insert) as "<n> times: <statement>".
+    sql = [re.sub(r"^\d+ times: ", "", q["sql"]) for q in queries.captured_queries]
+    return [q for q in sql if not q.startswith(control)]
 
 
 def batch_statements(sender: Device, items: list[BatchItem]) -> int:

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from parley.core import clock
+from parley.core.bulk import insert_instances
 from parley.core.errors import InvalidParameter, NotFound, ParleyError
 from parley.core.events import EnvelopeDelivered, EnvelopeExpired, EnvelopeQueued, Event
 from parley.core.publish import publish_many
@@ -217,8 +218,8 @@ def _queue(sender: Device, planned: list[_Planned], *, now: dt.datetime) -> list
             mine.append(Sent(str(guid), device.device_id))
         sent.append(mine)
     if envelopes:
-        Envelope.objects.bulk_create(envelopes)
-        DeliveryRecord.objects.bulk_create(records)
+        insert_instances(envelopes)
+        insert_instances(records)
         publish_many(events)
     return sent
 
@@ -565,8 +566,7 @@ def _acked(
 def _queue_acked(receipts: list[Envelope], events: list[Event]) -> None:
     """Insert the delivery receipts and publish the events of acknowledgements: one INSERT
     and one append to the stream, however many."""
-    if receipts:
-        Envelope.objects.bulk_create(receipts)
+    insert_instances(receipts)
     publish_many(events)
 
 
