@@ -492,3 +492,18 @@ def test_consumers_the_new_entries_hold_nothing_for_move_past_them_together(prob
     finally:
         for name in names:
             unregister(name)
+
+
+@pytest.mark.django_db
+def test_a_run_with_nothing_to_do_is_one_read(probes) -> None:
+    """The log's last id, the consumers' positions and their pending deliveries are one
+    read: a wake that finds nothing new costs one statement, however many consumers."""
+    from django.test.utils import CaptureQueriesContext
+
+    probes.append(Probe("idle-one"))
+    probes.append(Probe("idle-two"))
+    publish(_staff_event("first"))
+    assert run_consumers(max_seconds=30, names=["idle-one", "idle-two"])
+    with CaptureQueriesContext(connection) as queries:
+        assert run_consumers(max_seconds=30, names=["idle-one", "idle-two"])
+    assert len(queries.captured_queries) == 1

@@ -115,9 +115,12 @@ def append_many(events: Sequence[Event], *, first_in_transaction: bool) -> list[
     return ids
 
 
-def safe_bound(after: int) -> int:
-    """The largest id at or below which no entry can still appear (other transactions)."""
-    last = int(StreamEntry.objects.filter(id__gt=after).aggregate(m=Max("id"))["m"] or after)
+def safe_bound(after: int, *, last: int | None = None) -> int:
+    """The largest id at or below which no entry can still appear (other transactions).
+    `last`: the log's last id, when the caller has just read it."""
+    if last is None:
+        last = int(StreamEntry.objects.filter(id__gt=after).aggregate(m=Max("id"))["m"] or after)
+    last = max(last, after)
     if connection.vendor != "postgresql" or last <= after:
         return last
     # Read after the maximum: a publisher that locks later takes ids above it.

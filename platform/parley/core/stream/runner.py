@@ -22,7 +22,6 @@ import time
 from celery import current_task
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Min, When
 
 from parley.core import clock
 from parley.core.models import StreamConsumer, StreamEntry, StreamPending
@@ -296,22 +295,33 @@ class Round:
 
 
 def _state(consumers: list[Consumer]) -> Round:
-    """Three reads for all the consumers: the log's last id, their positions, their
-    pending deliveries (the earliest due retry of each)."""
-    last = stream_log.last_id()
+    """One read for all the consumers: the log's last id, their positions, and which of
+    them have pending deliveries (any, and a retry due by now)."""
     names = [c.name for c in consumers]
-    positions = dict(StreamConsumer.objects.filter(name__in=names).values_list("name", "position"))
-    retry = Case(When(state=StreamPending.RETRY, then="next_attempt_at"))
-    earliest = (
-        StreamPending.objects.filter(consumer__in=names)
-        .values("consumer")
-        .annotate(due=Min(retry))
-        .values_list("consumer", "due")
-    )
-    now = clock.now()
-    pending = dict(earliest)
-    due = {name for name, at in pending.items() if at is not None and at <= now}
-    return Round(last, positions, due, set(pending))
+    if not names:
+        return Round(stream_log.last_id(), {}, set(), set())
+    marks = ", ".join(["%s"] * len(names))
+    now = connection.ops.adapt_datetimefield_value(clock.now())
+    last, positions, due, pending = 0, dict[str, int](), set[str](), set[str]()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 0, '', (SELECT max(id) FROM core_stream_entry)"
+            f" UNION ALL SELECT 1, name, position FROM core_stream_consumer WHERE name IN ({marks})"
+            " UNION ALL SELECT 2, consumer,"
+            " max(CASE WHEN state = %s AND next_attempt_at <= %s THEN 1 ELSE 0 END)"
+            f" FROM core_stream_pending WHERE consumer IN ({marks}) GROUP BY consumer",
+            [*names, StreamPending.RETRY, now, *names],
+        )
+        for kind, name, value in cursor.fetchall():
+            if kind == 0:
+                last = int(value or 0)
+            elif kind == 1:
+                positions[name] = int(value)
+            else:
+                pending.add(name)
+                if value:
+                    due.add(name)
+    return Round(last, positions, due, pending)
 
 
 def with_work(consumers: list[Consumer]) -> list[Consumer]:
@@ -367,7 +377,7 @@ def _round(consumers: list[Consumer]) -> list[Consumer]:
             StreamConsumer.objects.get_or_create(name=c.name)
     lowest = min(seen.positions.get(c.name, 0) for c in working)
     # Before any consumer's transaction: our own transaction must not hold the bound back.
-    bound = stream_log.safe_bound(lowest)
+    bound = stream_log.safe_bound(lowest, last=seen.last)
     window = Window(lowest, bound) if lowest < bound else None
     passing: list[tuple[Consumer, int, int]] = []
     running: list[Consumer] = []
