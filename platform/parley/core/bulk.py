@@ -1,8 +1,9 @@
-"""Fast bulk writes for high-volume tables (billing's facts, webhook deliveries): COPY on
-PostgreSQL, one executemany elsewhere. The ORM's bulk_create builds a model instance per
-row, which costs more than the rating itself at a million rows, and on PostgreSQL quotes
-every value in Python (client-side binding): long text such as a webhook body costs more
-to quote than to send."""
+"""Fast bulk writes for high-volume tables (billing's facts, webhook deliveries, the relay's
+envelopes): on PostgreSQL one `INSERT … SELECT FROM unnest(arrays)` for a batch under a
+thousand rows and COPY for more, one executemany elsewhere. The ORM's bulk_create builds a
+model instance per row, which costs more than the rating itself at a million rows, and on
+PostgreSQL quotes every value in Python (client-side binding): long text such as a webhook
+body costs more to quote than to send."""
 
 from __future__ import annotations
 
