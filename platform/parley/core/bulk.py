@@ -144,8 +144,7 @@ def insert_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Row])
     head = list(islice(rows, _SMALL_BATCH))
     if len(head) < _SMALL_BATCH:
         if head:
-            with _insert_unnest(model, columns, head, ""):
-                pass
+            _insert_unnest(model, columns, head, "")
         return len(head)
     return _copy(model, columns, chain(head, rows))
 
@@ -211,17 +210,16 @@ def insert_returning(model: type[Model], columns: Sequence[str], rows: Iterable[
                 cursor.execute(sql, adapt(row))
                 ids.append(int(cursor.lastrowid))
         return ids
-    with _insert_unnest(model, columns, batch, f"RETURNING {pk}") as cursor:
-        # Ids come from one sequence, taken in the order the rows are inserted.
-        return sorted(int(r[0]) for r in cursor.fetchall())
+    returned = _insert_unnest(model, columns, batch, f"RETURNING {pk}")
+    # Ids come from one sequence, taken in the order the rows are inserted.
+    return sorted(int(r[0]) for r in returned)
 
 
-@contextlib.contextmanager
 def _insert_unnest(
     model: type[Model], columns: Sequence[str], batch: Sequence[Row], tail: str
-) -> Iterator[psycopg.Cursor[Any]]:
-    """`INSERT … SELECT * FROM unnest(one array a column) <tail>` on PostgreSQL; yields
-    the cursor (for what `tail` returns)."""
+) -> list[tuple[Any, ...]]:
+    """`INSERT … SELECT * FROM unnest(one array a column) <tail>` on PostgreSQL; returns
+    the rows `tail` returns (none without RETURNING)."""
     types = [_PG_TYPES[_internal_type(model, c)] for c in columns]
     arrays, unnest = _pg_arrays(types, batch)
     with _bound_cursor() as cursor:
@@ -232,7 +230,7 @@ def _insert_unnest(
             ),
             arrays,
         )
-        yield cursor
+        return cursor.fetchall() if cursor.description is not None else []
 
 
 def upsert_rows(
@@ -256,8 +254,7 @@ def upsert_rows(
     batch = list(rows)
     if len(batch) < _SMALL_BATCH:
         if batch:
-            with _insert_unnest(model, columns, batch, on_conflict):
-                pass
+            _insert_unnest(model, columns, batch, on_conflict)
         return len(batch)
     try:
         # New rows are the common case: a plain COPY, without a staging table.

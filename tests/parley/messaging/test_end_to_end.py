@@ -51,6 +51,14 @@ def register_endpoint(number: PhoneNumber, factory: Any, relay: str) -> SignalCl
     return client
 
 
+def customer_who_wrote(number: PhoneNumber, relay: str) -> SignalClient:
+    """A registered customer's phone whose customer wrote to the number (its window open)."""
+    phone = client_for(do_create_device(new_handset_number()), relay)
+    phone.register()
+    customer_wrote(number, phone.e164)
+    return phone
+
+
 def test_a_text_travels_the_whole_lifecycle_and_the_reply_arrives_decrypted(
     asgi_server: str, celery_worker: None, number: PhoneNumber, factory: Any
 ) -> None:
@@ -176,9 +184,7 @@ def test_a_task_for_a_message_already_sent_still_sends_what_waits(
     from parley.messaging import endpoint
 
     register_endpoint(number, factory, asgi_server)
-    alice = client_for(do_create_device(new_handset_number()), asgi_server)
-    alice.register()
-    customer_wrote(number, alice.e164)
+    alice = customer_who_wrote(number, asgi_server)
     first = do_send_message(number, alice.e164, Text("one"), deliver=False)
     assert endpoint.service(number.e164, receive=False) == (1, 0)
     second = do_send_message(number, alice.e164, Text("two"), deliver=False)
@@ -196,9 +202,7 @@ def test_a_worker_sending_for_a_number_serves_the_receipts_requested_meanwhile(
     from parley.messaging import endpoint, work
 
     register_endpoint(number, factory, asgi_server)
-    alice = client_for(do_create_device(new_handset_number()), asgi_server)
-    alice.register()
-    customer_wrote(number, alice.e164)
+    alice = customer_who_wrote(number, asgi_server)
     message = do_send_message(number, alice.e164, Text("one"), deliver=False)
     assert endpoint.service(number.e164, receive=False) == (1, 0)
     # A pull task is already queued (so the next request queues none) and waits.
@@ -229,9 +233,7 @@ def test_a_send_that_met_no_new_identity_asks_nothing_and_the_sweep_announces_a_
 
     register_endpoint(number, factory, asgi_server)
     do_enable_endpoint(number)
-    alice = client_for(do_create_device(new_handset_number()), asgi_server)
-    alice.register()
-    customer_wrote(number, alice.e164)
+    alice = customer_who_wrote(number, asgi_server)
     do_send_message(number, alice.e164, Text("one"), deliver=False)
     assert endpoint.service(number.e164, receive=False) == (1, 0)
     device = endpoint.business_device(number)
