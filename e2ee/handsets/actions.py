@@ -13,6 +13,7 @@ from e2ee.client.state import STATUS_RANK, HistoryItem
 from e2ee.handsets.models import FleetHandset, HandsetMessage, HandsetTyping, PendingRead
 from e2ee.models import LocalDevice
 from parley.core import clock
+from parley.core.bulk import insert_instances
 from parley.core.errors import InvalidParameter
 
 MAX_READ_DELAY_SECONDS = 30 * 24 * 3600.0
@@ -131,21 +132,23 @@ def do_record_handset_message(device: LocalDevice, item: HistoryItem) -> Handset
     if device.owner != LocalDevice.Owner.HANDSET:
         raise InvalidParameter(f"{device.e164} is a business number, not a handset.")
     now = clock.now()
-    with transaction.atomic():
-        return HandsetMessage.objects.create(
-            device=device,
-            direction=item.direction,
-            peer=item.peer,
-            peer_device_id=item.peer_device_id,
-            guid=item.guid,
-            kind=item.kind,
-            body=item.body,
-            attachment=item.attachment,
-            status=item.status,
-            client_timestamp=item.client_timestamp,
-            created_at=now,
-            updated_at=now,
-        )
+    row = HandsetMessage(
+        device=device,
+        direction=item.direction,
+        peer=item.peer,
+        peer_device_id=item.peer_device_id,
+        guid=item.guid,
+        kind=item.kind,
+        body=item.body,
+        attachment=item.attachment,
+        status=item.status,
+        client_timestamp=item.client_timestamp,
+        created_at=now,
+        updated_at=now,
+    )
+    # One plain statement (a phone records every message it sends or receives).
+    insert_instances([row])
+    return row
 
 
 def do_apply_handset_receipt(device: LocalDevice, guid: str, status: str) -> bool:

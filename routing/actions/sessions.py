@@ -422,26 +422,32 @@ def record_responses(answers: list[tuple[int, dt.datetime]]) -> list[Session]:
         .filter(conversation_id__in=sorted({c for c, _ in answers}), state__in=Session.OPEN_STATES)
         .order_by("pk")
     }
-    changed: dict[int, tuple[Session, list[str]]] = {}
+    changed: dict[int, Session] = {}
     for conversation_id, at in answers:
         session = sessions.get(conversation_id)
         if session is None:
             continue
-        fields = changed.setdefault(session.pk, (session, []))[1]
+        changed[session.pk] = session
         session.last_response_at = at
         session.awaiting_since = None
         session.unread = 0
-        fields += ["last_response_at", "awaiting_since", "unread"]
         if session.first_response_at is None:
             session.first_response_at = at
-            fields.append("first_response_at")
             record_late_first_response(session, at, session.queue.sla)
         if session.state == State.OFFERED:
             _accept(session, at, actor=None)
-            fields += ["state", "accepted_at", "offer_expires_at"]
-    for session, fields in changed.values():
-        session.save(update_fields=sorted(set(fields)))
-    return [session for session, _ in changed.values()]
+    # One statement for them all (the rows are locked: unchanged columns keep their values).
+    update_rows(
+        Session,
+        _ANSWERED,
+        [(s.pk, *(getattr(s, column) for column in _ANSWERED)) for s in changed.values()],
+    )
+    return list(changed.values())
+
+
+# What answering a session changes.
+_ANSWERED = ["last_response_at", "awaiting_since", "unread", "first_response_at", "state",
+             "accepted_at", "offer_expires_at"]  # fmt: skip
 
 
 # -- routing -----------------------------------------------------------------------------

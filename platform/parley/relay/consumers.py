@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -90,6 +91,17 @@ async def _ack(device: Device, guid: str) -> None:
 class RelayDeviceConsumer(AsyncJsonWebsocketConsumer):
     device: Device | None = None
     group: str | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Hand a frame or a channel-layer message to its handler without Channels' check
+        of the event loop's database connections first: that check is a hop to a thread for
+        every frame (every phone's every ack), and this consumer never touches the database
+        on the loop — its reads and writes run in `database_sync_to_async` or a group
+        commit, which check the connections around each batch themselves."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.sent: set[str] = set()

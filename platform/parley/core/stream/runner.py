@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from parley.core import clock
+from parley.core.events import Event
 from parley.core.models import StreamConsumer, StreamEntry, StreamPending
 from parley.core.stream import log as stream_log
 from parley.core.stream import wake
@@ -46,15 +47,27 @@ def max_attempts(c: Consumer) -> int:
     return c.max_attempts or int(settings.PARLEY["STREAM_MAX_ATTEMPTS"])
 
 
-def _delivery(entry: stream_log.Row) -> Delivery:
-    return Delivery(entry.id, entry.key, stream_log.to_event(entry))
+Parsed = dict[int, Event]
 
 
-def _attempt(c: Consumer, entries: list[stream_log.Row]) -> Exception | None:
+def _delivery(entry: stream_log.Row, parsed: Parsed | None = None) -> Delivery:
+    """The entry as its consumer receives it; `parsed`: the events of a round by entry id
+    (events are immutable, so the consumers of a round share one of each)."""
+    if parsed is None:
+        return Delivery(entry.id, entry.key, stream_log.to_event(entry))
+    event = parsed.get(entry.id)
+    if event is None:
+        event = parsed[entry.id] = stream_log.to_event(entry)
+    return Delivery(entry.id, entry.key, event)
+
+
+def _attempt(
+    c: Consumer, entries: list[stream_log.Row], parsed: Parsed | None = None
+) -> Exception | None:
     """Run the handler on the entries inside a savepoint: all or nothing."""
     try:
         with transaction.atomic():
-            c.handle_batch([_delivery(e) for e in entries])
+            c.handle_batch([_delivery(e, parsed) for e in entries])
     except Exception as exc:
         return exc
     return None
@@ -134,10 +147,14 @@ def _run_pending(c: Consumer, now: dt.datetime, budget: int) -> int:
 
 
 def _run_new(
-    c: Consumer, entries: list[stream_log.Row], now: dt.datetime, blocked: set[str]
+    c: Consumer,
+    entries: list[stream_log.Row],
+    now: dt.datetime,
+    blocked: set[str],
+    parsed: Parsed | None = None,
 ) -> int:
     runnable = [e for e in entries if e.key not in blocked]
-    if runnable and _attempt(c, runnable) is None:
+    if runnable and _attempt(c, runnable, parsed) is None:
         for entry in entries:
             if entry.key in blocked:
                 _park(c, entry, now, None)
@@ -148,7 +165,7 @@ def _run_new(
         if entry.key in blocked:
             _park(c, entry, now, None)
             continue
-        error = _attempt(c, [entry])
+        error = _attempt(c, [entry], parsed)
         if error is None:
             handled += 1
         else:
@@ -175,6 +192,7 @@ class Window:
             StreamEntry.objects.filter(id__gt=after, id__lte=bound).order_by("id")[:limit]
         )
         self.covered = self.rows[-1].id if len(self.rows) == limit else bound
+        self.parsed: Parsed = {}
 
     def take(self, c: Consumer, position: int) -> tuple[list[stream_log.Row], int] | None:
         """The consumer's next entries after `position` and the id they cover up to (its
@@ -216,7 +234,8 @@ def _advance(
             covered = entries[-1].id if len(entries) == c.batch_size else bound
         else:
             entries, covered = taken
-        handled += _run_new(c, entries, now, blocked) if entries else 0
+        parsed = window.parsed if window is not None else None
+        handled += _run_new(c, entries, now, blocked, parsed) if entries else 0
         moved += len(entries) or int(covered > state.position)
         state.position = max(state.position, covered)
     if moved:
