@@ -412,6 +412,9 @@ PARLEY: dict[str, Any] = {
     "STREAM_MAX_ATTEMPTS": int(os.environ.get("PARLEY_STREAM_MAX_ATTEMPTS", "8")),
     "STREAM_RETENTION_DAYS": float(os.environ.get("PARLEY_STREAM_RETENTION_DAYS", "7")),
     "STREAM_RUN_SECONDS": 20.0,
+    # The workers' rounds through the log at most one per this while each finds less than
+    # a full batch: a trickle of events is handled in a few rounds, not a round per event.
+    "STREAM_ROUND_SECONDS": float(os.environ.get("PARLEY_STREAM_ROUND_SECONDS", "0.1")),
     # Extra modules that register stream consumers (comma-separated import paths).
     "STREAM_CONSUMER_MODULES": [
         m.strip()

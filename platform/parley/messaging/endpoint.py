@@ -13,6 +13,7 @@ workers (or a worker and the command line) from ratcheting the same session at o
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -34,6 +35,10 @@ from parley.messaging.transport import InProcessRelay, OwnNumberRelay
 from parley.messaging.work import LOCK_SECONDS, RECEIVE, SEND, key, note, redis_client
 
 BATCH = 100  # messages per relay request
+# How long one client serves a worker's turns at a number's endpoint: its identity, its
+# relay credential and the relay's check of it are read once for all the turns of that
+# while, not once a turn; a new client then sees whatever changed (a new registration).
+CLIENT_SECONDS = 1.0
 # Cloud API error codes for a message that cannot go out.
 UNDELIVERABLE = (131026, "Message undeliverable")
 RE_ENGAGEMENT = (
@@ -149,7 +154,24 @@ def outgoing(customer: str, content: Content) -> Outgoing:
     return Outgoing.rich(customer, content.to_dict(), content.preview())
 
 
-def _send_batch(device: LocalDevice, relay_url: str | None) -> int:
+class _Clients:
+    """The endpoint's client for the turns of one `service` call, made anew every
+    CLIENT_SECONDS."""
+
+    def __init__(self, device: LocalDevice, relay_url: str | None) -> None:
+        self.device = device
+        self.relay_url = relay_url
+        self.client: SignalClient | None = None
+        self.made = 0.0
+
+    def __call__(self) -> SignalClient:
+        now = time.monotonic()
+        if self.client is None or now - self.made >= CLIENT_SECONDS:
+            self.client, self.made = endpoint_client(self.device, relay_url=self.relay_url), now
+        return self.client
+
+
+def _send_batch(device: LocalDevice, relay_url: str | None, clients: _Clients | None = None) -> int:
     """Encrypt and hand to the relay the number's oldest accepted messages, up to a batch
     (one relay request); fail those the relay refuses. Raises RelayError when the relay
     could not be reached (the messages stay accepted). Returns how many were handled."""
@@ -169,7 +191,7 @@ def _send_batch(device: LocalDevice, relay_url: str | None) -> int:
     batch = [m for m in batch if m.pk not in refused]
     if not batch:
         return handled
-    client = endpoint_client(device, relay_url=relay_url)
+    client = (clients or _Clients(device, relay_url))()
     assert isinstance(client.state, DjangoDeviceState)
     base = client.now_ms()
     items = []
@@ -183,6 +205,7 @@ def _send_batch(device: LocalDevice, relay_url: str | None) -> int:
             reason = result.message if isinstance(result, RelayError) else str(result)
             do_fail_message(message.pk, UNDELIVERABLE[0], f"{UNDELIVERABLE[1]}: {reason}")
     if client.state.identity_changes:
+        client.state.identity_changes = 0
         announce_identity_changes(device)
     return handled
 
@@ -197,10 +220,11 @@ def announce_identity_changes(device: LocalDevice) -> None:
         do_announce_identity_changes(device)
 
 
-def _receive_page(device: LocalDevice, relay_url: str | None) -> tuple[int, bool]:
+def _receive_page(clients: _Clients) -> tuple[int, bool]:
     """Fetch, decrypt and ack one page of what the relay queued for the device; returns how
     many envelopes it held and whether more wait."""
-    received, more = endpoint_client(device, relay_url=relay_url).receive_page()
+    device = clients.device
+    received, more = clients().receive_page()
     if any(r.identity_changed for r in received):
         announce_identity_changes(device)
     return len(received), more
@@ -226,6 +250,7 @@ def service(
     notes = {SEND: note(device.e164, SEND), RECEIVE: note(device.e164, RECEIVE)}
     wants = {SEND: send, RECEIVE: receive}
     sent = received = 0
+    clients = _Clients(device, relay_url)
     while True:
         with device_lock(device.pk, wait=wait) as acquired:
             if not acquired:
@@ -239,11 +264,11 @@ def service(
                 if not any(wants.values()):
                     break
                 if wants[SEND]:
-                    count = _send_batch(device, relay_url)
+                    count = _send_batch(device, relay_url, clients)
                     sent += count
                     wants[SEND] = count >= BATCH
                 if wants[RECEIVE]:
-                    count, wants[RECEIVE] = _receive_page(device, relay_url)
+                    count, wants[RECEIVE] = _receive_page(clients)
                     received += count
         # A note left between our last look and the release: go round once more.
         if not redis_client().exists(*notes.values()):

@@ -507,3 +507,25 @@ def test_a_run_with_nothing_to_do_is_one_read(probes) -> None:
     with CaptureQueriesContext(connection) as queries:
         assert run_consumers(max_seconds=30, names=["idle-one", "idle-two"])
     assert len(queries.captured_queries) == 1
+
+
+@pytest.mark.django_db
+def test_a_round_says_whether_the_log_holds_more_than_it_took(probes) -> None:
+    """The workers pace their rounds only while the log trickles in: a round that took a
+    full batch is followed at once, one that took all there was waits out the pace."""
+    from parley.core.stream.runner import Pace, _round
+
+    small = Probe("paced", batch_size=2)
+    probes.append(small)
+    ids = [publish(_staff_event(str(n))) for n in range(3)]
+    moved, behind = _round([small.consumer])
+    assert moved == [small.consumer] and behind and small.seen == ids[:2]
+    moved, behind = _round([small.consumer])
+    assert moved == [small.consumer] and not behind and small.seen == ids
+    assert _round([small.consumer]) == ([], False)
+
+    pace = Pace(0.1, deadline=1_000.0)
+    pace.ran(500.0, behind=False)
+    assert pace.next_at == pytest.approx(500.1)  # the next round waits for the trickle
+    pace.ran(600.0, behind=True)
+    assert pace.next_at == 0.0  # work left behind: at once

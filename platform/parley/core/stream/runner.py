@@ -383,14 +383,16 @@ def _skip(passing: list[tuple[Consumer, int, int]], now: dt.datetime) -> list[Co
     return [c for c, _, _ in passing]
 
 
-def _round(consumers: list[Consumer]) -> list[Consumer]:
-    """One batch for each consumer with work; returns those that moved. The consumers'
-    state, the safe bound and the entries past the lowest position are read once for the
-    round; the consumers none of those entries are for move past them together."""
+def _round(consumers: list[Consumer]) -> tuple[list[Consumer], bool]:
+    """One batch for each consumer with work; returns those that moved, and whether the
+    log holds more than one round takes (a consumer took a full batch, or the round's
+    entries stop short of the bound). The consumers' state, the safe bound and the entries
+    past the lowest position are read once for the round; the consumers none of those
+    entries are for move past them together."""
     seen = _state(consumers)
     working = seen.working(consumers)
     if not working:
-        return []
+        return [], False
     for c in working:
         if c.name not in seen.positions:
             StreamConsumer.objects.get_or_create(name=c.name)
@@ -408,7 +410,31 @@ def _round(consumers: list[Consumer]) -> list[Consumer]:
         else:
             running.append(c)
     moved = _skip(passing, clock.now())
-    return moved + [c for c in running if _run_one(c, bound, window, seen)]
+    ran = [(c, _run_one(c, bound, window, seen)) for c in running]
+    behind = any(n >= c.batch_size for c, n in ran) or (
+        window is not None and window.covered < bound
+    )
+    return moved + [c for c, n in ran if n], behind
+
+
+class Pace:
+    """The workers' rounds at most one per `seconds` while each finds less than it can take
+    (a steady trickle of events): the entries of that time go in one round instead of one
+    round each, whose reads and transactions cost more than the handlers of a few events.
+    A round that leaves work behind is followed at once."""
+
+    def __init__(self, seconds: float, deadline: float) -> None:
+        self.seconds = seconds
+        self.deadline = deadline
+        self.next_at = 0.0
+
+    def wait(self) -> None:
+        delay = min(self.next_at, self.deadline) - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
+    def ran(self, started: float, behind: bool) -> None:
+        self.next_at = 0.0 if behind else started + self.seconds
 
 
 def run_consumers(
@@ -436,11 +462,12 @@ def run_consumers(
     if not (shared_only and names is None and current_task):
         return _run_until_caught_up(active, deadline)
     names = [c.name for c in active]
+    pace = Pace(float(settings.PARLEY["STREAM_ROUND_SECONDS"]), deadline)
     while True:
         with wake.runner_turn(names) as turn:
             if turn is None:
                 return True  # the running worker goes round again
-            if not _run_until_caught_up(active, deadline, turn=turn):
+            if not _run_until_caught_up(active, deadline, turn=turn, pace=pace):
                 return False
         if not wake.take_runner_note(names):
             return True
@@ -449,10 +476,19 @@ def run_consumers(
 
 
 def _run_until_caught_up(
-    active: list[Consumer], deadline: float, *, turn: wake.Turn | None = None
+    active: list[Consumer],
+    deadline: float,
+    *,
+    turn: wake.Turn | None = None,
+    pace: Pace | None = None,
 ) -> bool:
     while active:
-        active = _round(active)
+        if pace is not None:
+            pace.wait()
+        started = time.monotonic()
+        active, behind = _round(active)
+        if pace is not None:
+            pace.ran(started, behind)
         if turn is not None:
             turn.keep()
         if active and time.monotonic() >= deadline:
