@@ -324,10 +324,18 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
         if a and d
     ]
     # Where the time goes: accepted → sent is the worker's send turn (with its wait for the
-    # task), sent → delivered the relay, the handset and the receipt's way back.
+    # task), sent → delivered the relay, the handset and the receipt's way back; the relay's
+    # own stamp of the phone's acknowledgement splits that in two.
+    acked = _acked_at([pk for pk, *_ in stamps])
     legs = {
         "accepted → sent": [(s - a).total_seconds() * 1000 for _, a, s, _ in stamps if a and s],
         "sent → delivered": [(d - s).total_seconds() * 1000 for _, _, s, d in stamps if s and d],
+        "  sent → acknowledged at the relay": [
+            (acked[pk] - s).total_seconds() * 1000 for pk, _, s, _ in stamps if s and pk in acked
+        ],
+        "  acknowledged → delivered": [
+            (d - acked[pk]).total_seconds() * 1000 for pk, _, _, d in stamps if d and pk in acked
+        ],
     }
     if lat:
         print(
@@ -400,6 +408,19 @@ def _profile(pids: dict[str, int]) -> list[subprocess.Popen[bytes]]:
         )
         for name, pid in pids.items()
     ]
+
+
+def _acked_at(message_ids: list[int]) -> dict[int, Any]:
+    """When the relay recorded each message's acknowledgement by the phone (its delivery
+    record, found through the message's envelope)."""
+    from parley.messaging.models import Envelope
+    from parley.relay.models import DeliveryRecord
+
+    by_guid = dict(
+        Envelope.objects.filter(message_id__in=message_ids).values_list("guid", "message_id")
+    )
+    records = DeliveryRecord.objects.filter(guid__in=list(by_guid), delivered_at__isnull=False)
+    return {by_guid[str(guid)]: at for guid, at in records.values_list("guid", "delivered_at")}
 
 
 def do_device(number: str) -> LocalDevice:
