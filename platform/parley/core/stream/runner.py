@@ -50,11 +50,9 @@ def max_attempts(c: Consumer) -> int:
 Parsed = dict[int, Event]
 
 
-def _delivery(entry: stream_log.Row, parsed: Parsed | None = None) -> Delivery:
-    """The entry as its consumer receives it; `parsed`: the events of a round by entry id
-    (events are immutable, so the consumers of a round share one of each)."""
-    if parsed is None:
-        return Delivery(entry.id, entry.key, stream_log.to_event(entry))
+def _delivery(entry: stream_log.Row, parsed: Parsed) -> Delivery:
+    """The entry as its consumer receives it; `parsed`: the events already read, by entry
+    id (events are immutable, so the consumers of a round share one of each)."""
     event = parsed.get(entry.id)
     if event is None:
         event = parsed[entry.id] = stream_log.to_event(entry)
@@ -65,6 +63,7 @@ def _attempt(
     c: Consumer, entries: list[stream_log.Row], parsed: Parsed | None = None
 ) -> Exception | None:
     """Run the handler on the entries inside a savepoint: all or nothing."""
+    parsed = {} if parsed is None else parsed
     try:
         with transaction.atomic():
             c.handle_batch([_delivery(e, parsed) for e in entries])
