@@ -82,11 +82,14 @@ class PrivateKey:
         if len(self.raw) != EC_KEY_LENGTH:
             raise InvalidKeyError("X25519 private keys are 32 bytes")
         object.__setattr__(self, "raw", clamp(self.raw))
-        # Loading a key computes its public point: do it once, not on every agreement.
-        object.__setattr__(self, "_key", X25519PrivateKey.from_private_bytes(self.raw))
 
     def _loaded(self) -> X25519PrivateKey:
-        key: X25519PrivateKey = self.__dict__["_key"]
+        # Loading a key computes its public point: once per key, on its first use (a
+        # session read from storage holds keys that most messages never agree with).
+        key: X25519PrivateKey | None = self.__dict__.get("_key")
+        if key is None:
+            key = X25519PrivateKey.from_private_bytes(self.raw)
+            object.__setattr__(self, "_key", key)
         return key
 
     def public_key(self) -> PublicKey:
