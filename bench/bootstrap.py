@@ -62,28 +62,50 @@ def peak_rss_kb(pid: int) -> int:
 
 def machine_busy_seconds() -> tuple[float, float]:
     """(CPU seconds busy, seconds elapsed times cores) of the whole machine so far, from
-    /proc/stat: how full the cores were, whoever used them."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    /proc/stat: how full the cores were, whoever used them (time the hypervisor took from
+    a virtual machine counts as busy: the machine's work waited meanwhile)."""
+    fields = _cpu_ticks()
     tick = os.sysconf("SC_CLK_TCK")
     idle = fields[3] + fields[4]
     return (sum(fields) - idle) / tick, sum(fields) / tick
 
 
-def cpu_by_command(names: tuple[str, ...]) -> dict[int, float]:
-    """CPU seconds so far of every live process whose command is one of `names` (say the
-    PostgreSQL backends and the Redis server), by pid."""
+def kernel_seconds() -> tuple[float, float]:
+    """(interrupts and soft interrupts, stolen by the hypervisor) of the whole machine so
+    far, in CPU seconds: busy time that no process's own counts hold."""
+    fields = _cpu_ticks()
     tick = os.sysconf("SC_CLK_TCK")
-    found: dict[int, float] = {}
+    return (fields[5] + fields[6]) / tick, fields[7] / tick
+
+
+def _cpu_ticks() -> list[int]:
+    # user nice system idle iowait irq softirq steal (guest time is inside user and nice).
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def cpu_by_process() -> dict[int, tuple[str, int, float]]:
+    """(command, parent pid, CPU seconds so far) of every live process, by pid, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[str, int, float]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
         except OSError:
             continue
-        command = text.split("(", 1)[1].rsplit(")", 1)[0]
-        if command in names:
-            fields = text.rsplit(")", 1)[1].split()
-            found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
+        command, rest = text.split("(", 1)[1].rsplit(")", 1)
+        fields = rest.split()
+        found[int(stat.parent.name)] = (
+            command,
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / tick,
+        )
     return found
+
+
+def cpu_by_command(names: tuple[str, ...]) -> dict[int, float]:
+    """CPU seconds so far of every live process whose command is one of `names` (say the
+    PostgreSQL backends and the Redis server), by pid."""
+    return {pid: t for pid, (command, _, t) in cpu_by_process().items() if command in names}
 
 
 def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
@@ -92,15 +114,21 @@ def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(t - before.get(pid, 0.0) for pid, t in after.items())
 
 
+def cpu_spent_by_command(
+    before: dict[int, tuple[str, int, float]],
+    after: dict[int, tuple[str, int, float]],
+    leave_out: set[int],
+) -> dict[str, float]:
+    """CPU seconds spent between two `cpu_by_process` readings, by command, of the processes
+    alive at the second, but those in `leave_out` and their children."""
+    spent: dict[str, float] = {}
+    for pid, (command, parent, t) in after.items():
+        if pid in leave_out or parent in leave_out:
+            continue
+        spent[command] = spent.get(command, 0.0) + t - before.get(pid, ("", 0, 0.0))[2]
+    return spent
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time of a process and its live children (a prefork worker's pool), from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if stat.parent.name == str(pid) or fields[1] == str(pid):
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+    return sum(t for p, (_, parent, t) in cpu_by_process().items() if pid in (p, parent))

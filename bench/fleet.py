@@ -46,9 +46,12 @@ from typing import Any
 from bootstrap import (
     ROOT,
     cpu_by_command,
+    cpu_by_process,
     cpu_seconds,
     cpu_spent,
+    cpu_spent_by_command,
     free_port,
+    kernel_seconds,
     machine_busy_seconds,
     percentile,
     rss_kb,
@@ -270,7 +273,8 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
     cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
     cpu["bench (the sender)"] = time.process_time()
     services = {name: cpu_by_command((name,)) for name in SERVICES}
-    busy_before = machine_busy_seconds()
+    every = cpu_by_process()
+    busy_before, kernel_before = machine_busy_seconds(), kernel_seconds()
     start = time.monotonic()
     # Sends go out on schedule from a pool (an API call, or an in-process send's commit, can
     # take longer than the gap between two at 100 msg/s); each records when it returned, so
@@ -304,13 +308,17 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
         time.sleep(0.5)
     after = {name: cpu_seconds(pid) for name, pid in pids.items()}
     after["bench (the sender)"] = time.process_time()
-    busy_after = machine_busy_seconds()
+    busy_after, kernel_after = machine_busy_seconds(), kernel_seconds()
     cpu = {name: after[name] - t for name, t in cpu.items()}
     # The database and Redis servers of this machine (when they run here), then the rest of
     # the machine in the same time: the kernel, other processes.
     for name in SERVICES:
         cpu[name] = cpu_spent(services[name], cpu_by_command((name,)))
     cpu["the rest"] = max(0.0, busy_after[0] - busy_before[0] - sum(cpu.values()))
+    # Who the rest were: the other processes, the biggest first; what no process accounts
+    # for is the kernel's own (interrupts, the network stack's soft interrupts).
+    others = cpu_spent_by_command(every, cpu_by_process(), {*pids.values(), os.getpid()})
+    others = {c: t for c, t in others.items() if c not in SERVICES and t > 0}
     busy = (busy_sending[0] - busy_before[0]) / max(busy_sending[1] - busy_before[1], 1e-9)
     for profiler in profilers:
         profiler.send_signal(signal.SIGINT)
@@ -352,6 +360,15 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
         "  CPU per message: "
         + ", ".join(f"{name} {seconds / total * 1000:.1f} ms" for name, seconds in cpu.items())
         + f"; all {sum(cpu.values()) / total * 1000:.1f} ms ({os.cpu_count()} cores)"
+    )
+    top = sorted(others.items(), key=lambda item: -item[1])[:4]
+    interrupts, stolen = (a - b for a, b in zip(kernel_after, kernel_before, strict=True))
+    print(
+        "  the rest: "
+        + ", ".join(f"{command} {seconds / total * 1000:.1f} ms" for command, seconds in top)
+        + f", no process {max(0.0, cpu['the rest'] - sum(others.values())) / total * 1000:.1f}"
+        f" ms (the kernel's interrupts {interrupts / total * 1000:.1f} ms, taken by the"
+        f" hypervisor {stolen / total * 1000:.1f} ms)"
     )
     print(f"  the machine's cores were {busy:.0%} busy while the messages were sent")
 
