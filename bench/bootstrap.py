@@ -102,10 +102,14 @@ def cpu_by_process() -> dict[int, tuple[str, int, float]]:
     return found
 
 
-def cpu_by_command(names: tuple[str, ...]) -> dict[int, float]:
+Snapshot = dict[int, tuple[str, int, float]]  # what `cpu_by_process` read
+
+
+def cpu_by_command(names: tuple[str, ...], snapshot: Snapshot | None = None) -> dict[int, float]:
     """CPU seconds so far of every live process whose command is one of `names` (say the
-    PostgreSQL backends and the Redis server), by pid."""
-    return {pid: t for pid, (command, _, t) in cpu_by_process().items() if command in names}
+    PostgreSQL backends and the Redis server), by pid: from `snapshot`, or read now."""
+    every = cpu_by_process() if snapshot is None else snapshot
+    return {pid: t for pid, (command, _, t) in every.items() if command in names}
 
 
 def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
@@ -115,9 +119,7 @@ def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
 
 
 def cpu_spent_by_command(
-    before: dict[int, tuple[str, int, float]],
-    after: dict[int, tuple[str, int, float]],
-    leave_out: set[int],
+    before: Snapshot, after: Snapshot, leave_out: set[int]
 ) -> dict[str, float]:
     """CPU seconds spent between two `cpu_by_process` readings, by command, of the processes
     alive at the second, but those in `leave_out` and their children."""
@@ -129,6 +131,8 @@ def cpu_spent_by_command(
     return spent
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time of a process and its live children (a prefork worker's pool), from /proc."""
-    return sum(t for p, (_, parent, t) in cpu_by_process().items() if pid in (p, parent))
+def cpu_seconds(pid: int, snapshot: Snapshot | None = None) -> float:
+    """CPU time of a process and its live children (a prefork worker's pool): from
+    `snapshot`, or read from /proc now."""
+    every = cpu_by_process() if snapshot is None else snapshot
+    return sum(t for p, (_, parent, t) in every.items() if pid in (p, parent))

@@ -270,10 +270,11 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
         return -1  # looked up by wamid after the run (no query of the load generator's)
 
     profilers = _profile(pids)
-    cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    cpu["bench (the sender)"] = time.process_time()
-    services = {name: cpu_by_command((name,)) for name in SERVICES}
+    # One reading of every process, before and after: the figures below all come from it.
     every = cpu_by_process()
+    cpu = {name: cpu_seconds(pid, every) for name, pid in pids.items()}
+    cpu["bench (the sender)"] = time.process_time()
+    services = {name: cpu_by_command((name,), every) for name in SERVICES}
     busy_before, kernel_before = machine_busy_seconds(), kernel_seconds()
     start = time.monotonic()
     # Sends go out on schedule from a pool (an API call, or an in-process send's commit, can
@@ -306,18 +307,19 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
         if not pending:
             break
         time.sleep(0.5)
-    after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    every_after = cpu_by_process()
+    after = {name: cpu_seconds(pid, every_after) for name, pid in pids.items()}
     after["bench (the sender)"] = time.process_time()
     busy_after, kernel_after = machine_busy_seconds(), kernel_seconds()
     cpu = {name: after[name] - t for name, t in cpu.items()}
     # The database and Redis servers of this machine (when they run here), then the rest of
     # the machine in the same time: the kernel, other processes.
     for name in SERVICES:
-        cpu[name] = cpu_spent(services[name], cpu_by_command((name,)))
+        cpu[name] = cpu_spent(services[name], cpu_by_command((name,), every_after))
     cpu["the rest"] = max(0.0, busy_after[0] - busy_before[0] - sum(cpu.values()))
-    # Who the rest were: the other processes, the biggest first; what no process accounts
-    # for is the kernel's own (interrupts, the network stack's soft interrupts).
-    others = cpu_spent_by_command(every, cpu_by_process(), {*pids.values(), os.getpid()})
+    # Who the rest were: the other processes, the biggest first, then the busy time no
+    # process holds (of it, the kernel's interrupts and the hypervisor's steal are named).
+    others = cpu_spent_by_command(every, every_after, {*pids.values(), os.getpid()})
     others = {c: t for c, t in others.items() if c not in SERVICES and t > 0}
     busy = (busy_sending[0] - busy_before[0]) / max(busy_sending[1] - busy_before[1], 1e-9)
     for profiler in profilers:
