@@ -20,9 +20,10 @@ printed: a send that takes longer than the gap between two no longer lowers the 
 With `--api` each message is a Cloud API call (a developer's token, one keep-alive session)
 and the latency runs from the call to the message's `delivered` stamp.
 
-With BENCH_PYSPY=<a py-spy binary> the web server, the worker (its pool too) and the fleet
-are sampled while the messages go (threads holding the GIL only), one collapsed-stacks file
-each in BENCH_PYSPY_DIR (default: a new temporary folder).
+With BENCH_PYSPY=<a py-spy binary> the web server, the worker (its pool too), the fleet and
+the load generator (this process, its children left out) are sampled while the messages go
+(threads holding the GIL only), one collapsed-stacks file each in BENCH_PYSPY_DIR (default: a
+new temporary folder).
 
 Baselines in the same run: memory of one thread per handset holding the same websockets
 (the sync client's `RelayHttp.websocket()`), and the business client's bare send (encrypt +
@@ -269,7 +270,7 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
         called[answer.json()["messages"][0]["id"]] = started
         return -1  # looked up by wamid after the run (no query of the load generator's)
 
-    profilers = _profile(pids)
+    profilers = _profile({**pids, "bench": os.getpid()})
     # One reading of every process, before and after: the figures below all come from it.
     every = cpu_by_process()
     cpu = {name: cpu_seconds(pid, every) for name, pid in pids.items()}
@@ -418,10 +419,12 @@ def _profile(pids: dict[str, int]) -> list[subprocess.Popen[bytes]]:
     out = Path(os.environ.get("BENCH_PYSPY_DIR") or tempfile.mkdtemp())
     out.mkdir(parents=True, exist_ok=True)
     print(f"profiles: {out}", flush=True)
-    command = [binary, "record", "--subprocesses", "--gil", "--nonblocking", "--rate", "200"]
+    command = [binary, "record", "--gil", "--nonblocking", "--rate", "200", "--format", "raw"]
+    # The worker's pool runs in its children; this process's children are the others.
+    own = {pid: [] if pid == os.getpid() else ["--subprocesses"] for pid in pids.values()}
     return [
         subprocess.Popen(
-            [*command, "--format", "raw", "--pid", str(pid), "--output", str(out / f"{name}.txt")],
+            [*command, *own[pid], "--pid", str(pid), "--output", str(out / f"{name}.txt")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

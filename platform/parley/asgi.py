@@ -13,10 +13,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from parley.api.send_lane import SendLane  # noqa: E402
+from parley.core.heap import lifespan  # noqa: E402
 from parley.ws_urls import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
+        "lifespan": lifespan,  # the server's start tends its heap (parley.core.heap)
         "http": SendLane(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))

@@ -415,6 +415,11 @@ PARLEY: dict[str, Any] = {
     # The workers' rounds through the log at most one per this while each finds less than
     # a full batch: a trickle of events is handled in a few rounds, not a round per event.
     "STREAM_ROUND_SECONDS": float(os.environ.get("PARLEY_STREAM_ROUND_SECONDS", "0.1")),
+    # The long-running processes' heap (parley.core.heap): every FREEZE seconds what survives
+    # a collection is frozen out of the collector's walk (0: never); every FULL seconds all
+    # of it is collected once.
+    "HEAP_FREEZE_SECONDS": float(os.environ.get("PARLEY_HEAP_FREEZE_SECONDS", "30")),
+    "HEAP_FULL_SECONDS": float(os.environ.get("PARLEY_HEAP_FULL_SECONDS", "600")),
     # Extra modules that register stream consumers (comma-separated import paths).
     "STREAM_CONSUMER_MODULES": [
         m.strip()

@@ -10,6 +10,7 @@ from e2ee.client.relay import DEFAULT_RELAY_URL
 from e2ee.handsets.conf import control_url
 from e2ee.handsets.fleet import Fleet, serve
 from e2ee.management.base import relay_url
+from parley.core.heap import start_from_settings
 from parley.core.management.base import ParleyCommand
 
 
@@ -53,6 +54,7 @@ class Command(ParleyCommand):
         host, port = bind(options["bind"])
         if not 1 <= options["workers"] <= 64:
             raise CommandError("--workers must be between 1 and 64")
+        start_from_settings()  # a thousand handsets' sessions: parley.core.heap
         asyncio.run(self.run(host, port, options))
 
     async def run(self, host: str, port: int, options: dict[str, Any]) -> None:
