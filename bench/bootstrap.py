@@ -84,7 +84,10 @@ def _cpu_ticks() -> list[int]:
 
 
 def cpu_by_process() -> dict[int, tuple[str, int, float]]:
-    """(command, parent pid, CPU seconds so far) of every live process, by pid, from /proc."""
+    """(command, parent pid, CPU seconds so far) of every live process, by pid, from /proc.
+    A process's seconds include those of its children that ended and were waited for: a
+    PostgreSQL backend whose connection closed during a run (a thread's, when the thread
+    ends) counts in the postmaster's, instead of in nobody's."""
     tick = os.sysconf("SC_CLK_TCK")
     found: dict[int, tuple[str, int, float]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -97,7 +100,7 @@ def cpu_by_process() -> dict[int, tuple[str, int, float]]:
         found[int(stat.parent.name)] = (
             command,
             int(fields[1]),
-            (int(fields[11]) + int(fields[12])) / tick,
+            sum(int(f) for f in fields[11:15]) / tick,  # utime, stime, cutime, cstime
         )
     return found
 

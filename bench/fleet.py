@@ -16,9 +16,14 @@ printed: a send that takes longer than the gap between two no longer lowers the 
     .venv/bin/python bench/fleet.py               # 1,000 handsets, 100 msg/s for 10 s
     .venv/bin/python bench/fleet.py 300 --rate 50 --seconds 5
     .venv/bin/python bench/fleet.py --api         # the same through POST …/messages over HTTP
+    .venv/bin/python bench/fleet.py --together    # sends due together accepted together
 
 With `--api` each message is a Cloud API call (a developer's token, one keep-alive session)
 and the latency runs from the call to the message's `delivered` stamp.
+
+With `--together` one writer accepts every send whose slot came while it wrote the last ones
+in one `do_send_messages` call, as the API's send lane writes the calls that arrive
+together; the latency then runs from each message's slot (its wait for the writer included).
 
 With BENCH_PYSPY=<a py-spy binary> the web server, the worker (its pool too), the fleet and
 the load generator (this process, its children left out) are sampled while the messages go
@@ -32,13 +37,16 @@ one PUT per message, no lifecycle, stream or worker)."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
+import queue
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -71,7 +79,12 @@ from e2ee.models import LocalDevice  # noqa: E402
 from parley.accounts.actions.tokens import do_create_api_token  # noqa: E402
 from parley.accounts.models import Business, PhoneNumber, StaffUser  # noqa: E402
 from parley.core import clock  # noqa: E402
-from parley.messaging.actions import do_enable_endpoint, do_send_message  # noqa: E402
+from parley.messaging.actions import (  # noqa: E402
+    Outbound,
+    do_enable_endpoint,
+    do_send_message,
+    do_send_messages,
+)
 from parley.messaging.content import Text  # noqa: E402
 from parley.messaging.models import Message  # noqa: E402
 
@@ -108,6 +121,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--api", action="store_true", help="send through the Cloud API")
+    parser.add_argument(
+        "--together", action="store_true",
+        help="one writer accepts the sends due meanwhile in one call (do_send_messages)",
+    )  # fmt: skip
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -288,13 +305,23 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
         returned.append(time.monotonic())
         return pk
 
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        futures = []
-        for i in range(total):
-            due = start + i / args.rate
-            time.sleep(max(0.0, due - time.monotonic()))
-            futures.append(pool.submit(timed, i))
-        sent.extend(f.result() for f in futures)
+    # With --together, each message's latency runs from its slot (on the shared clock).
+    slots: dict[int, dt.datetime] = {}
+    if args.together:
+        on_clock = clock.now() - dt.timedelta(seconds=time.monotonic() - start)
+        for i, pk in enumerate(
+            _send_together(number, numbers, (start, args.rate, total), returned)
+        ):
+            sent.append(pk)
+            slots[pk] = on_clock + dt.timedelta(seconds=i / args.rate)
+    else:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            futures = []
+            for i in range(total):
+                due = start + i / args.rate
+                time.sleep(max(0.0, due - time.monotonic()))
+                futures.append(pool.submit(timed, i))
+            sent.extend(f.result() for f in futures)
     if args.api:
         by_wamid = dict(Message.objects.filter(wamid__in=list(called)).values_list("wamid", "pk"))
         sent = list(by_wamid.values())
@@ -330,7 +357,12 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
         "pk", "accepted_at", "sent_at", "delivered_at"
     )
     lat = [
-        (d.timestamp() - called[pk] if args.api else (d - a).total_seconds()) * 1000
+        (
+            d.timestamp() - called[pk]
+            if args.api
+            else (d - slots.get(pk, a)).total_seconds()  # from its slot with --together
+        )
+        * 1000
         for pk, a, _, d in stamps
         if a and d
     ]
@@ -339,6 +371,9 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
     # own stamp of the phone's acknowledgement splits that in two.
     acked = _acked_at([pk for pk, *_ in stamps])
     legs = {
+        "slot → accepted": [
+            (a - slots[pk]).total_seconds() * 1000 for pk, a, *_ in stamps if a and pk in slots
+        ],
         "accepted → sent": [(s - a).total_seconds() * 1000 for _, a, s, _ in stamps if a and s],
         "sent → delivered": [(d - s).total_seconds() * 1000 for _, _, s, d in stamps if s and d],
         "  sent → acknowledged at the relay": [
@@ -430,6 +465,38 @@ def _profile(pids: dict[str, int]) -> list[subprocess.Popen[bytes]]:
         )
         for name, pid in pids.items()
     ]
+
+
+def _send_together(
+    number: PhoneNumber,
+    numbers: list[str],
+    slots: tuple[float, float, int],  # the first one's (monotonic), the rate, how many
+    returned: list[float],
+) -> list[int]:
+    """Send the messages, each due at its slot (`slots`), through one writer that accepts
+    every send whose slot came while it wrote the last ones in one `do_send_messages` call,
+    as the API's send lane writes the calls that arrive together. Returns the messages' ids
+    in slot order; `returned` gets when each call returned."""
+    due: queue.SimpleQueue[int] = queue.SimpleQueue()
+    ids: list[int] = []
+
+    def write() -> None:
+        while len(ids) < total:
+            batch = [due.get()]
+            while not due.empty():
+                batch.append(due.get())
+            sends = [Outbound(numbers[i % len(numbers)], Text(f"bench message {i}")) for i in batch]
+            ids.extend(m.pk for m in do_send_messages(number, sends))
+            returned.append(time.monotonic())
+
+    start, rate, total = slots
+    writer = threading.Thread(target=write)
+    writer.start()
+    for i in range(total):
+        time.sleep(max(0.0, start + i / rate - time.monotonic()))
+        due.put(i)
+    writer.join()
+    return ids
 
 
 def _acked_at(message_ids: list[int]) -> dict[int, Any]:
