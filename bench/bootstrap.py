@@ -108,6 +108,18 @@ def cpu_by_process() -> dict[int, tuple[str, int, float]]:
 Snapshot = dict[int, tuple[str, int, float]]  # what `cpu_by_process` read
 
 
+def charge_ended(before: Snapshot, after: Snapshot) -> Snapshot:
+    """`before` with the seconds of every process that ended by `after` added to its parent's
+    (whose seconds at `after` include the ended child's whole life): the difference of the
+    two readings then counts only what the ended process spent between them."""
+    adjusted = dict(before)
+    for pid, (_, parent, seconds) in before.items():
+        if pid not in after and parent in after and parent in adjusted:
+            command, grandparent, own = adjusted[parent]
+            adjusted[parent] = (command, grandparent, own + seconds)
+    return adjusted
+
+
 def cpu_by_command(names: tuple[str, ...], snapshot: Snapshot | None = None) -> dict[int, float]:
     """CPU seconds so far of every live process whose command is one of `names` (say the
     PostgreSQL backends and the Redis server), by pid: from `snapshot`, or read now."""

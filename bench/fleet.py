@@ -54,6 +54,7 @@ from typing import Any
 
 from bootstrap import (
     ROOT,
+    charge_ended,
     cpu_by_command,
     cpu_by_process,
     cpu_seconds,
@@ -290,9 +291,7 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
     profilers = _profile({**pids, "bench": os.getpid()})
     # One reading of every process, before and after: the figures below all come from it.
     every = cpu_by_process()
-    cpu = {name: cpu_seconds(pid, every) for name, pid in pids.items()}
-    cpu["bench (the sender)"] = time.process_time()
-    services = {name: cpu_by_command((name,), every) for name in SERVICES}
+    own_before = time.process_time()
     busy_before, kernel_before = machine_busy_seconds(), kernel_seconds()
     start = time.monotonic()
     # Sends go out on schedule from a pool (an API call, or an in-process send's commit, can
@@ -336,14 +335,17 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
             break
         time.sleep(0.5)
     every_after = cpu_by_process()
-    after = {name: cpu_seconds(pid, every_after) for name, pid in pids.items()}
-    after["bench (the sender)"] = time.process_time()
+    own_after = time.process_time()
     busy_after, kernel_after = machine_busy_seconds(), kernel_seconds()
-    cpu = {name: after[name] - t for name, t in cpu.items()}
+    every = charge_ended(every, every_after)
+    cpu = {
+        name: cpu_seconds(pid, every_after) - cpu_seconds(pid, every) for name, pid in pids.items()
+    }
+    cpu["bench (the sender)"] = own_after - own_before
     # The database and Redis servers of this machine (when they run here), then the rest of
     # the machine in the same time: the kernel, other processes.
     for name in SERVICES:
-        cpu[name] = cpu_spent(services[name], cpu_by_command((name,), every_after))
+        cpu[name] = cpu_spent(cpu_by_command((name,), every), cpu_by_command((name,), every_after))
     cpu["the rest"] = max(0.0, busy_after[0] - busy_before[0] - sum(cpu.values()))
     # Who the rest were: the other processes, the biggest first, then the busy time no
     # process holds (of it, the kernel's interrupts and the hypervisor's steal are named).
