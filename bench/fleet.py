@@ -48,9 +48,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bootstrap import (
     ROOT,
@@ -90,6 +91,7 @@ from parley.messaging.content import Text  # noqa: E402
 from parley.messaging.models import Message  # noqa: E402
 
 PY = sys.executable
+T = TypeVar("T")
 # The servers' processes counted apart from "the rest" (when they run on this machine).
 SERVICES = ("postgres", "redis-server")
 BASELINE = """
@@ -308,18 +310,12 @@ def run(args: argparse.Namespace, relay: str, control: FleetControl, pids: dict[
     slots: dict[int, dt.datetime] = {}
     if args.together:
         on_clock = clock.now() - dt.timedelta(seconds=time.monotonic() - start)
-        for i, pk in enumerate(
-            _send_together(number, numbers, (start, args.rate, total), returned)
-        ):
+        for i, pk in enumerate(_send_together(number, numbers, start, args.rate, total, returned)):
             sent.append(pk)
             slots[pk] = on_clock + dt.timedelta(seconds=i / args.rate)
     else:
         with ThreadPoolExecutor(max_workers=16) as pool:
-            futures = []
-            for i in range(total):
-                due = start + i / args.rate
-                time.sleep(max(0.0, due - time.monotonic()))
-                futures.append(pool.submit(timed, i))
+            futures = _on_schedule(start, args.rate, total, lambda i: pool.submit(timed, i))
             sent.extend(f.result() for f in futures)
     if args.api:
         by_wamid = dict(Message.objects.filter(wamid__in=list(called)).values_list("wamid", "pk"))
@@ -469,16 +465,27 @@ def _profile(pids: dict[str, int]) -> list[subprocess.Popen[bytes]]:
     ]
 
 
+def _on_schedule(start: float, rate: float, total: int, act: Callable[[int], T]) -> list[T]:
+    """`act(i)` for each of `total` slots, the i-th at `start + i / rate` (monotonic)."""
+    done = []
+    for i in range(total):
+        time.sleep(max(0.0, start + i / rate - time.monotonic()))
+        done.append(act(i))
+    return done
+
+
 def _send_together(
     number: PhoneNumber,
     numbers: list[str],
-    slots: tuple[float, float, int],  # the first one's (monotonic), the rate, how many
+    start: float,
+    rate: float,
+    total: int,
     returned: list[float],
 ) -> list[int]:
-    """Send the messages, each due at its slot (`slots`), through one writer that accepts
-    every send whose slot came while it wrote the last ones in one `do_send_messages` call,
-    as the API's send lane writes the calls that arrive together. Returns the messages' ids
-    in slot order; `returned` gets when each call returned."""
+    """Send `total` messages at `rate` from `start`, through one writer that accepts every
+    send whose slot came while it wrote the last ones in one `do_send_messages` call, as the
+    API's send lane writes the calls that arrive together. Returns the messages' ids in slot
+    order; `returned` gets when each call returned."""
     due: queue.SimpleQueue[int] = queue.SimpleQueue()
     ids: list[int] = []
 
@@ -491,12 +498,9 @@ def _send_together(
             ids.extend(m.pk for m in do_send_messages(number, sends))
             returned.append(time.monotonic())
 
-    start, rate, total = slots
     writer = threading.Thread(target=write)
     writer.start()
-    for i in range(total):
-        time.sleep(max(0.0, start + i / rate - time.monotonic()))
-        due.put(i)
+    _on_schedule(start, rate, total, due.put)
     writer.join()
     return ids
 

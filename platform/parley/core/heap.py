@@ -3,8 +3,8 @@ server, the workers' pool processes and the handset fleet.
 
 Such a process holds a large heap that lives as long as it does (a thousand websockets and
 their consumers, a thousand handsets' sessions, every module of Django). CPython's full
-collection walks every tracked object: 150 to 350 ms with a thousand handsets online, and every
-message passing through the process waits that long. So the heap is tended: every
+collection walks every tracked object, and every message passing through the process waits
+for it; most of that heap never becomes garbage. So the heap is tended: every
 `freeze_seconds` what is not frozen is collected and the survivors are frozen
 (`gc.freeze()`), out of the collector's sight, so later collections walk only what came
 since; every `full_seconds` everything is unfrozen and collected once, so cyclic garbage
