@@ -108,8 +108,13 @@ class ArchiveRecord(models.Model):
     which file. `text` is what keyword search reads; `member` holds the record's gzip
     member until its file is written."""
 
-    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+")
-    file = models.ForeignKey(ArchiveFile, on_delete=models.CASCADE, related_name="records")
+    # Both lead composite indexes below: no index of their own to write with every record.
+    business = models.ForeignKey(
+        Business, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    file = models.ForeignKey(
+        ArchiveFile, on_delete=models.CASCADE, related_name="records", db_index=False
+    )
     seq = models.PositiveIntegerField()  # order in the file
     record_id = models.CharField(max_length=64, unique=True)  # urn:uuid:…
     kind = models.CharField(max_length=10)  # resource | metadata

@@ -297,9 +297,9 @@ def do_send_message(
 
 
 # What accepting a business message writes (the other columns are empty until it moves on).
-_SENT_COLUMNS = ["business_id", "conversation_id", "wamid", "direction", "content_type",
-                 "content", "reply_to", "status", "error_title", "client_timestamp",
-                 "created_at", "accepted_at", "free_entry_until"]  # fmt: skip
+_SENT_COLUMNS = ["business_id", "conversation_id", "number_id", "wamid", "direction",
+                 "content_type", "content", "reply_to", "status", "error_title",
+                 "client_timestamp", "created_at", "accepted_at", "free_entry_until"]  # fmt: skip
 
 
 def do_send_messages(
@@ -333,6 +333,7 @@ def do_send_messages(
                 Message(
                     business_id=number.business_id,
                     conversation=conversation,
+                    number_id=number.pk,
                     wamid=new_wamid(customer),
                     direction=Message.Direction.OUTBOUND,
                     content_type=send.content.type,
@@ -546,18 +547,19 @@ def do_apply_receipts(
         return 0
     at = at or clock.now()
     with transaction.atomic():
-        carried = dict(
-            Envelope.objects.filter(
-                guid__in=guids,
-                message__conversation__number=number,
-                message__direction=Message.Direction.OUTBOUND,
-            ).values_list("guid", "message_id")
-        )
+        # The guids lead (their unique index), and the messages' number and direction are
+        # checked on the rows locked by id: no join a planner could walk from the number
+        # through all its history.
+        carried = dict(Envelope.objects.filter(guid__in=guids).values_list("guid", "message_id"))
         messages = {
             m.pk: m
             for m in Message.objects.select_for_update(of=("self",))
             .select_related("conversation", "conversation__number")
-            .filter(pk__in=sorted(set(carried.values())))
+            .filter(
+                pk__in=sorted(set(carried.values())),
+                number=number,
+                direction=Message.Direction.OUTBOUND,
+            )
             .order_by("pk")
         }
         moves = [
@@ -606,6 +608,7 @@ def do_record_inbound_message(
         message = Message.objects.create(
             business_id=number.business_id,
             conversation=conversation,
+            number_id=number.pk,
             wamid=new_wamid(customer),
             direction=Message.Direction.INBOUND,
             content_type=content.type,

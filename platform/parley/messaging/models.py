@@ -6,6 +6,7 @@ ciphertext of it. Rows change only through parley.messaging.actions."""
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 
 from parley.accounts.models import Business, PhoneNumber
 from parley.messaging import lifecycle
@@ -59,7 +60,16 @@ class Message(models.Model):
 
     business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+")
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages"
+        # Indexed first in (conversation, created_at): no index of its own to write.
+        Conversation,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        db_index=False,
+    )
+    # The conversation's number, on the message too: what an endpoint sends next is read by
+    # it from the index of accepted messages, with no join to choose a path through.
+    number = models.ForeignKey(
+        PhoneNumber, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     wamid = models.CharField(max_length=128, unique=True)
     direction = models.CharField(max_length=8, choices=Direction.choices)
@@ -86,7 +96,16 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["conversation", "created_at"])]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"]),
+            # What a number's endpoint sends next: its few accepted messages, without a walk
+            # through every message it ever had (its history grows; these don't).
+            models.Index(
+                fields=["number", "id"],
+                condition=Q(status="accepted"),
+                name="messaging_message_to_send",
+            ),
+        ]
 
     @property
     def preview(self) -> str:

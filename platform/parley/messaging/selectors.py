@@ -233,7 +233,7 @@ def list_messages_to_send(number: PhoneNumber, *, limit: int) -> QuerySet[Messag
     """The number's accepted business messages, oldest first: what its endpoint sends."""
     return (
         Message.objects.filter(
-            conversation__number=number,
+            number=number,
             direction=Message.Direction.OUTBOUND,
             status=Message.Status.ACCEPTED,
         )
