@@ -114,8 +114,9 @@ _PG_TYPES = {
 # Fewer rows than this go in one `INSERT … SELECT FROM unnest(arrays)` (one round trip);
 # more in a COPY, whose set-up pays off on volume.
 _SMALL_BATCH = 1000
-# Fewer rows than this go as plain VALUES: for one row, unnest's arrays cost the driver and
-# the server about three times as much (bench: 200 against 70 µs of client CPU).
+# Fewer rows than this go as plain VALUES, and a single row's update as a plain UPDATE:
+# for one row, unnest's arrays cost the driver and the server about three times as much
+# (bench/bulk.py; at 1, plain statements are off).
 _FEW = 5
 
 
@@ -315,7 +316,7 @@ def update_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Row])
             )
         return len(batch)
     types = ["int8", *(_PG_TYPES[_internal_type(model, c)] for c in columns)]
-    if len(batch) == 1:
+    if len(batch) == 1 and _FEW > 1:
         # One row (a session saved, a conversation touched): a plain UPDATE by its key.
         params, _ = _pg_values(types[1:] + types[:1], [[*batch[0][1:], batch[0][0]]])
         marks = ", ".join(f"{quote(c)} = %s::{t}" for c, t in zip(columns, types[1:], strict=True))
