@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import threading
 import typing
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -529,3 +530,37 @@ def test_a_round_says_whether_the_log_holds_more_than_it_took(probes) -> None:
     assert pace.next_at == pytest.approx(500.1)  # the next round waits for the trickle
     pace.ran(600.0, behind=True)
     assert pace.next_at == 0.0  # work left behind: at once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_consumer_another_worker_holds_is_left_to_it(probes: list[Probe]) -> None:
+    if not connection.features.has_select_for_update_skip_locked:
+        pytest.skip("one writer at a time: no row locks to skip")
+    probes.append(probe := Probe("held"))
+    ids = [publish(_staff_event(str(n))) for n in range(3)]
+    StreamConsumer.objects.get_or_create(name="held")
+    holding, release, released = threading.Event(), threading.Event(), threading.Event()
+
+    def other_worker() -> None:
+        try:
+            with transaction.atomic():
+                StreamConsumer.objects.select_for_update().get(name="held")
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+            released.set()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        assert holding.wait(30)
+        assert run_batch(probe.consumer) == 0  # skipped, not waited for
+        assert probe.seen == []
+    finally:
+        release.set()
+        thread.join(30)
+    assert released.is_set()
+    assert run_batch(probe.consumer) == 3
+    assert probe.seen == ids
+    assert StreamConsumer.objects.get(name="held").position == ids[-1]
