@@ -115,8 +115,8 @@ _PG_TYPES = {
 # more in a COPY, whose set-up pays off on volume.
 _SMALL_BATCH = 1000
 # Fewer rows than this go as plain VALUES, and a single row's update as a plain UPDATE:
-# for one row, unnest's arrays cost the driver and the server about three times as much
-# (bench/bulk.py; at 1, plain statements are off).
+# for one row, unnest's arrays cost the driver about three times the CPU of the statement
+# alone, a fifth more with the transaction around it (bench/bulk.py). At 1, they are off.
 _FEW = 5
 
 
