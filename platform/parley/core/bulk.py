@@ -196,18 +196,17 @@ def _pg_arrays(types: list[str], batch: Sequence[Row]) -> tuple[list[list[Any]],
     return arrays, ", ".join(f"%b::{kind}[]" for kind in types)
 
 
+def _pg_row(types: list[str], row: Row) -> list[Any]:
+    """The row's values as parameters, JSON wrapped for jsonb."""
+    return [Jsonb(v) if kind == "jsonb" and v is not None else v
+            for kind, v in zip(types, row, strict=True)]  # fmt: skip
+
+
 def _pg_values(types: list[str], batch: Sequence[Row]) -> tuple[list[Any], str]:
-    """The rows' values one after another (JSON wrapped for jsonb) and the `(…), (…)` of
-    typed placeholders that reads them: for a few rows, cheaper to send and to plan than
-    arrays read back through unnest."""
-    json_columns = [i for i, kind in enumerate(types) if kind == "jsonb"]
-    params: list[Any] = []
-    for row in batch:
-        values = list(row)
-        for i in json_columns:
-            if values[i] is not None:
-                values[i] = Jsonb(values[i])
-        params.extend(values)
+    """The rows' values one after another and the `(…), (…)` of typed placeholders that
+    reads them: for a few rows, cheaper to send and to plan than arrays read back through
+    unnest."""
+    params = [value for row in batch for value in _pg_row(types, row)]
     one = "(" + ", ".join(f"%s::{kind}" for kind in types) + ")"
     return params, ", ".join([one] * len(batch))
 
@@ -318,10 +317,13 @@ def update_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Row])
     types = ["int8", *(_PG_TYPES[_internal_type(model, c)] for c in columns)]
     if len(batch) == 1 and _FEW > 1:
         # One row (a session saved, a conversation touched): a plain UPDATE by its key.
-        params, _ = _pg_values(types[1:] + types[:1], [[*batch[0][1:], batch[0][0]]])
+        key, *values = batch[0]
         marks = ", ".join(f"{quote(c)} = %s::{t}" for c, t in zip(columns, types[1:], strict=True))
         with _bound_cursor() as cursor:
-            cursor.execute(_logged(f"UPDATE {table} SET {marks} WHERE {pk} = %s::int8"), params)
+            cursor.execute(
+                _logged(f"UPDATE {table} SET {marks} WHERE {pk} = %s::int8"),
+                [*_pg_row(types[1:], values), key],
+            )
         return 1
     arrays, unnest = _pg_arrays(types, batch)
     names = ["id_", *(f"v{i}" for i in range(len(columns)))]
