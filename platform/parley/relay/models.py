@@ -149,7 +149,11 @@ class KemPreKey(models.Model):
 
 
 class OneTimePreKey(models.Model):
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="one_time_pre_keys")
+    # Indexed by (device, id) below: a bundle fetch claims the device's oldest key, which
+    # the primary key alone finds only by walking every device's keys in id order.
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, related_name="one_time_pre_keys", db_index=False
+    )
     key_id = models.PositiveIntegerField()
     public_key = models.BinaryField(max_length=33)
     uploaded_at = models.DateTimeField()
@@ -159,6 +163,7 @@ class OneTimePreKey(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["device", "key_id"], name="relay_ec_prekey_unique")
         ]
+        indexes = [models.Index(fields=["device", "id"], name="relay_ec_prekey_claim")]
 
 
 class Envelope(models.Model):

@@ -250,10 +250,15 @@ def do_claim_bundles(
     return bundles
 
 
+def oldest_unclaimed(queryset: QuerySet[M]) -> QuerySet[M]:
+    """The oldest of the rows that no concurrent claim holds (those are skipped, not
+    waited for)."""
+    return queryset.select_for_update(skip_locked=True).order_by("id")[:1]
+
+
 def _claim(queryset: QuerySet[M]) -> M | None:
-    """Take the oldest row nobody else is taking: rows locked by a concurrent claim are
-    skipped rather than waited for, and the row is deleted in the same transaction."""
-    row = queryset.select_for_update(skip_locked=True).order_by("id").first()
+    """Take the oldest row nobody else is taking, deleting it in the same transaction."""
+    row = next(iter(oldest_unclaimed(queryset)), None)
     if row is None:
         return None
     deleted, _ = type(row)._default_manager.filter(pk=row.pk).delete()
