@@ -216,6 +216,10 @@ class Strategy(Protocol):
     def agents(self) -> list[AgentState]:
         """Copies of every agent's state, sorted by agent_id."""
 
+    def has_room(self) -> bool:
+        """Whether any available agent is below capacity (when none is, `choose` finds
+        nobody for any requirement)."""
+
     def __len__(self) -> int: ...
 
 
@@ -299,6 +303,9 @@ class _HeapStrategy:
     def agents(self) -> list[AgentState]:
         slots = self._slots
         return [slots[agent_id].state.copy() for agent_id in sorted(slots)]
+
+    def has_room(self) -> bool:
+        return any(s.state.available and not s.state.full for s in self._slots.values())
 
     def choose(self, req: Requirement) -> int | None:
         pool = self._pools.get(req)
@@ -473,6 +480,9 @@ class LinearScan:
 
     def agents(self) -> list[AgentState]:
         return [self._agents[agent_id].copy() for agent_id in sorted(self._agents)]
+
+    def has_room(self) -> bool:
+        return any(a.available and not a.full for a in self._agents.values())
 
     def choose(self, req: Requirement) -> int | None:
         best: tuple[float, float, int] | None = None

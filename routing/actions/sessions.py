@@ -480,7 +480,8 @@ def do_route_waiting(business_id: int, *, limit: int = ROUTE_BATCH,
     """Offer the business's waiting sessions, highest priority and longest waiting first,
     each to the most suitable available agent with capacity, until none is left that an
     agent can take. Returns how many were offered. Sessions another process holds are
-    skipped (it is routing them)."""
+    skipped (it is routing them). Once no available agent has room, no session is read:
+    a backlog waiting for full agents costs nothing per customer message."""
     now = clock.now()
     offered = 0
     unmet: set[Requirement] = set()
@@ -489,7 +490,7 @@ def do_route_waiting(business_id: int, *, limit: int = ROUTE_BATCH,
     with transaction.atomic():
         ctx = ctx or Context.load(business_id)
         strategy = index.index_for(business_id)
-        while True:
+        while strategy.has_room():
             page = list(
                 Session.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(business_id=business_id, state=State.WAITING)
@@ -548,7 +549,8 @@ def do_route_waiting(business_id: int, *, limit: int = ROUTE_BATCH,
                 offered += 1
             writes.flush()
             if len(waiting) < limit:
-                return offered
+                break
+    return offered
 
 
 def _claim_for(

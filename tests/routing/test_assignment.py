@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from parley.core.clock import FrozenClock
 from parley.core.errors import Conflict, PermissionDenied
@@ -15,6 +17,7 @@ from parley.core.models import StreamEntry
 from routing.actions.sessions import (
     do_accept_session,
     do_resolve_session,
+    do_route_waiting,
     do_take_session,
     do_transfer_session,
 )
@@ -115,6 +118,25 @@ def test_capacity_is_never_exceeded_and_freed_capacity_pulls_the_oldest_waiting(
     assert session_of(messages[2]).agent == agent_of(solo)
     assert [session_of(m).state for m in messages[3:]] == ["waiting", "waiting"]
     assert agent_of(solo).load == 2
+
+
+def test_a_backlog_waiting_for_full_agents_is_not_read_again_for_each_new_message(
+    team: Team, number: Any, frozen_clock: FrozenClock
+) -> None:
+    solo = team.agent(capacity=1)
+    backlog = []
+    for _ in range(4):
+        frozen_clock.advance(seconds=10)
+        backlog.append(write(number))
+    consume()
+    assert [session_of(m).state for m in backlog] == ["offered", *["waiting"] * 3]
+    with CaptureQueriesContext(connection) as queries:
+        assert do_route_waiting(number.business_id) == 0
+    assert not [q for q in queries if "routing_session" in q["sql"]]
+    # Room again: the oldest waiting session is read and offered.
+    do_resolve_session(solo, session_of(backlog[0]).pk)
+    assert session_of(backlog[1]).agent == agent_of(solo)
+    assert [session_of(m).state for m in backlog[2:]] == ["waiting", "waiting"]
 
 
 def test_higher_priority_queues_are_served_first(

@@ -130,6 +130,19 @@ def test_nobody_eligible_or_no_agents(name: str) -> None:
     assert strategy.choose(ANY) == 2
 
 
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_room_is_an_available_agent_below_capacity(name: str) -> None:
+    strategy = make_strategy(name)
+    assert not strategy.has_room()
+    strategy.upsert(agent(1, available=False))
+    strategy.upsert(agent(2, capacity=1, load=1))
+    assert not strategy.has_room()
+    strategy.release(2)
+    assert strategy.has_room() and strategy.choose(ANY) == 2
+    strategy.assign(2, 1.0)
+    assert not strategy.has_room() and strategy.choose(ANY) is None
+
+
 # --- least loaded ----------------------------------------------------------------------
 
 
