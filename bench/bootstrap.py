@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import statistics
 import sys
 import tempfile
 import time
@@ -48,6 +49,12 @@ def wait_port(port: int) -> None:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def p50_p99_ms(values: list[float], width: int = 6) -> str:
+    """A timing's median and 99th percentile, in milliseconds, for a bench's line."""
+    p50, p99 = statistics.median(values), percentile(values, 0.99)
+    return f"p50 {p50:{width}.2f} ms, p99 {p99:{width}.2f} ms"
 
 
 def rss_kb(pid: int) -> int:

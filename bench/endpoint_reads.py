@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
-from bootstrap import percentile, setup_django
+from bootstrap import p50_p99_ms, setup_django
 
 setup_django()
 
@@ -111,10 +111,6 @@ def _turns(number: PhoneNumber, turns: int) -> tuple[list[float], list[float]]:
     return reads, receipts
 
 
-def _ms(values: list[float]) -> str:
-    return f"p50 {statistics.median(values):6.2f} ms, p99 {percentile(values, 0.99):6.2f} ms"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("histories", type=int, nargs="*", default=[0, 20_000, 100_000])
@@ -130,8 +126,9 @@ def main() -> None:
         medians = statistics.median(reads), statistics.median(receipts)
         base = base or medians
         print(
-            f"  history {history:>7,}: next {BATCH} to send {_ms(reads)} "
-            f"({medians[0] / base[0]:.1f} times the first);  a page of receipts {_ms(receipts)} "
+            f"  history {history:>7,}: next {BATCH} to send {p50_p99_ms(reads)} "
+            f"({medians[0] / base[0]:.1f} times the first);  "
+            f"a page of receipts {p50_p99_ms(receipts)} "
             f"({medians[1] / base[1]:.1f} times)",
             flush=True,
         )

@@ -27,7 +27,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from bootstrap import percentile, setup_django
+from bootstrap import p50_p99_ms, setup_django
 
 setup_django()
 
@@ -134,10 +134,6 @@ def _backlog(number: PhoneNumber, first: int, count: int) -> None:
         )  # fmt: skip
 
 
-def _ms(values: list[float]) -> str:
-    return f"p50 {statistics.median(values):7.2f} ms, p99 {percentile(values, 0.99):7.2f} ms"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("sizes", type=int, nargs="*", default=[0, 20_000, 100_000])
@@ -167,9 +163,10 @@ def main() -> None:
         medians = statistics.median(claims), statistics.median(routes)
         base = base or medians
         print(
-            f"  {size:>7,} other keys: a bundle fetch {_ms(claims)} "
+            f"  {size:>7,} other keys: a bundle fetch {p50_p99_ms(claims, 7)} "
             f"({medians[0] / base[0]:.1f} times the first);  "
-            f"{waiting:>6,} waiting: routing {_ms(routes)} ({medians[1] / base[1]:.1f} times)",
+            f"{waiting:>6,} waiting: routing {p50_p99_ms(routes, 7)} "
+            f"({medians[1] / base[1]:.1f} times)",
             flush=True,
         )
 

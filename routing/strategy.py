@@ -137,6 +137,11 @@ class AgentState:
         return self.load >= self.capacity
 
     @property
+    def has_room(self) -> bool:
+        """Available and below capacity: it takes a conversation its skills fit."""
+        return self.available and self.load < self.capacity
+
+    @property
     def load_ratio(self) -> float:
         return self.load / self.capacity
 
@@ -305,7 +310,7 @@ class _HeapStrategy:
         return [slots[agent_id].state.copy() for agent_id in sorted(slots)]
 
     def has_room(self) -> bool:
-        return any(s.state.available and not s.state.full for s in self._slots.values())
+        return any(s.state.has_room for s in self._slots.values())
 
     def choose(self, req: Requirement) -> int | None:
         pool = self._pools.get(req)
@@ -482,7 +487,7 @@ class LinearScan:
         return [self._agents[agent_id].copy() for agent_id in sorted(self._agents)]
 
     def has_room(self) -> bool:
-        return any(a.available and not a.full for a in self._agents.values())
+        return any(a.has_room for a in self._agents.values())
 
     def choose(self, req: Requirement) -> int | None:
         best: tuple[float, float, int] | None = None
